@@ -1,0 +1,74 @@
+/**
+ * FVP activities: read, switch, verify and restore a VM's caching policy, and the VADP blacklist
+ * of HotAdd proxies. Each is one or two calls of our PowerShell module; the workflow decides order.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { OperationInvoker } from './invoker';
+import type { FlushState, RequestedPolicy, VmPolicy } from './powershell/operations';
+import { classified, powerShellErrorType } from './failures';
+import { whileHeartbeating } from './heartbeat';
+
+export interface FvpDependencies {
+  fvp: OperationInvoker;
+}
+
+export function samePolicy(a: RequestedPolicy, b: RequestedPolicy): boolean {
+  if (a.mode !== b.mode) return false;
+  // Peer counts only mean something in write-back; FVP keeps whatever it had in write-through.
+  if (a.mode === 'WriteThrough') return true;
+  return a.peers === b.peers && a.externalPeers === b.externalPeers;
+}
+
+export function createFvpActivities({ fvp }: FvpDependencies) {
+  return {
+    /** The VM's requested and effective policy; `null` when FVP does not know the VM. */
+    async readCachePolicy({ vm }: { vm: string }): Promise<VmPolicy | null> {
+      return classified(async () => {
+        try {
+          return await whileHeartbeating(fvp.invoke('Get-VmCachePolicy', { vm }));
+        } catch (err) {
+          if (powerShellErrorType(err) === 'VmNotFound') return null;
+          throw err;
+        }
+      });
+    },
+
+    /** Requests write-through. Does not wait: -WaitTimeSeconds is unreliable, the workflow verifies the flush. */
+    async setWriteThrough({ vm }: { vm: string }): Promise<VmPolicy> {
+      return classified(() => whileHeartbeating(fvp.invoke('Set-VmWriteThrough', { vm })));
+    },
+
+    async readFlushState({ vm }: { vm: string }): Promise<FlushState> {
+      return classified(() => whileHeartbeating(fvp.invoke('Get-VmFlushState', { vm })));
+    },
+
+    /** Puts back exactly the recorded requested policy, then reads it again to verify it took effect. */
+    async restoreCachePolicy({ vm, policy }: { vm: string; policy: RequestedPolicy }): Promise<VmPolicy> {
+      return classified(async () => {
+        await whileHeartbeating(fvp.invoke('Restore-VmCachePolicy', { vm, policy }));
+        const after = await whileHeartbeating(fvp.invoke('Get-VmCachePolicy', { vm }));
+        if (!samePolicy(after.requested, policy)) {
+          throw ApplicationFailure.retryable(
+            `restore of ${JSON.stringify(vm)} did not take: requested is ${JSON.stringify(after.requested)}, recorded ${JSON.stringify(policy)}`,
+            'RestoreNotVerified',
+          );
+        }
+        return after;
+      });
+    },
+
+    async readVadpBlacklist({ proxies }: { proxies: string[] }): Promise<{ vm: string; vadp: boolean }[]> {
+      return classified(async () => {
+        const results: { vm: string; vadp: boolean }[] = [];
+        for (const vm of proxies) results.push(await whileHeartbeating(fvp.invoke('Get-ProxyVadp', { vm })));
+        return results;
+      });
+    },
+
+    async setVadpBlacklist({ vm }: { vm: string }): Promise<{ vm: string; vadp: boolean }> {
+      return classified(() => whileHeartbeating(fvp.invoke('Set-ProxyVadp', { vm })));
+    },
+  };
+}
+
+export type FvpActivities = ReturnType<typeof createFvpActivities>;

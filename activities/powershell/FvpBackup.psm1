@@ -1,0 +1,867 @@
+<#
+.SYNOPSIS
+    FvpBackup: the PowerShell side of the FVP-protected Veeam backup worker.
+
+.DESCRIPTION
+    One function per operation of activities/powershell/operations.ts. The worker never sends
+    PowerShell code with values in it: it sends one line per call,
+
+        Invoke-Op '<Function>' '<base64 of UTF-8 JSON arguments>'
+
+    and Invoke-Op decodes the arguments, checks the name against the allow-list below, runs the
+    function and prints exactly ONE line of JSON:
+
+        {"ok":true,"op":"<Function>","result":{...}}
+        {"ok":false,"op":"<Function>","error":{"type":"...","message":"...","category":"..."}}
+
+    category is one of transient | permanent | already-running | not-connected (Get-ErrorCategory).
+
+    Compatible with Windows PowerShell 5.1 (FVP's prnxcli needs it) and PowerShell 7 (Veeam v13).
+
+    Session start (the worker sends this once per process, as one line):
+        [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false;
+        Import-Module -Name (<path decoded from base64>) -DisableNameChecking -ErrorAction Stop;
+        Invoke-Op 'Connect-Endpoint' '<base64 {"server":"...","port":...}>'
+    The process environment carries, as data:
+        FVPB_ENDPOINT              'fvp' or 'veeam': which vendor module to load
+        FVPB_CRED_USER / FVPB_CRED_PASSWORD
+                                   read by Connect-Endpoint, then removed from the environment;
+                                   absent: connect as the account PowerShell runs as
+        FVPB_REMOTE_COMPUTER       optional, see "Remoting"
+        FVPB_REMOTE_CONFIGURATION  optional remoting endpoint name (e.g. PowerShell.7)
+
+    Remoting: when FVPB_REMOTE_COMPUTER is set, Connect-Endpoint opens a PSSession to that computer
+    (New-PSSession, same credential), loads the text of this very module into it (New-Module, so
+    nothing has to be installed there but the vendor cmdlets), and connects to the vendor server
+    from there. Every later Invoke-Op runs Invoke-OpJson in that session and prints what it
+    returns, so the wire protocol is unchanged. Requirements on the remote computer: WinRM enabled
+    (Enable-PSRemoting), the account allowed to use it, and the vendor module installed. The
+    vendor server is normally that same computer (server 'localhost' avoids the second hop; a
+    different server needs CredSSP or resource-based Kerberos delegation).
+
+    ADAPTING TO YOUR VERSIONS: the vendor facts this module depends on but which could not be
+    confirmed from vendor documentation are all in section 1 below, and error classification is
+    in Get-ErrorCategory (section 2). Run the Get-Doctor operation on a real host to check them.
+#>
+
+Set-StrictMode -Off
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$WarningPreference = 'SilentlyContinue'
+$InformationPreference = 'SilentlyContinue'
+$VerbosePreference = 'SilentlyContinue'
+
+# =====================================================================================================
+# 1. VENDOR FACTS — UNCONFIRMED. Every name below comes from community scripts or blog posts, not from
+#    vendor documentation (see the shared DOMAIN.md / reference). Change them here, and only here, when
+#    Get-Doctor or your own checks on a real host show otherwise.
+# =====================================================================================================
+$script:Fvp = @{
+    Module                      = 'prnxcli'
+    # Connect-PrnxServer: the credential parameter is spelled in the plural in the scripts seen.
+    ConnectServerParameter      = 'NameOrIPAddress'
+    ConnectCredentialParameter  = 'Credentials'
+    # Get-PrnxVM object properties.
+    VmNameProperty              = 'Name'
+    VmUuidProperty              = 'uuid'
+    VmEffectivePolicyProperty   = 'effectivePolicy'
+    VmPeersProperty             = 'numWbPeers'
+    VmExternalPeersProperty     = 'numWbExternalPeers'
+    # A VM that is not in an FVP cluster has no flash cluster (empty/null): not accelerated.
+    VmFlashClusterProperty      = 'flashCluster'
+    # Get-PrnxVM .effectivePolicy code that means write-back (scripts treat "7" as write-back).
+    EffectivePolicyWriteBack    = '7'
+    # Get-PrnxAccelerationPolicy -UUID <id> [-Effective] prints one of these texts. Assumed: without
+    # -Effective it returns the REQUESTED (configured) policy, with -Effective what FVP does now.
+    PolicyTextWriteBack         = 'WRITE_BACK'
+    PolicyTextWriteThrough      = 'WRITE_THROUGH'
+    # How the requested policy of a VADP-blacklisted proxy reads (Set-PrnxAccelerationPolicy -Vadp).
+    PolicyTextVadpPattern       = '^(VADP|BLACKLIST(ED)?)$'
+    # Set-PrnxAccelerationPolicy picks its VM by this parameter: 'Name' (seen most) or 'UUID' (also
+    # seen; immune to wildcard characters in VM names, prefer it if your version has it).
+    SetPolicyTarget             = 'Name'
+    # The switch that marks a proxy VM as a VADP appliance.
+    VadpSwitch                  = 'Vadp'
+    # Get-PrnxObjectStats -ObjectIdentifier <uuid> -NumberOfSamples 1 -> property with seconds left.
+    # FVP 3.1 is said to also need -StartTime 0: add it to StatsExtraParameters if so.
+    TimeToDestageProperty       = 'time_to_destage'
+    StatsExtraParameters        = @{}
+    # A cheap call that fails when the management server is down (Get-Doctor's reachability check).
+    PingCommand                 = 'Get-PrnxVM'
+}
+
+$script:Veeam = @{
+    Module                      = 'Veeam.Backup.PowerShell'
+    # Get-VBRJobObject entries: which property tells included from excluded objects, and its value.
+    JobObjectTypeProperty       = 'Type'
+    JobObjectIncludeValue       = 'Include'
+    # CBackupJob exposes IsRunning (used by community scripts; not in the cmdlet reference).
+    JobIsRunningProperty        = 'IsRunning'
+    # How long Start-BackupJob looks for the session Start-VBRJob -RunAsync created (its return type
+    # is undocumented, so the module finds the session itself). Keep invocationTimeoutMs above this.
+    SessionAppearSeconds        = 30
+    # Get-VBRTaskSession objects: VM name, status, progress (a number or an object with .Percents).
+    TaskNameProperty            = 'Name'
+    TaskStatusProperty          = 'Status'
+    TaskProgressProperty        = 'Progress'
+    # Task .Status values -> the result enum of operations.ts (any other status: None).
+    TaskResultByStatus          = @{ Success = 'Success'; Warning = 'Warning'; Failed = 'Failed' }
+    # Session objects may carry the job's name; when absent, the job's own name is used.
+    SessionJobNameProperty      = 'JobName'
+    # A running session reports an EndTime placeholder (e.g. 1900-01-01): times before this year are "none".
+    NoTimeBeforeYear            = 1971
+    PingCommand                 = 'Get-VBRServerSession'
+}
+
+# The cmdlets and parameters each endpoint relies on: what Get-Doctor checks.
+$script:RequiredCommands = @{
+    fvp   = [ordered]@{
+        'Connect-PrnxServer'         = @('NameOrIPAddress', 'Credentials')
+        'Get-PrnxVM'                 = @()
+        'Get-PrnxAccelerationPolicy' = @('UUID', 'Effective')
+        'Set-PrnxAccelerationPolicy' = @('Name', 'WriteThrough', 'WriteBack', 'NumWBPeers', 'NumWBExternalPeers', 'WaitTimeSeconds', 'Vadp')
+        'Get-PrnxObjectStats'        = @('ObjectIdentifier', 'NumberOfSamples')
+    }
+    veeam = [ordered]@{
+        'Connect-VBRServer'    = @('Server', 'Port', 'Credential')
+        'Get-VBRServerSession' = @()
+        'Get-VBRJob'           = @()
+        'Get-VBRJobObject'     = @('Job')
+        'Start-VBRJob'         = @('Job', 'RunAsync', 'FullBackup', 'RetryBackup')
+        'Stop-VBRJob'          = @('Job', 'RunAsync')
+        'Get-VBRBackupSession' = @('Id')
+        'Get-VBRTaskSession'   = @('Session')
+    }
+}
+
+# Environment variable names (must match activities/powershell/environment.ts HOST_ENV).
+$script:EnvEndpoint = 'FVPB_ENDPOINT'
+$script:EnvCredentialUser = 'FVPB_CRED_USER'
+$script:EnvCredentialPassword = 'FVPB_CRED_PASSWORD'
+$script:EnvRemoteComputer = 'FVPB_REMOTE_COMPUTER'
+$script:EnvRemoteConfiguration = 'FVPB_REMOTE_CONFIGURATION'
+
+# =====================================================================================================
+# 2. ERROR CLASSIFICATION — adapt the patterns to the messages of your FVP / Veeam versions.
+#    Each rule is a regular expression matched (case-insensitively) against the error's message,
+#    exception type names and FullyQualifiedErrorId, including inner exceptions. First match wins.
+#    Errors this module throws itself carry their category and type and skip the rules.
+# =====================================================================================================
+$script:ErrorRules = @(
+    @{ Category = 'already-running'; Type = 'JobAlreadyRunning'; Pattern = 'already running|is already in progress|job is running' }
+    @{ Category = 'not-connected'; Type = 'NotConnected'; Pattern = 'not connected|no connection to|connect to .+ first|session (has )?expired|PSRemotingTransportException|remote session .*(closed|broken)' }
+    @{ Category = 'permanent'; Type = $null; Pattern = 'ParameterBinding|A parameter cannot be found|Cannot bind parameter|Cannot validate argument|CommandNotFoundException|is not recognized as the name of a cmdlet|authenticat|logon failure|access (is )?denied|unauthori[sz]ed' }
+    @{ Category = 'transient'; Type = $null; Pattern = 'management server|unable to connect|could not connect|cannot connect|failed to connect|connection|timed? ?out|temporarily unavailable|service unavailable|RPC server|WebException|SocketException|TimeoutException|EndpointNotFoundException|CommunicationException|busy' }
+    @{ Category = 'permanent'; Type = $null; Pattern = 'not found|cannot find|does not exist|no such|invalid|ArgumentException|ItemNotFoundException|not supported' }
+)
+# Anything no rule recognises: retrying a vendor error we cannot read is the safer default.
+$script:DefaultErrorCategory = 'transient'
+
+function Get-ErrorCategory {
+    <# Returns @{ Category; Type } for an ErrorRecord. Never throws. #>
+    param($ErrorRecord)
+    try {
+        $exception = $ErrorRecord.Exception
+        for ($e = $exception; $null -ne $e; $e = $e.InnerException) {
+            if ($e.Data.Contains('FvpBackup.Category')) {
+                return @{ Category = [string]$e.Data['FvpBackup.Category']; Type = [string]$e.Data['FvpBackup.Type'] }
+            }
+        }
+        $texts = New-Object System.Collections.Generic.List[string]
+        $texts.Add([string]$ErrorRecord.FullyQualifiedErrorId)
+        for ($e = $exception; $null -ne $e; $e = $e.InnerException) {
+            $texts.Add($e.GetType().FullName)
+            $texts.Add([string]$e.Message)
+        }
+        $text = $texts -join "`n"
+        $typeName = 'Error'
+        if ($null -ne $exception) { $typeName = $exception.GetType().FullName }
+        foreach ($rule in $script:ErrorRules) {
+            if ($text -match $rule.Pattern) {
+                $type = $typeName
+                if ($rule.Type) { $type = $rule.Type }
+                return @{ Category = $rule.Category; Type = $type }
+            }
+        }
+        return @{ Category = $script:DefaultErrorCategory; Type = $typeName }
+    } catch {
+        return @{ Category = $script:DefaultErrorCategory; Type = 'Error' }
+    }
+}
+
+function New-OpError {
+    <# An exception this module throws on purpose, with its category and type (e.g. VmNotFound). #>
+    param([string]$Category, [string]$Type, [string]$Message)
+    $exception = New-Object System.InvalidOperationException $Message
+    $exception.Data['FvpBackup.Category'] = $Category
+    $exception.Data['FvpBackup.Type'] = $Type
+    return $exception
+}
+
+# =====================================================================================================
+# 3. THE ENTRY POINT
+# =====================================================================================================
+$script:OperationNames = @(
+    'Connect-Endpoint', 'Get-Doctor',
+    'Get-VmCachePolicy', 'Set-VmWriteThrough', 'Restore-VmCachePolicy', 'Get-VmFlushState', 'Get-ProxyVadp', 'Set-ProxyVadp',
+    'Get-BackupJob', 'Start-BackupJob', 'Get-BackupSession', 'Find-BackupSession', 'Stop-BackupJob'
+)
+$script:ModuleFile = $PSCommandPath
+$script:Endpoint = $null
+$script:Server = $null
+$script:RemoteSession = $null
+
+# UTF-8 without a byte order mark (the init line sets it too): VM names are not ASCII.
+[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false
+
+if ($PSVersionTable.PSVersion.Major -lt 6) {
+    # Windows PowerShell 5.1 serialises arrays as {"value":[...],"Count":n} because of this type data.
+    Remove-TypeData -TypeName System.Array -ErrorAction SilentlyContinue
+}
+
+function Invoke-Op {
+    <# The one command the worker sends. Prints exactly one line of JSON on stdout. #>
+    param([string]$Name, [string]$ArgsBase64)
+    $json = Invoke-OpJson -Name $Name -EncodedArgs $ArgsBase64
+    [Console]::Out.WriteLine($json)
+}
+
+function Invoke-OpJson {
+    <# Runs an operation and returns its envelope as one line of JSON (also what remoting calls). #>
+    param([string]$Name, [string]$EncodedArgs)
+    try {
+        if ($script:OperationNames -cnotcontains $Name) {
+            throw (New-OpError 'permanent' 'CommandNotFound' "Invoke-Op: '$Name' is not an operation of FvpBackup")
+        }
+        if ($null -ne $script:RemoteSession -and $Name -cne 'Connect-Endpoint') {
+            $remoteJson = Invoke-Command -Session $script:RemoteSession -ErrorAction Stop -ScriptBlock {
+                param($n, $a)
+                Invoke-OpJson -Name $n -EncodedArgs $a
+            } -ArgumentList $Name, $EncodedArgs
+            return [string]$remoteJson
+        }
+        $opArgs = ConvertFrom-OpArgs -EncodedArgs $EncodedArgs
+        $command = Get-Item -LiteralPath ('function:' + $Name)
+        # Only the function's output is the result; warnings, verbose, information and host output are dropped.
+        $result = & $command $opArgs 3>$null 4>$null 5>$null 6>$null
+        $envelope = [ordered]@{ ok = $true; op = $Name; result = $result }
+    } catch {
+        $class = Get-ErrorCategory -ErrorRecord $_
+        $message = [string]$_.Exception.Message
+        $envelope = [ordered]@{
+            ok    = $false
+            op    = $Name
+            error = [ordered]@{ type = [string]$class.Type; message = $message; category = [string]$class.Category }
+        }
+    }
+    try {
+        return (ConvertTo-Json -InputObject $envelope -Depth 10 -Compress)
+    } catch {
+        $fallback = [ordered]@{
+            ok    = $false
+            op    = $Name
+            error = [ordered]@{ type = 'SerializationFailed'; message = "ConvertTo-Json failed: $($_.Exception.Message)"; category = 'permanent' }
+        }
+        return (ConvertTo-Json -InputObject $fallback -Depth 10 -Compress)
+    }
+}
+
+function ConvertFrom-OpArgs {
+    <# base64 -> UTF-8 -> JSON, keeping every string exactly as sent. #>
+    param([string]$EncodedArgs)
+    try {
+        $json = [System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String($EncodedArgs))
+    } catch {
+        throw (New-OpError 'permanent' 'InvalidArgument' 'Invoke-Op: the arguments are not base64')
+    }
+    $convert = Get-Command -Name ConvertFrom-Json
+    if ($convert.Parameters.ContainsKey('DateKind')) {
+        # PowerShell 7.5+: keep date-like strings (a VM named "2024-01-01") as strings.
+        return ConvertFrom-Json -InputObject $json -DateKind String
+    }
+    if ($PSVersionTable.PSVersion.Major -ge 6) {
+        # PowerShell 6.0-7.4 turn date-like strings into [datetime]: parse with Newtonsoft, no date handling.
+        $settings = New-Object Newtonsoft.Json.JsonSerializerSettings
+        $settings.DateParseHandling = [Newtonsoft.Json.DateParseHandling]::None
+        $token = [Newtonsoft.Json.JsonConvert]::DeserializeObject($json, [Newtonsoft.Json.Linq.JToken], $settings)
+        return ConvertFrom-JToken -Token $token
+    }
+    # Windows PowerShell 5.1 only converts "\/Date(...)\/" strings, which JSON.stringify never writes.
+    return ConvertFrom-Json -InputObject $json
+}
+
+function ConvertFrom-JToken {
+    param($Token)
+    if ($null -eq $Token) { return $null }
+    switch ([string]$Token.Type) {
+        'Object' {
+            $properties = [ordered]@{}
+            foreach ($property in $Token.Properties()) { $properties[$property.Name] = ConvertFrom-JToken -Token $property.Value }
+            return [pscustomobject]$properties
+        }
+        'Array' {
+            $items = New-Object System.Collections.Generic.List[object]
+            foreach ($item in $Token) { $items.Add((ConvertFrom-JToken -Token $item)) }
+            return , $items.ToArray()
+        }
+        'Null' { return $null }
+        default { return $Token.Value }
+    }
+}
+
+# =====================================================================================================
+# 4. HELPERS
+# =====================================================================================================
+function Get-ArgValue {
+    <# A property of the decoded arguments; -Required throws InvalidArgument when it is missing. #>
+    param($OpArgs, [string]$Name, [switch]$Required)
+    $property = $null
+    if ($null -ne $OpArgs) { $property = $OpArgs.PSObject.Properties[$Name] }
+    if ($null -eq $property -or $null -eq $property.Value) {
+        if ($Required) { throw (New-OpError 'permanent' 'InvalidArgument' "Invoke-Op: argument '$Name' is missing") }
+        return $null
+    }
+    return $property.Value
+}
+
+function Get-VendorProperty {
+    <# A property of a vendor object; a missing property is an unconfirmed vendor fact that is wrong here. #>
+    param($Object, [string]$Name, [string]$What, [switch]$Optional)
+    $property = $null
+    if ($null -ne $Object) { $property = $Object.PSObject.Properties[$Name] }
+    if ($null -eq $property) {
+        if ($Optional) { return $null }
+        throw (New-OpError 'permanent' 'VendorMismatch' "$What has no property '$Name' (an unconfirmed vendor fact: see section 1 of FvpBackup.psm1)")
+    }
+    return $property.Value
+}
+
+function Format-Date {
+    <# ISO 8601 in UTC, or $null. Veeam times come in local time. #>
+    param($Value)
+    if ($null -eq $Value) { return $null }
+    $date = [datetime]$Value
+    if ($date.Year -lt $script:Veeam.NoTimeBeforeYear) { return $null }
+    return $date.ToUniversalTime().ToString('o')
+}
+
+function ConvertTo-Percent {
+    param($Value)
+    if ($null -eq $Value) { return 0 }
+    $percents = Get-VendorProperty -Object $Value -Name 'Percents' -What 'progress' -Optional
+    if ($null -ne $percents) { $Value = $percents }
+    $number = [double]$Value
+    if ($number -lt 0) { return 0 }
+    if ($number -gt 100) { return 100 }
+    return $number
+}
+
+function Read-CredentialFromEnvironment {
+    <# The credential handed over in the environment, as a PSCredential; removes it from the environment. #>
+    $user = [Environment]::GetEnvironmentVariable($script:EnvCredentialUser, 'Process')
+    $password = [Environment]::GetEnvironmentVariable($script:EnvCredentialPassword, 'Process')
+    [Environment]::SetEnvironmentVariable($script:EnvCredentialUser, $null, 'Process')
+    [Environment]::SetEnvironmentVariable($script:EnvCredentialPassword, $null, 'Process')
+    if ([string]::IsNullOrEmpty($user)) { return $null }
+    $secure = New-Object System.Security.SecureString
+    if (-not [string]::IsNullOrEmpty($password)) {
+        foreach ($character in $password.ToCharArray()) { $secure.AppendChar($character) }
+    }
+    $secure.MakeReadOnly()
+    $password = $null
+    return New-Object System.Management.Automation.PSCredential -ArgumentList $user, $secure
+}
+
+function Get-EndpointName {
+    $name = [Environment]::GetEnvironmentVariable($script:EnvEndpoint, 'Process')
+    if ($name -cne 'fvp' -and $name -cne 'veeam') {
+        throw (New-OpError 'permanent' 'InvalidArgument' "the environment variable $($script:EnvEndpoint) must be 'fvp' or 'veeam'")
+    }
+    return $name
+}
+
+function Assert-Connected {
+    if ($null -eq $script:Endpoint) {
+        throw (New-OpError 'not-connected' 'NotConnected' 'Not connected: Connect-Endpoint has not succeeded in this session')
+    }
+}
+
+# =====================================================================================================
+# 5. SESSION
+# =====================================================================================================
+function Connect-Endpoint {
+    <# args: { server, port? }. Loads the vendor module and connects; see "Remoting" at the top. #>
+    param($OpArgs)
+    $server = [string](Get-ArgValue $OpArgs 'server' -Required)
+    $port = Get-ArgValue $OpArgs 'port'
+    $endpoint = Get-EndpointName
+    $credential = Read-CredentialFromEnvironment
+    $remoteComputer = [Environment]::GetEnvironmentVariable($script:EnvRemoteComputer, 'Process')
+    if ([string]::IsNullOrEmpty($remoteComputer)) {
+        Connect-Vendor -Endpoint $endpoint -Server $server -Port $port -Credential $credential
+    } else {
+        $script:RemoteSession = Open-RemoteModule -ComputerName $remoteComputer -Credential $credential
+        Invoke-Command -Session $script:RemoteSession -ErrorAction Stop -ScriptBlock {
+            param($e, $s, $p, $c)
+            Connect-Vendor -Endpoint $e -Server $s -Port $p -Credential $c
+        } -ArgumentList $endpoint, $server, $port, $credential | Out-Null
+        $script:Endpoint = $endpoint
+        $script:Server = $server
+    }
+    return [ordered]@{ connected = $true }
+}
+
+function Connect-Vendor {
+    <# Imports the endpoint's vendor module and connects to its server (runs remotely when remoting). #>
+    param([string]$Endpoint, [string]$Server, $Port, $Credential)
+    if ($Endpoint -ceq 'fvp') {
+        Import-Module -Name $script:Fvp.Module -DisableNameChecking -ErrorAction Stop | Out-Null
+        $connect = @{ ErrorAction = 'Stop' }
+        $connect[$script:Fvp.ConnectServerParameter] = $Server
+        if ($null -ne $Credential) { $connect[$script:Fvp.ConnectCredentialParameter] = $Credential }
+        $null = Connect-PrnxServer @connect
+    } else {
+        Import-Module -Name $script:Veeam.Module -DisableNameChecking -ErrorAction Stop | Out-Null
+        $connect = @{ Server = $Server; ErrorAction = 'Stop' }
+        if ($null -ne $Port) { $connect.Port = [int]$Port }
+        if ($null -ne $Credential) { $connect.Credential = $Credential }
+        $null = Connect-VBRServer @connect
+    }
+    $script:Endpoint = $Endpoint
+    $script:Server = $Server
+}
+
+function Open-RemoteModule {
+    <# A PSSession on $ComputerName with this module loaded from its text. #>
+    param([string]$ComputerName, $Credential)
+    $options = @{ ComputerName = $ComputerName; ErrorAction = 'Stop' }
+    if ($null -ne $Credential) { $options.Credential = $Credential }
+    $configuration = [Environment]::GetEnvironmentVariable($script:EnvRemoteConfiguration, 'Process')
+    if (-not [string]::IsNullOrEmpty($configuration)) { $options.ConfigurationName = $configuration }
+    $session = New-PSSession @options
+    $moduleText = [System.IO.File]::ReadAllText($script:ModuleFile, [System.Text.Encoding]::UTF8)
+    Invoke-Command -Session $session -ErrorAction Stop -ScriptBlock {
+        param($text)
+        New-Module -Name 'FvpBackup' -ScriptBlock ([ScriptBlock]::Create($text)) | Import-Module -Global -DisableNameChecking
+    } -ArgumentList $moduleText | Out-Null
+    return $session
+}
+
+# =====================================================================================================
+# 6. FVP OPERATIONS
+# =====================================================================================================
+function Resolve-FvpVm {
+    <# The Get-PrnxVM object whose name is exactly $Name (names may hold any character). #>
+    param([string]$Name)
+    Assert-Connected
+    $found = @(Get-PrnxVM -ErrorAction Stop | Where-Object {
+            [string](Get-VendorProperty -Object $_ -Name $script:Fvp.VmNameProperty -What 'Get-PrnxVM object') -ceq $Name
+        })
+    if ($found.Count -eq 0) { throw (New-OpError 'permanent' 'VmNotFound' "VM '$Name' was not found in the FVP cluster") }
+    if ($found.Count -gt 1) { throw (New-OpError 'permanent' 'VmAmbiguous' "$($found.Count) FVP VMs are named '$Name'") }
+    return $found[0]
+}
+
+function ConvertTo-CacheMode {
+    <# Policy text (WRITE_BACK / WRITE_THROUGH) or effectivePolicy code -> WriteBack | WriteThrough. #>
+    param($Value, [string]$What)
+    $text = ([string]$Value).Trim()
+    if ($text -eq $script:Fvp.PolicyTextWriteBack -or $text -eq $script:Fvp.EffectivePolicyWriteBack) { return 'WriteBack' }
+    if ($text -eq $script:Fvp.PolicyTextWriteThrough) { return 'WriteThrough' }
+    throw (New-OpError 'permanent' 'VendorMismatch' "$What is '$text', which this module cannot read (see section 1 of FvpBackup.psm1)")
+}
+
+function Get-FvpPolicyText {
+    param([string]$Uuid, [switch]$Effective)
+    $params = @{ UUID = $Uuid; ErrorAction = 'Stop' }
+    if ($Effective) { $params.Effective = $true }
+    return [string](@(Get-PrnxAccelerationPolicy @params) | Select-Object -First 1)
+}
+
+function Get-RequestedPolicy {
+    <# The requested policy; the peer counts must be readable for an accelerated VM (they are what a restore puts back). #>
+    param($PrnxVm, [string]$RequestedText, [bool]$Accelerated)
+    $mode = 'WriteThrough'
+    if ($RequestedText -match $script:Fvp.PolicyTextVadpPattern) { $mode = 'WriteThrough' }
+    elseif (-not [string]::IsNullOrEmpty($RequestedText)) { $mode = ConvertTo-CacheMode -Value $RequestedText -What 'the requested policy' }
+    $optional = -not $Accelerated
+    $peers = Get-VendorProperty -Object $PrnxVm -Name $script:Fvp.VmPeersProperty -What 'Get-PrnxVM object' -Optional:$optional
+    $external = Get-VendorProperty -Object $PrnxVm -Name $script:Fvp.VmExternalPeersProperty -What 'Get-PrnxVM object' -Optional:$optional
+    $peerCount = 0
+    if ($null -ne $peers) { $peerCount = [int]$peers }
+    $externalCount = $null
+    if ($null -ne $external -and [string]$external -ne '') { $externalCount = [int]$external }
+    return [ordered]@{ mode = $mode; peers = $peerCount; externalPeers = $externalCount }
+}
+
+function Get-VmPolicyDocument {
+    param([string]$Name)
+    $vm = Resolve-FvpVm -Name $Name
+    $uuid = [string](Get-VendorProperty -Object $vm -Name $script:Fvp.VmUuidProperty -What 'Get-PrnxVM object')
+    $cluster = Get-VendorProperty -Object $vm -Name $script:Fvp.VmFlashClusterProperty -What 'Get-PrnxVM object' -Optional
+    $accelerated = -not [string]::IsNullOrEmpty([string]$cluster)
+    $requestedText = ''
+    $effective = 'WriteThrough'
+    if ($accelerated) {
+        $requestedText = Get-FvpPolicyText -Uuid $uuid
+        $effectiveText = Get-FvpPolicyText -Uuid $uuid -Effective
+        if ([string]::IsNullOrEmpty($effectiveText)) {
+            $code = Get-VendorProperty -Object $vm -Name $script:Fvp.VmEffectivePolicyProperty -What 'Get-PrnxVM object'
+            if ([string]$code -eq $script:Fvp.EffectivePolicyWriteBack) { $effective = 'WriteBack' }
+        } else {
+            $effective = ConvertTo-CacheMode -Value $effectiveText -What 'the effective policy'
+        }
+    }
+    return [ordered]@{
+        vm          = $Name
+        uuid        = $uuid
+        accelerated = $accelerated
+        requested   = Get-RequestedPolicy -PrnxVm $vm -RequestedText $requestedText -Accelerated $accelerated
+        effective   = $effective
+    }
+}
+
+function Set-FvpPolicy {
+    <# Set-PrnxAccelerationPolicy on the VM, addressed as section 1 says, with extra parameters. #>
+    param([string]$Name, [hashtable]$Parameters)
+    $vm = Resolve-FvpVm -Name $Name
+    $cluster = Get-VendorProperty -Object $vm -Name $script:Fvp.VmFlashClusterProperty -What 'Get-PrnxVM object' -Optional
+    if ([string]::IsNullOrEmpty([string]$cluster)) {
+        throw (New-OpError 'permanent' 'VmNotAccelerated' "VM '$Name' is not accelerated by FVP: no policy to set")
+    }
+    $params = @{ ErrorAction = 'Stop' }
+    if ($script:Fvp.SetPolicyTarget -ceq 'UUID') {
+        $params.UUID = [string](Get-VendorProperty -Object $vm -Name $script:Fvp.VmUuidProperty -What 'Get-PrnxVM object')
+    } else {
+        $params.Name = $Name
+    }
+    foreach ($key in $Parameters.Keys) { $params[$key] = $Parameters[$key] }
+    $null = Set-PrnxAccelerationPolicy @params
+}
+
+function Get-VmCachePolicy {
+    <# args: { vm } -> VmPolicy #>
+    param($OpArgs)
+    return Get-VmPolicyDocument -Name ([string](Get-ArgValue $OpArgs 'vm' -Required))
+}
+
+function Set-VmWriteThrough {
+    <# args: { vm, waitTimeSeconds? } -> VmPolicy. -WaitTimeSeconds is undocumented: the worker verifies the flush itself. #>
+    param($OpArgs)
+    $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
+    $parameters = @{ WriteThrough = $true }
+    $wait = Get-ArgValue $OpArgs 'waitTimeSeconds'
+    if ($null -ne $wait) { $parameters.WaitTimeSeconds = [int]$wait }
+    Set-FvpPolicy -Name $name -Parameters $parameters
+    return Get-VmPolicyDocument -Name $name
+}
+
+function Restore-VmCachePolicy {
+    <# args: { vm, policy: { mode, peers, externalPeers } } -> VmPolicy. Puts back exactly the recorded policy. #>
+    param($OpArgs)
+    $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
+    $policy = Get-ArgValue $OpArgs 'policy' -Required
+    $mode = [string](Get-ArgValue $policy 'mode' -Required)
+    if ($mode -ceq 'WriteThrough') {
+        $parameters = @{ WriteThrough = $true }
+    } elseif ($mode -ceq 'WriteBack') {
+        $parameters = @{ WriteBack = $true; NumWBPeers = [int](Get-ArgValue $policy 'peers' -Required) }
+        $external = Get-ArgValue $policy 'externalPeers'
+        # Only with fault domains (Enterprise licence); passing it elsewhere fails.
+        if ($null -ne $external) { $parameters.NumWBExternalPeers = [int]$external }
+    } else {
+        throw (New-OpError 'permanent' 'InvalidArgument' "policy mode '$mode' is neither WriteBack nor WriteThrough")
+    }
+    Set-FvpPolicy -Name $name -Parameters $parameters
+    return Get-VmPolicyDocument -Name $name
+}
+
+function Get-VmFlushState {
+    <# args: { vm } -> FlushState. Flushed = effective WriteThrough and nothing left to destage. #>
+    param($OpArgs)
+    $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
+    $document = Get-VmPolicyDocument -Name $name
+    $stats = @{ ObjectIdentifier = $document.uuid; NumberOfSamples = 1; ErrorAction = 'Stop' }
+    foreach ($key in $script:Fvp.StatsExtraParameters.Keys) { $stats[$key] = $script:Fvp.StatsExtraParameters[$key] }
+    $sample = @(Get-PrnxObjectStats @stats) | Select-Object -First 1
+    if ($null -eq $sample) { throw (New-OpError 'transient' 'NoStatistics' "Get-PrnxObjectStats returned no sample for VM '$name'") }
+    # Never default a missing value to 0: that would report a VM as flushed.
+    $seconds = Get-VendorProperty -Object $sample -Name $script:Fvp.TimeToDestageProperty -What 'Get-PrnxObjectStats sample'
+    if ($null -eq $seconds) { throw (New-OpError 'transient' 'NoStatistics' "Get-PrnxObjectStats has no time to destage for VM '$name'") }
+    $value = [double]$seconds
+    if ($value -lt 0) { $value = 0 }
+    return [ordered]@{
+        vm                   = $name
+        requested            = $document.requested
+        effective            = $document.effective
+        timeToDestageSeconds = $value
+    }
+}
+
+function Test-ProxyVadp {
+    param([string]$Name)
+    $vm = Resolve-FvpVm -Name $Name
+    $uuid = [string](Get-VendorProperty -Object $vm -Name $script:Fvp.VmUuidProperty -What 'Get-PrnxVM object')
+    return ((Get-FvpPolicyText -Uuid $uuid) -match $script:Fvp.PolicyTextVadpPattern)
+}
+
+function Get-ProxyVadp {
+    <# args: { vm } -> { vm, vadp } : whether the proxy VM is blacklisted as a VADP appliance. #>
+    param($OpArgs)
+    $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
+    return [ordered]@{ vm = $name; vadp = [bool](Test-ProxyVadp -Name $name) }
+}
+
+function Set-ProxyVadp {
+    <# args: { vm } -> { vm, vadp: true }. Set-PrnxAccelerationPolicy -Vadp, then verified. #>
+    param($OpArgs)
+    $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
+    $vm = Resolve-FvpVm -Name $name
+    $params = @{ ErrorAction = 'Stop' }
+    if ($script:Fvp.SetPolicyTarget -ceq 'UUID') {
+        $params.UUID = [string](Get-VendorProperty -Object $vm -Name $script:Fvp.VmUuidProperty -What 'Get-PrnxVM object')
+    } else {
+        $params.Name = $name
+    }
+    $params[$script:Fvp.VadpSwitch] = $true
+    $null = Set-PrnxAccelerationPolicy @params
+    if (-not (Test-ProxyVadp -Name $name)) {
+        throw (New-OpError 'permanent' 'VadpNotApplied' "Set-PrnxAccelerationPolicy -$($script:Fvp.VadpSwitch) did not mark '$name' as a VADP appliance")
+    }
+    return [ordered]@{ vm = $name; vadp = $true }
+}
+
+# =====================================================================================================
+# 7. VEEAM OPERATIONS
+# =====================================================================================================
+function Resolve-VeeamJob {
+    param([string]$Name)
+    Assert-Connected
+    # Filter ourselves: -Name takes wildcards, and job names may contain [ ] * ?.
+    $found = @(Get-VBRJob -ErrorAction Stop | Where-Object { [string]$_.Name -eq $Name })
+    $exact = @($found | Where-Object { [string]$_.Name -ceq $Name })
+    if ($exact.Count -eq 1) { return $exact[0] }
+    if ($found.Count -eq 0) { throw (New-OpError 'permanent' 'JobNotFound' "Veeam job '$Name' was not found") }
+    throw (New-OpError 'permanent' 'JobAmbiguous' "$($found.Count) Veeam jobs are named '$Name'")
+}
+
+function Get-JobId {
+    param($Job)
+    $id = Get-VendorProperty -Object $Job -Name 'Id' -What 'Veeam job'
+    return [string]$id
+}
+
+function Test-JobRunning {
+    <# The job's IsRunning where the object has it, else: its newest session is not Stopped. #>
+    param($Job)
+    $flag = Get-VendorProperty -Object $Job -Name $script:Veeam.JobIsRunningProperty -What 'Veeam job' -Optional
+    if ($null -ne $flag) { return [bool]$flag }
+    $newest = @(Get-JobSessions -Job $Job | Sort-Object -Property CreationTime -Descending) | Select-Object -First 1
+    return ($null -ne $newest -and [string]$newest.State -cne 'Stopped')
+}
+
+function Get-JobSessions {
+    <# Every backup session of the job (the documented way: filter Get-VBRBackupSession by JobId). #>
+    param($Job)
+    $jobId = Get-JobId -Job $Job
+    return @(Get-VBRBackupSession -ErrorAction Stop | Where-Object { [string]$_.JobId -eq $jobId })
+}
+
+function ConvertTo-SessionDocument {
+    param($Session, [string]$JobName)
+    $state = [string](Get-VendorProperty -Object $Session -Name 'State' -What 'Veeam session')
+    $endTime = $null
+    if ($state -ceq 'Stopped') {
+        $endTime = Format-Date (Get-VendorProperty -Object $Session -Name 'EndTime' -What 'Veeam session' -Optional)
+    }
+    $name = Get-VendorProperty -Object $Session -Name $script:Veeam.SessionJobNameProperty -What 'Veeam session' -Optional
+    if ([string]::IsNullOrEmpty([string]$name)) { $name = $JobName }
+    $tasks = New-Object System.Collections.Generic.List[object]
+    foreach ($task in @(Get-VBRTaskSession -Session $Session -ErrorAction Stop)) {
+        $status = [string](Get-VendorProperty -Object $task -Name $script:Veeam.TaskStatusProperty -What 'Veeam task session')
+        $result = 'None'
+        if ($script:Veeam.TaskResultByStatus.ContainsKey($status)) { $result = $script:Veeam.TaskResultByStatus[$status] }
+        $tasks.Add([ordered]@{
+                vm       = [string](Get-VendorProperty -Object $task -Name $script:Veeam.TaskNameProperty -What 'Veeam task session')
+                status   = $status
+                result   = $result
+                progress = ConvertTo-Percent (Get-VendorProperty -Object $task -Name $script:Veeam.TaskProgressProperty -What 'Veeam task session' -Optional)
+            })
+    }
+    return [ordered]@{
+        id           = [string](Get-VendorProperty -Object $Session -Name 'Id' -What 'Veeam session')
+        jobId        = [string](Get-VendorProperty -Object $Session -Name 'JobId' -What 'Veeam session')
+        jobName      = [string]$name
+        state        = $state
+        result       = [string](Get-VendorProperty -Object $Session -Name 'Result' -What 'Veeam session')
+        progress     = ConvertTo-Percent (Get-VendorProperty -Object $Session -Name 'Progress' -What 'Veeam session' -Optional)
+        creationTime = Format-Date (Get-VendorProperty -Object $Session -Name 'CreationTime' -What 'Veeam session')
+        endTime      = $endTime
+        tasks        = $tasks.ToArray()
+    }
+}
+
+function Get-BackupJob {
+    <# args: { job } -> BackupJob (VMs as added to the job: containers are not expanded). #>
+    param($OpArgs)
+    $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
+    $vms = New-Object System.Collections.Generic.List[string]
+    foreach ($object in @(Get-VBRJobObject -Job $job -ErrorAction Stop)) {
+        $kind = Get-VendorProperty -Object $object -Name $script:Veeam.JobObjectTypeProperty -What 'Veeam job object' -Optional
+        if ($null -eq $kind -or [string]$kind -eq $script:Veeam.JobObjectIncludeValue) {
+            $vms.Add([string](Get-VendorProperty -Object $object -Name 'Name' -What 'Veeam job object'))
+        }
+    }
+    return [ordered]@{
+        id        = Get-JobId -Job $job
+        name      = [string]$job.Name
+        vms       = $vms.ToArray()
+        isRunning = [bool](Test-JobRunning -Job $job)
+    }
+}
+
+function Start-BackupJob {
+    <#
+    args: { job, fullBackup, retryBackup } -> BackupSession. Starts the job once (-RunAsync) and
+    returns the session it created: the job's newest session that did not exist before the start
+    (no clock comparison, so a skewed clock between here and the server does not matter).
+    #>
+    param($OpArgs)
+    $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
+    if (Test-JobRunning -Job $job) {
+        throw (New-OpError 'already-running' 'JobAlreadyRunning' "Veeam job '$($job.Name)' is already running")
+    }
+    $before = @{}
+    foreach ($old in (Get-JobSessions -Job $job)) { $before[[string]$old.Id] = $true }
+    $start = @{ Job = $job; RunAsync = $true; ErrorAction = 'Stop' }
+    if ([bool](Get-ArgValue $OpArgs 'fullBackup')) { $start.FullBackup = $true }
+    if ([bool](Get-ArgValue $OpArgs 'retryBackup')) { $start.RetryBackup = $true }
+    $null = Start-VBRJob @start
+    $deadline = (Get-Date).AddSeconds($script:Veeam.SessionAppearSeconds)
+    do {
+        $new = @(Get-JobSessions -Job $job | Where-Object { -not $before.ContainsKey([string]$_.Id) } |
+                Sort-Object -Property CreationTime -Descending)
+        if ($new.Count -gt 0) { return ConvertTo-SessionDocument -Session $new[0] -JobName ([string]$job.Name) }
+        Start-Sleep -Milliseconds 500
+    } while ((Get-Date) -lt $deadline)
+    # The job may well be running: the caller must re-attach with Find-BackupSession, not start again.
+    throw (New-OpError 'transient' 'SessionNotFound' "Veeam job '$($job.Name)' was started but its session did not appear within $($script:Veeam.SessionAppearSeconds) s")
+}
+
+function Get-BackupSession {
+    <# args: { sessionId } -> BackupSession #>
+    param($OpArgs)
+    Assert-Connected
+    $id = [string](Get-ArgValue $OpArgs 'sessionId' -Required)
+    $guid = [guid]::Empty
+    if (-not [guid]::TryParse($id, [ref]$guid)) { throw (New-OpError 'permanent' 'InvalidArgument' "session id '$id' is not a GUID") }
+    $session = @(Get-VBRBackupSession -Id $guid -ErrorAction Stop) | Select-Object -First 1
+    if ($null -eq $session) { throw (New-OpError 'permanent' 'SessionNotFound' "Veeam session '$id' was not found") }
+    return ConvertTo-SessionDocument -Session $session -JobName ''
+}
+
+function Find-BackupSession {
+    <# args: { job, since (ISO 8601) } -> { session: newest session created at or after since, or null } #>
+    param($OpArgs)
+    $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
+    $sinceText = [string](Get-ArgValue $OpArgs 'since' -Required)
+    $since = [datetime]::MinValue
+    $styles = [System.Globalization.DateTimeStyles]::RoundtripKind
+    if (-not [datetime]::TryParse($sinceText, [System.Globalization.CultureInfo]::InvariantCulture, $styles, [ref]$since)) {
+        throw (New-OpError 'permanent' 'InvalidArgument' "since '$sinceText' is not an ISO 8601 time")
+    }
+    $sinceUtc = $since.ToUniversalTime()
+    $newest = @(Get-JobSessions -Job $job | Where-Object { ([datetime]$_.CreationTime).ToUniversalTime() -ge $sinceUtc } |
+            Sort-Object -Property CreationTime -Descending) | Select-Object -First 1
+    if ($null -eq $newest) { return [ordered]@{ session = $null } }
+    return [ordered]@{ session = ConvertTo-SessionDocument -Session $newest -JobName ([string]$job.Name) }
+}
+
+function Stop-BackupJob {
+    <# args: { job } -> { job, stopRequested: true }. Stop-VBRJob asks for confirmation unless told not to. #>
+    param($OpArgs)
+    $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
+    $null = Stop-VBRJob -Job $job -RunAsync -Confirm:$false -ErrorAction Stop
+    return [ordered]@{ job = [string]$job.Name; stopRequested = $true }
+}
+
+# =====================================================================================================
+# 8. DOCTOR
+# =====================================================================================================
+function Get-Doctor {
+    <# args: {} -> DoctorReport: what this host has, and what is missing for this module to work. #>
+    param($OpArgs)
+    $problems = New-Object System.Collections.Generic.List[string]
+    $endpoint = $script:Endpoint
+    if ($null -eq $endpoint) { $endpoint = Get-EndpointName }
+    $moduleName = $script:Fvp.Module
+    $ping = $script:Fvp.PingCommand
+    if ($endpoint -ceq 'veeam') { $moduleName = $script:Veeam.Module; $ping = $script:Veeam.PingCommand }
+
+    if ($endpoint -ceq 'fvp' -and $PSVersionTable.PSEdition -ceq 'Core') {
+        $problems.Add('FVP runs on PowerShell Core here; prnxcli is built for Windows PowerShell 5.1 (use powershell.exe)')
+    }
+
+    $modules = New-Object System.Collections.Generic.List[object]
+    $loaded = Get-Module -Name $moduleName
+    if ($null -eq $loaded) {
+        try { $loaded = Import-Module -Name $moduleName -DisableNameChecking -PassThru -ErrorAction Stop }
+        catch { $problems.Add("module $moduleName does not load: $($_.Exception.Message)") }
+    }
+    $version = $null
+    if ($null -ne $loaded) { $version = [string](@($loaded)[0].Version) }
+    $modules.Add([ordered]@{ name = $moduleName; loaded = ($null -ne $loaded); version = $version })
+
+    $cmdlets = New-Object System.Collections.Generic.List[object]
+    $required = $script:RequiredCommands[$endpoint]
+    foreach ($commandName in $required.Keys) {
+        $command = Get-Command -Name $commandName -ErrorAction SilentlyContinue
+        $missing = New-Object System.Collections.Generic.List[string]
+        if ($null -eq $command) {
+            $problems.Add("cmdlet $commandName is missing")
+        } else {
+            foreach ($parameter in $required[$commandName]) {
+                if (-not $command.Parameters.ContainsKey($parameter)) {
+                    $missing.Add($parameter)
+                    $problems.Add("cmdlet $commandName has no -$parameter parameter")
+                }
+            }
+        }
+        $cmdlets.Add([ordered]@{ name = $commandName; present = ($null -ne $command); missingParameters = $missing.ToArray() })
+    }
+
+    $reachable = $false
+    if ($null -eq $script:Endpoint) {
+        $problems.Add('not connected: Connect-Endpoint has not succeeded in this session')
+    } else {
+        try {
+            $answer = & $ping -ErrorAction Stop | Select-Object -First 1
+            $reachable = $true
+            if ($endpoint -ceq 'veeam' -and $null -eq $answer) {
+                $reachable = $false
+                $problems.Add('Get-VBRServerSession reports no connection to the Veeam server')
+            }
+            if ($endpoint -ceq 'fvp' -and $null -ne $answer) {
+                # Check the unconfirmed Get-PrnxVM property names on a real object.
+                foreach ($property in @($script:Fvp.VmNameProperty, $script:Fvp.VmUuidProperty, $script:Fvp.VmEffectivePolicyProperty,
+                        $script:Fvp.VmPeersProperty, $script:Fvp.VmExternalPeersProperty, $script:Fvp.VmFlashClusterProperty)) {
+                    if ($null -eq $answer.PSObject.Properties[$property]) { $problems.Add("Get-PrnxVM objects have no property '$property'") }
+                }
+            }
+        } catch {
+            $problems.Add("server $($script:Server) does not answer: $($_.Exception.Message)")
+        }
+    }
+
+    return [ordered]@{
+        endpoint        = $endpoint
+        psEdition       = [string]$PSVersionTable.PSEdition
+        psVersion       = [string]$PSVersionTable.PSVersion
+        modules         = $modules.ToArray()
+        cmdlets         = $cmdlets.ToArray()
+        serverReachable = $reachable
+        problems        = $problems.ToArray()
+    }
+}
+
+Export-ModuleMember -Function (@('Invoke-Op', 'Invoke-OpJson', 'Connect-Vendor') + $script:OperationNames)

@@ -1,0 +1,92 @@
+/**
+ * Errors of the PowerShell boundary. The activities depend on `PowerShellError` only:
+ * `retryable === false` means retrying the same call cannot help (map it to a non-retryable
+ * ApplicationFailure); `category` says why.
+ */
+import type { EndpointName, ErrorCategory } from './operations';
+
+/**
+ * - `transient`, `permanent`, `already-running`, `not-connected`: classified by the module
+ *   (Get-ErrorCategory in FvpBackup.psm1) from the vendor error.
+ * - `timeout`: the invocation took longer than `invocationTimeoutMs`; the process was killed.
+ *   The command may still have taken effect on the server (e.g. a job may have started).
+ * - `process-died`: the PowerShell process exited during the call (or could not be started).
+ * - `protocol`: the process answered something that is not the expected JSON document, wrote to
+ *   stderr, or returned a result of the wrong shape.
+ */
+export type PowerShellErrorCategory = ErrorCategory | 'timeout' | 'process-died' | 'protocol';
+
+const RETRYABLE: Record<PowerShellErrorCategory, boolean> = {
+  transient: true,
+  'not-connected': true,
+  timeout: true,
+  'process-died': true,
+  permanent: false,
+  // A job that is already running is waited for, not started again: the caller decides.
+  'already-running': false,
+  protocol: false,
+};
+
+export function isRetryableCategory(category: PowerShellErrorCategory): boolean {
+  return RETRYABLE[category];
+}
+
+export interface PowerShellErrorDetails {
+  op: string;
+  endpoint: EndpointName;
+  category: PowerShellErrorCategory;
+  /** Vendor or .NET error type reported by the module (e.g. `System.Net.WebException`), if any. */
+  errorType?: string;
+  /** PID of the PowerShell process that ran (or was meant to run) the call, if one was started. */
+  pid?: number;
+  /** Defaults to the category's retryability. */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+/** Every failure of `PowerShellPool.invoke` is a PowerShellError. Messages never contain credentials. */
+export class PowerShellError extends Error {
+  readonly op: string;
+  readonly endpoint: EndpointName;
+  readonly category: PowerShellErrorCategory;
+  readonly retryable: boolean;
+  readonly errorType: string | undefined;
+  readonly pid: number | undefined;
+
+  constructor(message: string, details: PowerShellErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'PowerShellError';
+    this.op = details.op;
+    this.endpoint = details.endpoint;
+    this.category = details.category;
+    this.retryable = details.retryable ?? isRetryableCategory(details.category);
+    this.errorType = details.errorType;
+    this.pid = details.pid;
+  }
+}
+
+/**
+ * The call was refused before anything was sent to PowerShell: unknown operation, an operation
+ * of the other endpoint, or arguments that do not match the operation's schema. Never retryable.
+ */
+export class PowerShellRequestError extends PowerShellError {
+  constructor(message: string, details: Omit<PowerShellErrorDetails, 'category' | 'retryable'>) {
+    super(message, { ...details, category: 'permanent', retryable: false });
+    this.name = 'PowerShellRequestError';
+  }
+}
+
+/** Replaces every occurrence of each secret with `***`. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length > 0) out = out.split(secret).join('***');
+  }
+  return out;
+}
+
+/** The first `max` characters of a text, for error messages, JSON-quoted so control characters show. */
+export function excerpt(text: string, max = 200): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return JSON.stringify(cut);
+}

@@ -1,0 +1,62 @@
+/**
+ * The judge: at the moment a Veeam task snapshots a VM, is the backup of that VM consistent?
+ * Only if every guest write acknowledged before the snapshot had reached the array by then. In
+ * HotAdd mode the lab also requires each of the job's proxies to be VADP-blacklisted at that
+ * moment (the lab's conservative reading of the seed article). The verdict is a pure function of
+ * the VM's policy history, its write stream and the time, so it can be computed after the fact.
+ */
+import { effectiveAt, requestedEventAt, unflushedWritesAt } from './fvp';
+import type { ProxyState, SessionRecord, Verdict, VmState } from './state';
+
+export function judge(
+  session: SessionRecord,
+  vmName: string,
+  vm: VmState | undefined,
+  proxies: ProxyState[],
+  snapshotAt: number,
+): Verdict {
+  const base = {
+    sessionId: session.id,
+    job: session.jobName,
+    vm: vmName,
+    snapshotAt,
+    transportMode: session.transportMode,
+  };
+  const problems: string[] = [];
+  let unflushed = 0;
+  let requested: Verdict['requestedModeAtSnapshot'] = null;
+  let effective: Verdict['effectiveModeAtSnapshot'] = null;
+  if (vm !== undefined) {
+    requested = requestedEventAt(vm, snapshotAt).requested.mode;
+    effective = effectiveAt(vm, snapshotAt);
+    unflushed = unflushedWritesAt(vm, snapshotAt);
+    if (unflushed > 0) {
+      problems.push(
+        `${unflushed} acknowledged write${unflushed === 1 ? '' : 's'} not yet on the array; ` +
+          `effective policy ${effective} (requested ${requested})`,
+      );
+    }
+  }
+  if (session.transportMode === 'HotAdd') {
+    const notBlacklisted = session.proxies.filter((name) => {
+      const proxy = proxies.find((p) => p.name === name);
+      return proxy === undefined || proxy.vadpSince === null || proxy.vadpSince > snapshotAt;
+    });
+    if (notBlacklisted.length > 0) {
+      problems.push(`HotAdd proxy not VADP-blacklisted: ${notBlacklisted.map((n) => JSON.stringify(n)).join(', ')}`);
+    }
+  }
+  let reason: string;
+  if (problems.length > 0) reason = problems.join('; ');
+  else if (vm === undefined) reason = 'not known to FVP: no write-back caching';
+  else if (!vm.accelerated) reason = 'not accelerated by FVP';
+  else reason = `all acknowledged writes on the array; effective policy ${effective}`;
+  return {
+    ...base,
+    consistent: problems.length === 0,
+    reason,
+    requestedModeAtSnapshot: requested,
+    effectiveModeAtSnapshot: effective,
+    unflushedWrites: unflushed,
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The scenario a lab runs: the FVP cluster, the Veeam server and the knobs of the simulation.
+ * `POST /scenario` takes `z.input<typeof Scenario>` (every field with a default may be omitted) and
+ * replaces the whole lab state with it. All durations are milliseconds of wall-clock time.
+ */
+import { z } from 'zod';
+import { RequestedPolicy, VmName } from '../activities/powershell/operations';
+
+const Ms = z.number().int().min(0).max(86_400_000);
+
+export const Credential = z.object({ user: z.string().min(1), password: z.string() }).strict();
+export type Credential = z.infer<typeof Credential>;
+
+export const ScenarioVm = z
+  .object({
+    name: VmName,
+    /** Stable id FVP keys policies by; generated from the name when omitted. */
+    uuid: z.string().min(1).optional(),
+    /** In an FVP cluster (accelerated) or not. */
+    accelerated: z.boolean().default(true),
+    /** A host without flash forces effective write-through whatever the requested policy says. */
+    hostHasFlash: z.boolean().default(true),
+    requested: RequestedPolicy.default({ mode: 'WriteBack', peers: 1, externalPeers: null }),
+    /** The guest writes once every `writeIntervalMs` from the moment the scenario loads; 0 = idle VM. */
+    writeIntervalMs: Ms.default(0),
+    /** In write-back, a write acknowledged at t reaches the array at t + destageMs. */
+    destageMs: Ms.default(0),
+  })
+  .strict();
+export type ScenarioVm = z.infer<typeof ScenarioVm>;
+
+export const ScenarioProxy = z
+  .object({
+    name: VmName,
+    uuid: z.string().min(1).optional(),
+    /** Already marked as a VADP appliance (Set-PrnxAccelerationPolicy -Vadp). */
+    vadp: z.boolean().default(false),
+  })
+  .strict();
+export type ScenarioProxy = z.infer<typeof ScenarioProxy>;
+
+export const TransportMode = z.enum(['DirectSan', 'HotAdd', 'Nbd']);
+export type TransportMode = z.infer<typeof TransportMode>;
+
+export const JobOutcome = z.enum(['Success', 'Warning', 'Failed']);
+export type JobOutcome = z.infer<typeof JobOutcome>;
+
+export const ScenarioJob = z
+  .object({
+    name: z.string().min(1),
+    /** Veeam job id (a GUID); generated when omitted. */
+    id: z.string().min(1).optional(),
+    /** VMs in the job, in task order. Names unknown to FVP are backed up as non-accelerated VMs. */
+    vms: z.array(VmName).default([]),
+    /** Time a session spends in state Starting before its first task. */
+    startDelayMs: Ms.default(200),
+    /** Time of one VM's task; tasks run one after the other, each snapshots its VM when it starts. */
+    taskMs: Ms.default(500),
+    /** Time a session spends in Stopping after Stop-BackupJob. */
+    stopDelayMs: Ms.default(100),
+    /** Result of a session that runs to its end. */
+    outcome: JobOutcome.default('Success'),
+    /** HotAdd additionally requires every proxy of the job to be VADP-blacklisted for a consistent verdict. */
+    transportMode: TransportMode.default('DirectSan'),
+    proxies: z.array(VmName).default([]),
+  })
+  .strict();
+export type ScenarioJob = z.infer<typeof ScenarioJob>;
+
+export const Scenario = z
+  .object({
+    fvp: z
+      .object({
+        server: z.string().min(1).default('fvp-mgmt.lab.invalid'),
+        managementServerUp: z.boolean().default(true),
+        /** Fault domains (Enterprise licence): without them a policy with externalPeers != null fails. */
+        faultDomains: z.boolean().default(false),
+        /** -WaitTimeSeconds waits at most min(waitTimeSeconds * 1000, waitTimeCapMs), done or not. */
+        waitTimeCapMs: Ms.default(100),
+        vms: z.array(ScenarioVm).default([]),
+        proxies: z.array(ScenarioProxy).default([]),
+      })
+      .strict()
+      .prefault({}),
+    veeam: z
+      .object({
+        server: z.string().min(1).default('veeam.lab.invalid'),
+        serverUp: z.boolean().default(true),
+        jobs: z.array(ScenarioJob).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** Expected credentials per endpoint; Connect-Endpoint checks them. Absent = any (or none) accepted. */
+    credentials: z.object({ fvp: Credential.optional(), veeam: Credential.optional() }).strict().default({}),
+    /** Ops other than Connect-Endpoint/Get-Doctor fail `not-connected` from a host process that never connected. */
+    requireConnect: z.boolean().default(true),
+    /** Seed of the PRNG behind fault-rule probabilities. */
+    seed: z.number().int().default(1),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const dup = (names: string[], path: (string | number)[], what: string): void => {
+      const seen = new Set<string>();
+      names.forEach((name, i) => {
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [...path, i, 'name'], message: `duplicate ${what}` });
+        seen.add(name);
+      });
+    };
+    dup(
+      s.fvp.vms.map((v) => v.name),
+      ['fvp', 'vms'],
+      'VM name',
+    );
+    dup(
+      s.fvp.proxies.map((p) => p.name),
+      ['fvp', 'proxies'],
+      'proxy name',
+    );
+    dup(
+      s.veeam.jobs.map((j) => j.name),
+      ['veeam', 'jobs'],
+      'job name',
+    );
+    s.fvp.vms.forEach((vm, i) => {
+      if (vm.requested.externalPeers !== null && !s.fvp.faultDomains) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fvp', 'vms', i, 'requested', 'externalPeers'],
+          message: 'externalPeers must be null on a cluster without fault domains (fvp.faultDomains is false)',
+        });
+      }
+    });
+  });
+export type Scenario = z.infer<typeof Scenario>;
+export type ScenarioInput = z.input<typeof Scenario>;
+
+export interface DefaultScenarioOptions {
+  /** Destage lag of every VM (default 400 ms). */
+  destageMs?: number;
+  /** Guest write interval of every VM (default 25 ms). */
+  writeIntervalMs?: number;
+  /** Per-VM task time of the job (default 600 ms). */
+  taskMs?: number;
+  /** Starting phase of a session (default 200 ms). */
+  startDelayMs?: number;
+  /** -WaitTimeSeconds cap (default 100 ms, well below the destage lag). */
+  waitTimeCapMs?: number;
+}
+
+/**
+ * The demo's lab: three write-back VMs ("sql-01", "app-01", "web-01", one peer each) with busy
+ * guests, all in job "Nightly-SQL" (about two seconds), one proxy not yet VADP-blacklisted.
+ */
+export function defaultScenario(options: DefaultScenarioOptions = {}): Scenario {
+  const destageMs = options.destageMs ?? 400;
+  const writeIntervalMs = options.writeIntervalMs ?? 25;
+  const vm = (name: string, destageFactor: number): ScenarioVm => ({
+    name,
+    accelerated: true,
+    hostHasFlash: true,
+    requested: { mode: 'WriteBack', peers: 1, externalPeers: null },
+    writeIntervalMs,
+    destageMs: Math.round(destageMs * destageFactor),
+  });
+  return Scenario.parse({
+    fvp: {
+      managementServerUp: true,
+      faultDomains: false,
+      waitTimeCapMs: options.waitTimeCapMs ?? 100,
+      vms: [vm('sql-01', 1), vm('app-01', 0.75), vm('web-01', 0.5)],
+      proxies: [{ name: 'veeam-proxy-01', vadp: false }],
+    },
+    veeam: {
+      jobs: [
+        {
+          name: 'Nightly-SQL',
+          vms: ['sql-01', 'app-01', 'web-01'],
+          startDelayMs: options.startDelayMs ?? 200,
+          taskMs: options.taskMs ?? 600,
+          stopDelayMs: 100,
+          outcome: 'Success',
+          transportMode: 'DirectSan',
+          proxies: ['veeam-proxy-01'],
+        },
+      ],
+    },
+    seed: 1,
+  });
+}

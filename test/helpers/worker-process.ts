@@ -1,0 +1,78 @@
+/**
+ * Real worker processes for integration tests: `node --import tsx worker/main.ts`, configured
+ * through the environment exactly as in production, with the lab's fake PowerShell host as the
+ * FVP and Veeam executable. Tests kill them with SIGKILL to prove that crashes change nothing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { repoRoot } from './tools';
+
+export const fakePowerShell = join(repoRoot, 'lab', 'bin', 'fake-powershell');
+
+export interface WorkerProcessOptions {
+  temporalAddress: string;
+  taskQueue: string;
+  labUrl: string;
+  workflowBundle?: string;
+  /** Extra or overriding environment variables. */
+  env?: Record<string, string>;
+}
+
+export interface WorkerProcess {
+  process: ChildProcess;
+  /** Everything the worker wrote to stderr (its JSON logs). */
+  logs(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function workerEnv(options: WorkerProcessOptions): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/root',
+    TEMPORAL_ADDRESS: options.temporalAddress,
+    TEMPORAL_TASK_QUEUE: options.taskQueue,
+    FVPB_FVP_EXECUTABLE: fakePowerShell,
+    FVPB_FVP_SERVER: 'fvp-mgmt.lab.invalid',
+    FVPB_VEEAM_EXECUTABLE: fakePowerShell,
+    FVPB_VEEAM_SERVER: 'vbr.lab.invalid',
+    FVPB_FVP_TIMEOUT_MS: '10000',
+    FVPB_VEEAM_TIMEOUT_MS: '10000',
+    FVPB_LAB_URL: options.labUrl,
+    FVPB_SHUTDOWN_GRACE: '1 second',
+    LOG_LEVEL: 'info',
+    ...(options.workflowBundle ? { FVPB_WORKFLOW_BUNDLE: options.workflowBundle } : {}),
+    ...options.env,
+  };
+}
+
+/** Starts a worker and resolves once it polls its task queue. */
+export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'worker', 'main.ts')], {
+    cwd: repoRoot,
+    env: workerEnv(options),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const started = new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"msg":"worker started"')) resolve();
+    });
+    child.once('exit', (code, signal) =>
+      reject(new Error(`worker exited before it started (code ${code}, signal ${signal}):\n${output.slice(-4000)}`)),
+    );
+  });
+  await started;
+  return {
+    process: child,
+    logs: () => output,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The worker's configuration, read from the environment once at start-up and validated with zod.
+ * A wrong value stops the worker with a message naming the variable; secrets are referenced by the
+ * name of the variable or file that holds them (the Temporal API key excepted), and are never logged.
+ *
+ *   TEMPORAL_ADDRESS            host:port of the Temporal frontend          (localhost:7233)
+ *   TEMPORAL_NAMESPACE          namespace                                    (default)
+ *   TEMPORAL_TASK_QUEUE         task queue the workflows and activities use  (fvp-protected-backup)
+ *   TEMPORAL_API_KEY            API key (Temporal Cloud); turns TLS on
+ *   TEMPORAL_TLS                "true" for TLS with the system roots
+ *   TEMPORAL_TLS_CA_PATH / TEMPORAL_TLS_CERT_PATH / TEMPORAL_TLS_KEY_PATH / TEMPORAL_TLS_SERVER_NAME   mTLS
+ *   FVPB_<FVP|VEEAM>_EXECUTABLE  powershell | pwsh | a path                 (powershell / pwsh)
+ *   FVPB_<FVP|VEEAM>_SERVER      FVP management server / VBR server         (required)
+ *   FVPB_<FVP|VEEAM>_PORT        port for Connect-*                         (vendor default)
+ *   FVPB_<FVP|VEEAM>_REMOTE_COMPUTER  run the module there through PowerShell remoting
+ *   FVPB_<FVP|VEEAM>_CREDENTIALS "env:USER_VAR:PASSWORD_VAR" or "file:/path/to/secret.json"
+ *   FVPB_<FVP|VEEAM>_POOL_SIZE   long-lived PowerShell processes             (2)
+ *   FVPB_<FVP|VEEAM>_TIMEOUT_MS  one invocation's limit; the process is killed beyond it (120000)
+ *   FVPB_LAB_URL                 only with the lab: where the fake PowerShell host forwards
+ *   FVPB_MAX_CONCURRENT_ACTIVITIES / FVPB_MAX_CONCURRENT_WORKFLOW_TASKS   (20 / 10)
+ *   FVPB_METRICS_ADDRESS         Prometheus scrape address, e.g. 0.0.0.0:9464 (off)
+ *   FVPB_WORKFLOW_BUNDLE         a pre-built workflow bundle (npm run build:bundle); else bundled at start
+ *   FVPB_SHUTDOWN_GRACE          how long running activities may finish on SIGTERM ('10 seconds')
+ *   LOG_LEVEL                    trace | debug | info | warn | error        (info)
+ */
+import { z } from 'zod';
+import { DurationInput, describeZodError } from '../workflows/input';
+import { EndpointConfig } from '../activities/powershell/config';
+
+export const DEFAULT_TASK_QUEUE = 'fvp-protected-backup';
+
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const positiveInt = z.coerce.number().int().positive();
+
+const Credentials = z
+  .string()
+  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, {
+    message: 'expected "env:USER_VAR:PASSWORD_VAR" or "file:/path/to/secret"',
+  })
+  .transform((spec) => {
+    const [source, a, b] = spec.split(':');
+    return source === 'env'
+      ? { source: 'env' as const, userVar: a as string, passwordVar: b as string }
+      : { source: 'file' as const, path: spec.slice('file:'.length) };
+  });
+
+function endpointEnv(prefix: 'FVP' | 'VEEAM', defaultExecutable: string) {
+  const key = (name: string) => `FVPB_${prefix}_${name}`;
+  return {
+    [key('EXECUTABLE')]: z.string().min(1).default(defaultExecutable),
+    [key('SERVER')]: z.string().min(1, 'expected the server to connect to'),
+    [key('PORT')]: positiveInt.optional(),
+    [key('REMOTE_COMPUTER')]: z.string().min(1).optional(),
+    [key('CREDENTIALS')]: Credentials.optional(),
+    [key('POOL_SIZE')]: positiveInt.max(32).default(2),
+    [key('TIMEOUT_MS')]: positiveInt.default(120_000),
+  };
+}
+
+const Env = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: flag.optional(),
+  TEMPORAL_TLS_CA_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  ...endpointEnv('FVP', 'powershell'),
+  ...endpointEnv('VEEAM', 'pwsh'),
+  FVPB_LAB_URL: z.url().optional(),
+  FVPB_MAX_CONCURRENT_ACTIVITIES: positiveInt.max(1000).default(20),
+  FVPB_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.max(1000).default(10),
+  FVPB_METRICS_ADDRESS: z
+    .string()
+    .regex(/^[^:]+:\d{1,5}$/, { message: 'expected host:port, e.g. 0.0.0.0:9464' })
+    .optional(),
+  FVPB_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  FVPB_SHUTDOWN_GRACE: DurationInput.default('10 seconds'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface WorkerConfig {
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    /** Never logged: the config is not printed, and the logger censors `apiKey` fields. */
+    apiKey: string | undefined;
+    tls: { caPath?: string; certPath?: string; keyPath?: string; serverName?: string } | boolean;
+  };
+  fvp: EndpointConfig;
+  veeam: EndpointConfig;
+  maxConcurrentActivities: number;
+  maxConcurrentWorkflowTasks: number;
+  metricsAddress: string | undefined;
+  workflowBundle: string | undefined;
+  shutdownGrace: DurationInput;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
+  // Only our own variables are parsed, so the message never echoes anything else from the environment.
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) throw new ConfigError(`invalid worker configuration: ${describeZodError(parsed.error)}`);
+  const e = parsed.data as Record<string, unknown> & z.infer<typeof Env>;
+
+  const endpoint = (prefix: 'FVP' | 'VEEAM'): EndpointConfig => {
+    const get = (name: string) => e[`FVPB_${prefix}_${name}`];
+    const candidate = {
+      executable: get('EXECUTABLE'),
+      server: get('SERVER'),
+      port: get('PORT'),
+      remoteComputer: get('REMOTE_COMPUTER'),
+      credentials: get('CREDENTIALS'),
+      poolSize: get('POOL_SIZE'),
+      invocationTimeoutMs: get('TIMEOUT_MS'),
+      env: e.FVPB_LAB_URL ? { FVPB_LAB_URL: e.FVPB_LAB_URL } : undefined,
+    };
+    const result = EndpointConfig.safeParse(candidate);
+    if (!result.success) {
+      throw new ConfigError(`invalid FVPB_${prefix}_* configuration: ${describeZodError(result.error)}`);
+    }
+    return result.data;
+  };
+
+  const mtls = e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_KEY_PATH;
+  if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
+    throw new ConfigError('invalid worker configuration: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');
+  }
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      apiKey: e.TEMPORAL_API_KEY,
+      tls: mtls
+        ? {
+            caPath: e.TEMPORAL_TLS_CA_PATH,
+            certPath: e.TEMPORAL_TLS_CERT_PATH,
+            keyPath: e.TEMPORAL_TLS_KEY_PATH,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+          }
+        : (e.TEMPORAL_TLS ?? Boolean(e.TEMPORAL_API_KEY)),
+    },
+    fvp: endpoint('FVP'),
+    veeam: endpoint('VEEAM'),
+    maxConcurrentActivities: e.FVPB_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTasks: e.FVPB_MAX_CONCURRENT_WORKFLOW_TASKS,
+    metricsAddress: e.FVPB_METRICS_ADDRESS,
+    workflowBundle: e.FVPB_WORKFLOW_BUNDLE,
+    shutdownGrace: e.FVPB_SHUTDOWN_GRACE,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Failure types the workflows raise, and the one way they turn anything thrown into a typed
+ * ApplicationFailure: a plain Error escaping workflow code would fail the workflow *task* and
+ * retry it forever instead of failing the run.
+ */
+import { ApplicationFailure, isCancellation, TemporalFailure } from '@temporalio/workflow';
+
+export const FailureType = {
+  invalidInput: 'InvalidInput',
+  unknownVm: 'UnknownVm',
+  flushTimeout: 'FlushTimeout',
+  vadpMissing: 'VadpBlacklistMissing',
+  jobFailed: 'BackupJobFailed',
+  jobTooLong: 'BackupJobTooLong',
+  stepFailed: 'StepFailed',
+  internal: 'InternalError',
+} as const;
+
+/** The innermost readable message: an ActivityFailure's cause carries what the activity said. */
+export function messageOf(err: unknown): string {
+  let current: unknown = err;
+  while (current instanceof TemporalFailure && current.cause) current = current.cause;
+  if (current instanceof Error) return current.message;
+  return String(current);
+}
+
+export function typeOf(err: unknown): string | undefined {
+  let current: unknown = err;
+  while (current instanceof TemporalFailure) {
+    if (current instanceof ApplicationFailure && current.type) return current.type;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** Anything thrown → a non-retryable ApplicationFailure (cancellation passes through untouched). */
+export function asApplicationFailure(err: unknown, details: unknown[] = []): unknown {
+  if (isCancellation(err)) return err;
+  if (err instanceof ApplicationFailure && err.nonRetryable) {
+    return ApplicationFailure.create({
+      message: err.message,
+      type: err.type ?? undefined,
+      nonRetryable: true,
+      details,
+      cause: err.cause,
+    });
+  }
+  return ApplicationFailure.create({
+    message: messageOf(err),
+    type: typeOf(err) ?? FailureType.stepFailed,
+    nonRetryable: true,
+    details,
+  });
+}

@@ -1,0 +1,3 @@
+// Every workflow the worker runs. Workflow code is deterministic: no Node built-ins, no I/O.
+export { protectedBackup, statusQuery } from './protected-backup';
+export { setVadpBlacklist } from './set-vadp-blacklist';

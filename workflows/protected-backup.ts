@@ -1,0 +1,137 @@
+/**
+ * protectedBackup: a consistent Veeam backup of VMs that FVP accelerates in write-back.
+ *
+ *   validate → resolve VMs and record each requested policy → (HotAdd preflight) →
+ *   write-through + verified flush → Veeam job, exactly once → restore, whatever happened.
+ *
+ * The restore runs in `finally`, shielded from cancellation. Terminate and workflow timeouts skip
+ * it (Temporal runs no workflow code then): the reconciler covers those.
+ */
+import { ApplicationFailure, defineQuery, isCancellation, setHandler } from '@temporalio/workflow';
+import { activityProxies, type ActivityProxies } from './activity-proxies';
+import { runBackupJob } from './backup-job';
+import { asApplicationFailure, FailureType, messageOf } from './failures';
+import { describeZodError, durationMs, ProtectedBackupInput, type ProtectedBackupRequest } from './input';
+import { rejections, settleWithLimit } from './limit';
+import type { RunReport, RunStatus, VmStatus } from './status';
+import { RunTracker } from './tracker';
+import { runLocalGuard } from './write-through-guard';
+
+export const statusQuery = defineQuery<RunStatus>('status');
+
+export async function protectedBackup(request: ProtectedBackupRequest): Promise<RunReport> {
+  const parsed = ProtectedBackupInput.safeParse(request);
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid protectedBackup input: ${describeZodError(parsed.error)}`,
+      FailureType.invalidInput,
+    );
+  }
+  const input = parsed.data;
+  const tracker = new RunTracker(input.job, input.dryRun);
+  setHandler(statusQuery, () => tracker.status);
+
+  const acts = activityProxies(input.timeouts, input.veeam.maxDuration);
+  const guard = runLocalGuard(tracker, acts, input.flush, input.timeouts);
+  let failure: unknown = undefined;
+  try {
+    const vms = await resolveVms(tracker, acts, input);
+    if (input.transportMode === 'hotadd') await checkHotAddProxies(tracker, acts, input.hotAddProxies ?? []);
+    if (input.dryRun) {
+      planOnly(tracker, vms);
+    } else {
+      // Wait out (or refuse) a session we did not start before switching: VMs must not sit in
+      // write-through while another run of the job goes on.
+      await acts.longWait.prepareJobStart({
+        job: input.job,
+        whenAlreadyRunning: input.veeam.whenAlreadyRunning,
+        pollIntervalMs: durationMs(input.veeam.pollInterval),
+      });
+      await guard.protect(vms);
+      const session = await runBackupJob(tracker, acts, input.job, input.veeam);
+      if (session.result === 'Failed') {
+        throw ApplicationFailure.nonRetryable(
+          `Veeam job ${JSON.stringify(input.job)} ended with result Failed (session ${session.id})`,
+          FailureType.jobFailed,
+        );
+      }
+      if (session.result === 'Warning') {
+        const warned = session.tasks.filter((t) => t.result === 'Warning').map((t) => t.vm);
+        tracker.warn(`Veeam reported result Warning${warned.length ? ` for ${warned.join(', ')}` : ''}`);
+      }
+    }
+  } catch (err) {
+    failure = err;
+  } finally {
+    await guard.release(); // shielded from cancellation inside; retries until every VM is back
+  }
+
+  if (failure !== undefined) {
+    const cancelled = isCancellation(failure);
+    tracker.status.error = cancelled ? 'cancelled' : messageOf(failure);
+    tracker.phase(cancelled ? 'cancelled' : 'failed');
+    throw asApplicationFailure(failure, [tracker.status]);
+  }
+  tracker.phase('completed');
+  return tracker.status;
+}
+
+/**
+ * The VMs to protect: those listed, plus every VM of the job that FVP accelerates. Each VM's
+ * requested policy is recorded here, before anything is changed.
+ */
+async function resolveVms(
+  tracker: RunTracker,
+  acts: ActivityProxies,
+  input: ProtectedBackupInput,
+): Promise<VmStatus[]> {
+  tracker.phase('resolving');
+  const job = await acts.forward.describeJob({ job: input.job });
+  const listed = new Set(input.vms ?? []);
+  const inJob = new Set(job.vms);
+  for (const vm of new Set([...listed, ...inJob])) {
+    tracker.addVm(vm, listed.has(vm) && inJob.has(vm) ? 'input+job' : listed.has(vm) ? 'input' : 'job');
+  }
+  const results = await settleWithLimit(tracker.status.vms, input.flush.concurrency, async (vm) => {
+    const policy = await acts.forward.readCachePolicy({ vm: vm.vm });
+    if (!policy) {
+      if (vm.source === 'job') return tracker.step(vm, 'skipped'); // in the job, unknown to FVP: not cached
+      throw ApplicationFailure.nonRetryable(
+        `VM ${JSON.stringify(vm.vm)} is not known to FVP; nothing was changed`,
+        FailureType.unknownVm,
+      );
+    }
+    vm.accelerated = policy.accelerated;
+    vm.effective = policy.effective;
+    if (!policy.accelerated) return tracker.step(vm, 'skipped');
+    vm.recorded = policy.requested;
+    vm.alreadyWriteThrough = policy.requested.mode === 'WriteThrough';
+  });
+  const failed = rejections(results);
+  if (failed.length) throw failed[0];
+  return tracker.status.vms.filter((vm) => vm.accelerated);
+}
+
+async function checkHotAddProxies(tracker: RunTracker, acts: ActivityProxies, proxies: string[]): Promise<void> {
+  tracker.phase('preflight');
+  const states = await acts.forward.readVadpBlacklist({ proxies });
+  const missing = states.filter((p) => !p.vadp).map((p) => JSON.stringify(p.vm));
+  if (missing.length) {
+    throw ApplicationFailure.nonRetryable(
+      `HotAdd proxies without the FVP VADP blacklist: ${missing.join(', ')}; run the setVadpBlacklist workflow first`,
+      FailureType.vadpMissing,
+    );
+  }
+}
+
+function planOnly(tracker: RunTracker, vms: VmStatus[]): void {
+  const plan = tracker.status.plan;
+  for (const vm of tracker.status.vms) {
+    if (!vm.accelerated) plan.push(`${vm.vm}: not accelerated by FVP, left alone`);
+    else if (vm.alreadyWriteThrough) plan.push(`${vm.vm}: already write-through, verify flush, left alone`);
+    else plan.push(`${vm.vm}: record ${JSON.stringify(vm.recorded)}, switch to write-through, verify flush, restore`);
+  }
+  plan.push(
+    `then start Veeam job ${JSON.stringify(tracker.status.job)} once, follow it, and restore ${vms.length} VM(s)`,
+  );
+}

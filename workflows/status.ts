@@ -1,0 +1,83 @@
+/**
+ * What a run shows while it runs (the `status` query) and what it returns (the report). One shape
+ * for both, so an operator reads the same facts in the UI, the CLI and the result.
+ */
+import { z } from 'zod';
+import { RequestedPolicy, SessionResult, SessionState, CacheMode } from '../activities/powershell/operations';
+
+export const Phase = z.enum([
+  'validating',
+  'resolving',
+  'preflight',
+  'switching-to-write-through',
+  'verifying-flush',
+  'backing-up',
+  'restoring',
+  'completed',
+  'failed',
+  'cancelled',
+]);
+export type Phase = z.infer<typeof Phase>;
+
+export const VmStep = z.enum([
+  'planned',
+  'skipped', // not accelerated by FVP: nothing to switch
+  'switching',
+  'flushing',
+  'flushed',
+  'restoring',
+  'restored',
+  'restore-failing', // keeps being retried; visible here until it succeeds
+]);
+export type VmStep = z.infer<typeof VmStep>;
+
+export const VmStatus = z.object({
+  vm: z.string(),
+  /** Where the VM came from: listed in the input, or found in the Veeam job. */
+  source: z.enum(['input', 'job', 'input+job']),
+  accelerated: z.boolean(),
+  recorded: RequestedPolicy.nullable(),
+  /** Requested write-through before the run: verified, but left alone and never "restored". */
+  alreadyWriteThrough: z.boolean(),
+  step: VmStep,
+  /** Last seen flush progress. */
+  effective: CacheMode.nullable(),
+  timeToDestageSeconds: z.number().nullable(),
+  /** Workflow-clock times (ISO): when write-through was requested and when the policy came back. */
+  writeThroughAt: z.string().nullable(),
+  flushedAt: z.string().nullable(),
+  restoredAt: z.string().nullable(),
+  restoreAttempts: z.number().int(),
+  lastError: z.string().nullable(),
+});
+export type VmStatus = z.infer<typeof VmStatus>;
+
+export const BackupStatus = z.object({
+  sessionId: z.string().nullable(),
+  state: SessionState.nullable(),
+  result: SessionResult.nullable(),
+  progress: z.number().nullable(),
+  /** Per-VM task results as Veeam reports them. */
+  tasks: z.array(z.object({ vm: z.string(), status: z.string(), result: SessionResult })),
+});
+export type BackupStatus = z.infer<typeof BackupStatus>;
+
+export const RunStatus = z.object({
+  job: z.string(),
+  dryRun: z.boolean(),
+  phase: Phase,
+  vms: z.array(VmStatus),
+  backup: BackupStatus,
+  startedAt: z.string(),
+  /** Phase name → ISO time the phase began. */
+  timings: z.record(z.string(), z.string()),
+  endedAt: z.string().nullable(),
+  warnings: z.array(z.string()),
+  error: z.string().nullable(),
+  /** For dryRun: what a real run would do. */
+  plan: z.array(z.string()),
+});
+export type RunStatus = z.infer<typeof RunStatus>;
+
+/** The result of a run that completed (a failed run carries the same report in its failure details). */
+export type RunReport = RunStatus;

@@ -1,0 +1,115 @@
+/**
+ * The seam between a run and the VMs' caching policy: "switch these VMs to write-through and
+ * verify the flush" and "give them back". This implementation works on the run's own VMs; a
+ * per-VM guard shared by overlapping runs can replace it without touching the run's steps.
+ */
+import { ApplicationFailure, CancellationScope, CancelledFailure, sleep } from '@temporalio/workflow';
+import type { ActivityProxies } from './activity-proxies';
+import { FailureType, messageOf } from './failures';
+import { durationMs, type ProtectedBackupInput } from './input';
+import { rejections, settleWithLimit } from './limit';
+import type { RunTracker } from './tracker';
+import type { VmStatus } from './status';
+
+export interface WriteThroughGuard {
+  /** Switches the accelerated VMs to write-through and waits until FVP has destaged every one. */
+  protect(vms: VmStatus[]): Promise<void>;
+  /** Gives every VM this run touched exactly its recorded policy back. Never gives up; never throws. */
+  release(): Promise<void>;
+}
+
+export function runLocalGuard(
+  tracker: RunTracker,
+  acts: ActivityProxies,
+  flush: ProtectedBackupInput['flush'],
+  timeouts: ProtectedBackupInput['timeouts'],
+): WriteThroughGuard {
+  /** VMs whose policy this run may have changed: marked *before* the call, which can take effect and still fail. */
+  const touched: VmStatus[] = [];
+
+  async function switchToWriteThrough(vms: VmStatus[]): Promise<void> {
+    tracker.phase('switching-to-write-through');
+    const toSwitch = vms.filter((vm) => !vm.alreadyWriteThrough);
+    const results = await settleWithLimit(toSwitch, flush.concurrency, async (vm) => {
+      if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled before switching');
+      touched.push(vm);
+      tracker.step(vm, 'switching');
+      // Not cancellable: a cancel must not race a switch that would land after the restore.
+      const after = await CancellationScope.nonCancellable(() => acts.forward.setWriteThrough({ vm: vm.vm }));
+      vm.effective = after.effective;
+      tracker.step(vm, 'flushing');
+    });
+    const failed = rejections(results);
+    if (failed.length) throw failed[0];
+  }
+
+  function isFlushed(vm: VmStatus, requestedMode: string): boolean {
+    return requestedMode === 'WriteThrough' && vm.effective === 'WriteThrough' && vm.timeToDestageSeconds === 0;
+  }
+
+  async function verifyFlush(vms: VmStatus[]): Promise<void> {
+    tracker.phase('verifying-flush');
+    const deadline = Date.now() + durationMs(flush.deadline);
+    const pollMs = durationMs(flush.pollInterval);
+    let pending = vms;
+    for (;;) {
+      const results = await settleWithLimit(pending, flush.concurrency, async (vm) => {
+        const state = await acts.forward.readFlushState({ vm: vm.vm });
+        vm.effective = state.effective;
+        vm.timeToDestageSeconds = state.timeToDestageSeconds;
+        if (isFlushed(vm, state.requested.mode)) tracker.step(vm, 'flushed');
+        else if (vm.step !== 'flushing') tracker.step(vm, 'flushing');
+      });
+      const failed = rejections(results);
+      if (failed.length) throw failed[0];
+      pending = pending.filter((vm) => vm.step !== 'flushed');
+      if (pending.length === 0) return;
+      if (Date.now() + pollMs > deadline) {
+        const names = pending.map(
+          (vm) =>
+            `${JSON.stringify(vm.vm)} (effective ${vm.effective}, ${vm.timeToDestageSeconds ?? '?'} s left to destage)`,
+        );
+        throw ApplicationFailure.nonRetryable(
+          `not flushed within ${String(flush.deadline)}: ${names.join(', ')}; no backup was started`,
+          FailureType.flushTimeout,
+        );
+      }
+      await sleep(pollMs);
+    }
+  }
+
+  async function restoreOne(vm: VmStatus): Promise<void> {
+    const recorded = vm.recorded;
+    if (!recorded) return;
+    const maxPauseMs = durationMs(timeouts.restoreMaxInterval);
+    let pauseMs = durationMs(timeouts.retryInitialInterval);
+    tracker.step(vm, 'restoring');
+    for (;;) {
+      vm.restoreAttempts++;
+      try {
+        const after = await acts.restore.restoreCachePolicy({ vm: vm.vm, policy: recorded });
+        vm.effective = after.effective;
+        vm.lastError = null;
+        tracker.step(vm, 'restored');
+        return;
+      } catch (err) {
+        vm.lastError = messageOf(err);
+        tracker.step(vm, 'restore-failing');
+        await sleep(pauseMs);
+        pauseMs = Math.min(pauseMs * 2, maxPauseMs);
+      }
+    }
+  }
+
+  return {
+    async protect(vms) {
+      await switchToWriteThrough(vms);
+      await verifyFlush(vms);
+    },
+    async release() {
+      if (touched.length === 0) return;
+      tracker.phase('restoring');
+      await CancellationScope.nonCancellable(() => settleWithLimit(touched, flush.concurrency, restoreOne));
+    },
+  };
+}

@@ -6,7 +6,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { OperationInvoker } from './invoker';
 import type { FlushState, RequestedPolicy, VmPolicy } from './powershell/operations';
 import { classified, powerShellErrorType } from './failures';
-import { whileHeartbeating } from './heartbeat';
+import { pause, whileHeartbeating } from './heartbeat';
+import { isFlushed } from './flush-state';
 
 export interface FvpDependencies {
   fvp: OperationInvoker;
@@ -38,8 +39,35 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
       return classified(() => whileHeartbeating(fvp.invoke('Set-VmWriteThrough', { vm })));
     },
 
-    async readFlushState({ vm }: { vm: string }): Promise<FlushState> {
-      return classified(() => whileHeartbeating(fvp.invoke('Get-VmFlushState', { vm })));
+    /**
+     * Reads the flush state of every VM each `pollIntervalMs` until all are flushed or
+     * `returnAfterMs` has passed, and returns the last state of each. Polling here rather than with
+     * workflow timers keeps the history small and the reaction time at the poll interval.
+     */
+    async waitForFlush({
+      vms,
+      pollIntervalMs,
+      returnAfterMs,
+    }: {
+      vms: string[];
+      pollIntervalMs: number;
+      returnAfterMs: number;
+    }): Promise<FlushState[]> {
+      return classified(async () => {
+        const until = Date.now() + returnAfterMs;
+        const latest = new Map<string, FlushState>();
+        for (;;) {
+          const pending = vms.filter((vm) => !isFlushed(latest.get(vm)));
+          for (const state of await Promise.all(
+            pending.map((vm) => whileHeartbeating(fvp.invoke('Get-VmFlushState', { vm }))),
+          )) {
+            latest.set(state.vm, state);
+          }
+          const states = vms.map((vm) => latest.get(vm) as FlushState);
+          if (states.every(isFlushed) || Date.now() + pollIntervalMs > until) return states;
+          await pause(pollIntervalMs);
+        }
+      });
     },
 
     /** Puts back exactly the recorded requested policy, then reads it again to verify it took effect. */

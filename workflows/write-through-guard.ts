@@ -8,8 +8,12 @@ import type { ActivityProxies } from './activity-proxies';
 import { FailureType, messageOf } from './failures';
 import { durationMs, type ProtectedBackupInput } from './input';
 import { rejections, settleWithLimit } from './limit';
+import { isFlushed } from '../activities/flush-state';
 import type { RunTracker } from './tracker';
 import type { VmStatus } from './status';
+
+/** How long one flush-polling activity runs before it reports progress to the workflow. */
+const progressReportMs = 5_000;
 
 export interface WriteThroughGuard {
   /** Switches the accelerated VMs to write-through and waits until FVP has destaged every one. */
@@ -43,28 +47,14 @@ export function runLocalGuard(
     if (failed.length) throw failed[0];
   }
 
-  function isFlushed(vm: VmStatus, requestedMode: string): boolean {
-    return requestedMode === 'WriteThrough' && vm.effective === 'WriteThrough' && vm.timeToDestageSeconds === 0;
-  }
-
   async function verifyFlush(vms: VmStatus[]): Promise<void> {
     tracker.phase('verifying-flush');
     const deadline = Date.now() + durationMs(flush.deadline);
-    const pollMs = durationMs(flush.pollInterval);
+    const pollIntervalMs = durationMs(flush.pollInterval);
     let pending = vms;
-    for (;;) {
-      const results = await settleWithLimit(pending, flush.concurrency, async (vm) => {
-        const state = await acts.forward.readFlushState({ vm: vm.vm });
-        vm.effective = state.effective;
-        vm.timeToDestageSeconds = state.timeToDestageSeconds;
-        if (isFlushed(vm, state.requested.mode)) tracker.step(vm, 'flushed');
-        else if (vm.step !== 'flushing') tracker.step(vm, 'flushing');
-      });
-      const failed = rejections(results);
-      if (failed.length) throw failed[0];
-      pending = pending.filter((vm) => vm.step !== 'flushed');
-      if (pending.length === 0) return;
-      if (Date.now() + pollMs > deadline) {
+    while (pending.length > 0) {
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0) {
         const names = pending.map(
           (vm) =>
             `${JSON.stringify(vm.vm)} (effective ${vm.effective}, ${vm.timeToDestageSeconds ?? '?'} s left to destage)`,
@@ -74,7 +64,19 @@ export function runLocalGuard(
           FailureType.flushTimeout,
         );
       }
-      await sleep(pollMs);
+      // Each call polls for a while and reports back, so the status query shows progress.
+      const states = await acts.forward.waitForFlush({
+        vms: pending.map((vm) => vm.vm),
+        pollIntervalMs,
+        returnAfterMs: Math.min(remainingMs, progressReportMs),
+      });
+      for (const [i, state] of states.entries()) {
+        const vm = pending[i] as VmStatus;
+        vm.effective = state.effective;
+        vm.timeToDestageSeconds = state.timeToDestageSeconds;
+        if (isFlushed(state)) tracker.step(vm, 'flushed');
+      }
+      pending = pending.filter((vm) => vm.step !== 'flushed');
     }
   }
 

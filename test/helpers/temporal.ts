@@ -5,12 +5,20 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { requireTool, temporalCli, temporalTestServer } from './tools';
 
-export function startDevServer(options: { dbFilename?: string; port?: number } = {}): Promise<TestWorkflowEnvironment> {
+export interface DevServerOptions {
+  dbFilename?: string;
+  port?: number;
+  /** Serve the Web UI on this port (the server runs headless without it). */
+  uiPort?: number;
+}
+
+export function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: requireTool(temporalCli) },
       dbFilename: options.dbFilename,
       port: options.port,
+      uiPort: options.uiPort,
     },
   });
 }

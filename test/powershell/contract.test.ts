@@ -91,7 +91,14 @@ test('unconfirmed vendor facts live in one marked section at the top', () => {
   const entryPoint = psm1.indexOf('function Invoke-Op');
   assert.ok(facts > 0 && facts < entryPoint);
   const section = psm1.slice(facts, psm1.indexOf('# 2. ERROR CLASSIFICATION'));
-  for (const fact of ["'7'", "'time_to_destage'", "'Vadp'", "'effectivePolicy'", "'Credentials'", "'numWbExternalPeers'"]) {
+  for (const fact of [
+    "'7'",
+    "'time_to_destage'",
+    "'Vadp'",
+    "'effectivePolicy'",
+    "'Credentials'",
+    "'numWbExternalPeers'",
+  ]) {
     assert.ok(section.includes(fact), `${fact} is in the vendor facts section`);
   }
   // Outside the section the code refers to the facts by name, not by value.
@@ -143,10 +150,16 @@ test('output parsing accepts exactly one envelope of the called operation', () =
 test('secret files: JSON or two lines, and errors never quote the content', () => {
   assert.deepEqual(parseSecretFile('{"user":"svc","password":"p w"}', 'f'), { user: 'svc', password: 'p w' });
   assert.deepEqual(parseSecretFile('svc\r\n pass word \n', 'f'), { user: 'svc', password: ' pass word ' });
-  for (const bad of ['{"user":"svc","password":"hunter2"', 'only-one-line-hunter2\n', 'a\nhunter2\nc', '{"user":"svc"}']) {
+  for (const bad of [
+    '{"user":"svc","password":"hunter2"',
+    'only-one-line-hunter2\n',
+    'a\nhunter2\nc',
+    '{"user":"svc"}',
+  ]) {
     assert.throws(
       () => parseSecretFile(bad, '/run/secret'),
-      (err: unknown) => err instanceof CredentialError && !err.message.includes('hunter2') && err.message.includes('/run/secret'),
+      (err: unknown) =>
+        err instanceof CredentialError && !err.message.includes('hunter2') && err.message.includes('/run/secret'),
     );
   }
   assert.equal(redact('pw=hunter2 and hunter2', ['hunter2']), 'pw=*** and ***');

@@ -30,7 +30,10 @@ interface Host {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startHost(args = ['-NoLogo', '-NoProfile', '-NonInteractive', '-NoExit', '-Command', '-'], extraEnv = {}): Host {
+function startHost(
+  args = ['-NoLogo', '-NoProfile', '-NonInteractive', '-NoExit', '-Command', '-'],
+  extraEnv = {},
+): Host {
   const child = spawn(FAKE_POWERSHELL, args, {
     env: { ...process.env, [FAKE_HOST_ENV.labUrl]: lab.url, [FAKE_HOST_ENV.endpoint]: 'fvp', ...extraEnv },
   });
@@ -57,7 +60,10 @@ function startHost(args = ['-NoLogo', '-NoProfile', '-NonInteractive', '-NoExit'
           }
         };
         const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for ${JSON.stringify(text)} on ${stream}; stdout=${out} stderr=${err}`)),
+          () =>
+            reject(
+              new Error(`timed out waiting for ${JSON.stringify(text)} on ${stream}; stdout=${out} stderr=${err}`),
+            ),
           timeoutMs,
         );
         waiters.push(check);
@@ -100,7 +106,10 @@ test('any line outside the contract gets PowerShell\'s "not recognized" error on
   }
   host.child.stdin.end();
   await host.exit;
-  const errors = host.stderr().split('\n').filter((l) => l !== '' && !l.startsWith('Mark'));
+  const errors = host
+    .stderr()
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('Mark'));
   assert.equal(errors.length, lines.length, host.stderr());
   for (const e of errors) assert.match(e, /is not recognized as the name of a cmdlet/);
   assert.equal(host.stdout(), '', 'nothing reached stdout');
@@ -112,7 +121,10 @@ test('Invoke-Op before the module is imported is unknown; a missing module path 
   host.send(invocationLine('Get-Doctor', {}), '[Console]::Error.WriteLine("One")');
   await host.until('One', 'stderr');
   assert.match(host.stderr(), /'Invoke-Op' is not recognized/);
-  host.send(initLine('/nonexistent/FvpBackup.psm1', { server: 'fvp-mgmt.lab.invalid' }), '[Console]::Error.WriteLine("Two")');
+  host.send(
+    initLine('/nonexistent/FvpBackup.psm1', { server: 'fvp-mgmt.lab.invalid' }),
+    '[Console]::Error.WriteLine("Two")',
+  );
   await host.until('Two', 'stderr');
   assert.match(host.stderr(), /Import-Module : The specified module '\/nonexistent\/FvpBackup.psm1' was not loaded/);
   host.child.kill('SIGKILL');

@@ -150,7 +150,13 @@ test('a result of the wrong shape is a clear error naming the operation and the 
   const stdout = JSON.stringify({
     ok: true,
     op: 'Get-VmCachePolicy',
-    result: { vm: 'sql-01', uuid: 'u', accelerated: true, requested: { mode: 'WriteBack', peers: 7, externalPeers: null }, effective: 'WriteBack' },
+    result: {
+      vm: 'sql-01',
+      uuid: 'u',
+      accelerated: true,
+      requested: { mode: 'WriteBack', peers: 7, externalPeers: null },
+      effective: 'WriteBack',
+    },
   });
   await lab.client.setFaults([{ op: 'Get-VmCachePolicy', action: 'garbage', stdout, times: 1 }]);
   const err = await rejection(pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' }));
@@ -187,7 +193,14 @@ test('vendor errors keep the category and type the module gave them', async () =
   for (const c of cases) {
     const before = await lastPid();
     await lab.client.setFaults([
-      { op: 'Get-VmFlushState', action: 'fail', category: c.category, type: c.type, message: `it is ${c.type}`, times: 1 },
+      {
+        op: 'Get-VmFlushState',
+        action: 'fail',
+        category: c.category,
+        type: c.type,
+        message: `it is ${c.type}`,
+        times: 1,
+      },
     ]);
     const err = await rejection(pool.invoke('Get-VmFlushState', { vm: 'sql-01' }));
     assert.equal(err.category, c.category);
@@ -225,4 +238,17 @@ test('a missing executable is a permanent error, not a hang', async () => {
   const err = await rejection(pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' }));
   assert.equal(err.retryable, false);
   assert.match(err.message, /cannot start PowerShell executable "\/nonexistent\/pwsh" \(not found\)/);
+});
+
+test('a process that dies while idle is replaced on the next call, without an error', async () => {
+  const pool = fvpPool();
+  await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
+  const first = await lastPid();
+  process.kill(first, 'SIGKILL');
+  while (alive(first)) await new Promise((resolve) => setTimeout(resolve, 10));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const policy = await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
+  assert.equal(policy.vm, 'sql-01');
+  assert.notEqual(await lastPid(), first);
+  assert.equal(pool.stats().started, 2);
 });

@@ -105,7 +105,10 @@ test('concurrent calls use up to poolSize processes, then queue', async () => {
 test('credentials reach the host through its environment and nowhere else', async () => {
   await lab.client.loadScenario({
     ...defaultScenario(),
-    credentials: { fvp: { user: 'svc-fvp', password: FVP_PASSWORD }, veeam: { user: 'svc-veeam', password: VEEAM_PASSWORD } },
+    credentials: {
+      fvp: { user: 'svc-fvp', password: FVP_PASSWORD },
+      veeam: { user: 'svc-veeam', password: VEEAM_PASSWORD },
+    },
   });
   process.env.TEST_FVP_USER = 'svc-fvp';
   process.env.TEST_FVP_PASSWORD = FVP_PASSWORD;
@@ -154,7 +157,10 @@ test('credentials reach the host through its environment and nowhere else', asyn
     assert.equal(env.has('TEST_FVP_PASSWORD'), false, 'source variables are not passed on');
     assert.equal(env.has('TEST_FVP_USER'), false);
   }
-  assert.ok(![...veeamEnv.values()].some((v) => v.includes(FVP_PASSWORD)), 'the Veeam process never sees the FVP password');
+  assert.ok(
+    ![...veeamEnv.values()].some((v) => v.includes(FVP_PASSWORD)),
+    'the Veeam process never sees the FVP password',
+  );
 
   // Failures of every kind, one of them with output that contains the password.
   const failing: Promise<unknown>[] = [];
@@ -200,7 +206,10 @@ test('credentials reach the host through its environment and nowhere else', asyn
   }
 
   assert.equal(errors.length, 6);
-  assert.ok(errors.some((e) => e.includes('***')), 'leaked output was redacted');
+  assert.ok(
+    errors.some((e) => e.includes('***')),
+    'leaked output was redacted',
+  );
   assert.ok(lines.length >= 10, `the logger was used (${lines.length} lines)`);
   for (const text of [...errors, ...lines]) {
     for (const secret of [FVP_PASSWORD, VEEAM_PASSWORD, WRONG_PASSWORD]) {
@@ -219,14 +228,22 @@ test('unknown operations, operations of the other endpoint and invalid arguments
     ['toString', {}, /not an operation/],
     ['__proto__', {}, /not an operation/],
     ['get-vmcachepolicy', { vm: 'sql-01' }, /not an operation/],
-    ['Start-BackupJob', { job: 'Nightly-SQL', fullBackup: false, retryBackup: false }, /a veeam operation, this is the fvp pool/],
+    [
+      'Start-BackupJob',
+      { job: 'Nightly-SQL', fullBackup: false, retryBackup: false },
+      /a veeam operation, this is the fvp pool/,
+    ],
     ['Connect-Endpoint', { server: 'elsewhere' }, /sessions connect by themselves/],
     ['Get-VmCachePolicy', {}, /invalid arguments \(vm: /],
     ['Get-VmCachePolicy', { vm: '' }, /invalid arguments \(vm: /],
     ['Get-VmCachePolicy', { vm: 'sql-01', extra: '$(x)' }, /invalid arguments/],
     ['Get-VmCachePolicy', { vm: 42 }, /invalid arguments \(vm: /],
     ['Set-VmWriteThrough', { vm: 'sql-01', waitTimeSeconds: -1 }, /waitTimeSeconds/],
-    ['Restore-VmCachePolicy', { vm: 'sql-01', policy: { mode: 'WriteBack', peers: 3, externalPeers: null } }, /policy\.peers/],
+    [
+      'Restore-VmCachePolicy',
+      { vm: 'sql-01', policy: { mode: 'WriteBack', peers: 3, externalPeers: null } },
+      /policy\.peers/,
+    ],
     ['Get-VmCachePolicy', null, /invalid arguments/],
   ];
   for (const [op, args, message] of refused) {
@@ -243,7 +260,10 @@ test('unknown operations, operations of the other endpoint and invalid arguments
 test('a closed pool refuses calls and leaves no process behind', async () => {
   await lab.client.loadScenario(defaultScenario());
   const pool = new PowerShellPool({ endpoint: 'fvp', config: fakeEndpointConfig('fvp', lab.url, { poolSize: 2 }) });
-  await Promise.all([pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' }), pool.invoke('Get-VmCachePolicy', { vm: 'app-01' })]);
+  await Promise.all([
+    pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' }),
+    pool.invoke('Get-VmCachePolicy', { vm: 'app-01' }),
+  ]);
   const pids = [...new Set((await lab.client.invocations()).invocations.map((r) => r.pid))];
   assert.equal(pids.length, 2);
   await pool.close();

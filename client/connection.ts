@@ -1,0 +1,82 @@
+/**
+ * How the client library, the CLI and the demo reach Temporal: the SDK's own convention
+ * (`@temporalio/envconfig`): a TOML profile file (`TEMPORAL_CONFIG_FILE`, or
+ * ~/.config/temporalio/temporal.toml) overridden by the environment (`TEMPORAL_ADDRESS`,
+ * `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS`, `TEMPORAL_TLS_CLIENT_CERT_PATH`,
+ * `TEMPORAL_TLS_CLIENT_KEY_PATH`, `TEMPORAL_TLS_SERVER_CA_CERT_PATH`, `TEMPORAL_TLS_SERVER_NAME`,
+ * `TEMPORAL_PROFILE`, ...), overridden in turn by what the caller passes explicitly.
+ * TLS, mTLS and API keys all come through that one path; an API key turns TLS on.
+ * The task queue is ours, not the SDK's: `TEMPORAL_TASK_QUEUE`, else the worker's default.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { DEFAULT_TASK_QUEUE } from '../worker/config';
+
+export interface ConnectOptions {
+  /** host:port; overrides the profile and TEMPORAL_ADDRESS. */
+  address?: string;
+  namespace?: string;
+  /** Profile name in the config file (default: TEMPORAL_PROFILE, else "default"). */
+  profile?: string;
+  /** A TOML config file instead of TEMPORAL_CONFIG_FILE / the default location. */
+  configFile?: string;
+  /** Task queue the worker polls (default: TEMPORAL_TASK_QUEUE, else fvp-protected-backup). */
+  taskQueue?: string;
+  /** The environment to read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BackupConnection {
+  client: Client;
+  connection: Connection;
+  namespace: string;
+  taskQueue: string;
+  /** Where it connected (for messages; never contains a credential). */
+  address: string;
+  close(): Promise<void>;
+}
+
+export class ConnectionConfigError extends Error {
+  override name = 'ConnectionConfigError';
+}
+
+function definedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** The connection options the SDK convention yields, with explicit overrides applied. */
+export function resolveConnectConfig(options: ConnectOptions = {}) {
+  const env = options.env ?? process.env;
+  let loaded;
+  try {
+    loaded = loadClientConnectConfig({
+      profile: options.profile,
+      configSource: options.configFile ? { path: options.configFile } : undefined,
+      overrideEnvVars: definedEnv(env),
+    });
+  } catch (err) {
+    // The SDK's messages name the profile or the key; they never echo a secret.
+    throw new ConnectionConfigError(`cannot load the Temporal client configuration: ${(err as Error).message}`);
+  }
+  const connectionOptions = { ...loaded.connectionOptions };
+  if (options.address) connectionOptions.address = options.address;
+  return {
+    connectionOptions,
+    namespace: options.namespace ?? loaded.namespace ?? 'default',
+    taskQueue: options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+  };
+}
+
+export async function connect(options: ConnectOptions = {}): Promise<BackupConnection> {
+  const { connectionOptions, namespace, taskQueue } = resolveConnectConfig(options);
+  const address = connectionOptions.address ?? 'localhost:7233';
+  const connection = await Connection.connect({
+    address,
+    tls: connectionOptions.tls,
+    apiKey: connectionOptions.apiKey,
+    metadata: connectionOptions.metadata,
+    connectTimeout: '10 seconds',
+  });
+  const client = new Client({ connection, namespace });
+  return { client, connection, namespace, taskQueue, address, close: () => connection.close() };
+}

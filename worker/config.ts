@@ -21,6 +21,7 @@
  *   FVPB_METRICS_ADDRESS         Prometheus scrape address, e.g. 0.0.0.0:9464 (off)
  *   FVPB_WORKFLOW_BUNDLE         a pre-built workflow bundle (npm run build:bundle); else bundled at start
  *   FVPB_SHUTDOWN_GRACE          how long running activities may finish on SIGTERM ('10 seconds')
+ *   FVPB_STICKY_QUEUE_TIMEOUT    how soon a dead worker's cached workflows move to another worker ('10 seconds')
  *   LOG_LEVEL                    trace | debug | info | warn | error        (info)
  */
 import { z } from 'zod';
@@ -78,6 +79,7 @@ const Env = z.object({
     .optional(),
   FVPB_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   FVPB_SHUTDOWN_GRACE: DurationInput.default('10 seconds'),
+  FVPB_STICKY_QUEUE_TIMEOUT: DurationInput.default('10 seconds'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -97,6 +99,7 @@ export interface WorkerConfig {
   metricsAddress: string | undefined;
   workflowBundle: string | undefined;
   shutdownGrace: DurationInput;
+  stickyQueueTimeout: DurationInput;
   logLevel: string;
 }
 
@@ -155,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     metricsAddress: e.FVPB_METRICS_ADDRESS,
     workflowBundle: e.FVPB_WORKFLOW_BUNDLE,
     shutdownGrace: e.FVPB_SHUTDOWN_GRACE,
+    stickyQueueTimeout: e.FVPB_STICKY_QUEUE_TIMEOUT,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -35,6 +35,7 @@ async function run(): Promise<void> {
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
       shutdownGraceTime: config.shutdownGrace,
+      stickyQueueScheduleToStartTimeout: config.stickyQueueTimeout,
     });
     logger.info(
       {

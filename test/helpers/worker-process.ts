@@ -40,6 +40,8 @@ export function workerEnv(options: WorkerProcessOptions): Record<string, string>
     FVPB_VEEAM_TIMEOUT_MS: '10000',
     FVPB_LAB_URL: options.labUrl,
     FVPB_SHUTDOWN_GRACE: '1 second',
+    // A killed worker's cached workflows move on after this; production keeps the 10 s default.
+    FVPB_STICKY_QUEUE_TIMEOUT: '1 second',
     LOG_LEVEL: 'info',
     ...(options.workflowBundle ? { FVPB_WORKFLOW_BUNDLE: options.workflowBundle } : {}),
     ...options.env,

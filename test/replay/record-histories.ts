@@ -6,8 +6,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { execFileSync } from 'node:child_process';
 import { fastRequest, startHarness, uniqueId } from '../helpers/harness';
+import { temporalCli } from '../helpers/tools';
 import { JOB, scenario } from '../helpers/scenarios';
 import type { ProtectedBackupRequest } from '../../workflows/input';
 
@@ -39,7 +40,18 @@ async function main(): Promise<void> {
       const handle = await h.start(taskQueue, run.request, `replay-${run.name}`);
       await handle.result().catch(() => undefined);
       const file = join(fixtures, `${version}-${run.name}.json`);
-      writeFileSync(file, historyToJSON(await handle.fetchHistory()));
+      // The CLI writes the same JSON the Web UI downloads: what an operator would attach to a bug.
+      const json = execFileSync(temporalCli, [
+        'workflow',
+        'show',
+        '--address',
+        h.env.address,
+        '--workflow-id',
+        handle.workflowId,
+        '--output',
+        'json',
+      ]);
+      writeFileSync(file, json);
       console.log(`recorded ${file}`);
     }
   } finally {

@@ -1,0 +1,218 @@
+/**
+ * The protected backup against the seed procedure it replaces, on the same lab in the same run.
+ *
+ * Baseline (the seed script, replayed op by op through the same PowerShell boundary): per VM in
+ * sequence `Set-PrnxAccelerationPolicy -WriteThrough -WaitTimeSeconds 60`, then `Start-VBRJob`
+ * (synchronous: it blocks until the job ends), then per VM `-WriteBack -NumWBPeers 1
+ * -WaitTimeSeconds 60`. No verification, no memory of the original policy.
+ *
+ * Ours: protectedBackup on the real Temporal dev server with a real worker process.
+ *
+ * Prints: the flush phase of a 20-VM job with mixed destage times (goal: at most the slowest VM's
+ * destage + 1.5 s); the orchestration overhead per run beyond the lab's own flush and job time
+ * (goal: median at most 1 s); each VM's write-through window; the share of consistent backups.
+ *
+ *   npm run bench:backup -- [--vms 20] [--runs 5]
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createPowerShellClients, type PowerShellClients } from '../activities/powershell';
+import { fakeEndpointConfig } from '../lab/fake-powershell/endpoint';
+import { startLab } from '../lab/launch';
+import type { ScenarioInput } from '../lab/scenario';
+import { scenario, JOB } from '../test/helpers/scenarios';
+import { startDevServer } from '../test/helpers/temporal';
+import { startWorkerProcess } from '../test/helpers/worker-process';
+import { buildBundle } from '../worker/bundle';
+import { protectedBackup } from '../workflows';
+import type { RunReport } from '../workflows/status';
+
+const Args = z.object({
+  vms: z.coerce.number().int().min(2).max(100),
+  runs: z.coerce.number().int().min(1).max(50),
+});
+const { values } = parseArgs({
+  options: { vms: { type: 'string', default: '20' }, runs: { type: 'string', default: '5' } },
+});
+const args = Args.parse(values);
+
+type Lab = Awaited<ReturnType<typeof startLab>>;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2
+    ? (s[(s.length - 1) / 2] as number)
+    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
+const max = (xs: number[]) => Math.max(...xs);
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
+
+/** Mixed destage times: 0.3 s to 3 s. */
+const mixedDestage = (i: number) => 300 + ((i * 677) % 2700);
+
+interface RunFacts {
+  totalMs: number;
+  flushPhaseMs: number;
+  jobMs: number;
+  slowestDestageMs: number;
+  windowsMs: number[];
+  consistent: number;
+  judged: number;
+}
+
+async function labFacts(lab: Lab, sinceMs: number, sessionId: string | null, destages: number[]) {
+  const state = await lab.client.state();
+  const session = state.veeam.sessions.find((x) => x.id === sessionId) ?? state.veeam.sessions.at(-1);
+  const jobMs = session ? session.endsAt - session.createdAt : 0;
+  const verdicts = (await lab.client.verdicts({ job: JOB })).filter((v) => v.sessionId === session?.id);
+  const windowsMs = (await lab.client.timeline()).flatMap((vm) =>
+    vm.writeThroughWindows
+      .filter((w) => w.requestedAt >= sinceMs)
+      .map((w) => (w.endedAt ?? Date.now()) - w.requestedAt),
+  );
+  return {
+    jobMs,
+    windowsMs,
+    consistent: verdicts.filter((v) => v.consistent).length,
+    judged: verdicts.length,
+    slowestDestageMs: max(destages),
+  };
+}
+
+async function seedProcedure(ps: PowerShellClients, lab: Lab, input: ScenarioInput): Promise<RunFacts> {
+  const vms = (input.fvp?.vms ?? []).map((vm) => vm.name);
+  const started = Date.now();
+  for (const vm of vms) await ps.fvp.invoke('Set-VmWriteThrough', { vm, waitTimeSeconds: 60 });
+  const flushPhaseMs = Date.now() - started;
+  let session = await ps.veeam.invoke('Start-BackupJob', { job: JOB, fullBackup: false, retryBackup: false });
+  while (session.state !== 'Stopped') {
+    await new Promise((r) => setTimeout(r, 100));
+    session = await ps.veeam.invoke('Get-BackupSession', { sessionId: session.id });
+  }
+  for (const vm of vms) {
+    await ps.fvp.invoke('Restore-VmCachePolicy', { vm, policy: { mode: 'WriteBack', peers: 1, externalPeers: null } });
+  }
+  const totalMs = Date.now() - started;
+  const facts = await labFacts(
+    lab,
+    started,
+    session.id,
+    (input.fvp?.vms ?? []).map((vm) => vm.destageMs ?? 0),
+  );
+  return { totalMs, flushPhaseMs, ...facts };
+}
+
+async function ours(
+  client: Awaited<ReturnType<typeof startDevServer>>['client'],
+  taskQueue: string,
+  lab: Lab,
+  input: ScenarioInput,
+  id: string,
+): Promise<RunFacts> {
+  const started = Date.now();
+  const report: RunReport = await client.workflow.execute(protectedBackup, {
+    taskQueue,
+    workflowId: id,
+    args: [
+      {
+        job: JOB,
+        flush: { deadline: '2 minutes', pollInterval: '250ms', concurrency: 8 },
+        veeam: { pollInterval: '100ms' },
+        timeouts: { heartbeat: '10 seconds', step: '1 minute', retryInitialInterval: '200ms' },
+      },
+    ],
+  });
+  const totalMs = Date.now() - started;
+  const t = (phase: string) => Date.parse(report.timings[phase] ?? '');
+  const flushPhaseMs = t('backing-up') - t('switching-to-write-through');
+  const facts = await labFacts(
+    lab,
+    started,
+    report.backup.sessionId,
+    (input.fvp?.vms ?? []).map((vm) => vm.destageMs ?? 0),
+  );
+  return { totalMs, flushPhaseMs, ...facts };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fvpb-bench-'));
+  const [env, lab, bundle] = await Promise.all([startDevServer(), startLab(), buildBundle(join(dir, 'bundle.js'))]);
+  const taskQueue = `bench-${process.pid}`;
+  const worker = await startWorkerProcess({
+    temporalAddress: env.address,
+    taskQueue,
+    labUrl: lab.url,
+    workflowBundle: bundle,
+    env: { FVPB_FVP_POOL_SIZE: '4', LOG_LEVEL: 'warn' },
+  });
+  const ps = createPowerShellClients({
+    fvp: fakeEndpointConfig('fvp', lab.url, { poolSize: 1 }),
+    veeam: fakeEndpointConfig('veeam', lab.url, { poolSize: 1 }),
+  });
+  try {
+    const big = scenario({ vmCount: args.vms, destageMs: mixedDestage, taskMs: 100 });
+    const small = scenario({ destageMs: (i) => 400 - 100 * i, taskMs: 300 });
+    const results = {
+      ours: { big: [] as RunFacts[], small: [] as RunFacts[] },
+      seed: { big: [] as RunFacts[], small: [] as RunFacts[] },
+    };
+
+    // Warm both paths up (process starts, bundle load) before measuring.
+    await lab.client.loadScenario(small);
+    await ours(env.client, taskQueue, lab, small, `bench-warmup-${Date.now()}`);
+    await lab.client.loadScenario(small);
+    await seedProcedure(ps, lab, small);
+
+    for (let run = 0; run < args.runs; run++) {
+      for (const [name, input] of [
+        ['big', big],
+        ['small', small],
+      ] as const) {
+        await lab.client.loadScenario(input);
+        results.seed[name].push(await seedProcedure(ps, lab, input));
+        await lab.client.loadScenario(input);
+        results.ours[name].push(await ours(env.client, taskQueue, lab, input, `bench-${name}-${run}-${Date.now()}`));
+      }
+    }
+
+    const flush = (xs: RunFacts[]) => median(xs.map((r) => r.flushPhaseMs));
+    const beyondDestage = (xs: RunFacts[]) => median(xs.map((r) => r.flushPhaseMs - r.slowestDestageMs));
+    const overhead = (xs: RunFacts[]) => median(xs.map((r) => r.totalMs - r.jobMs - r.slowestDestageMs));
+    const windows = (xs: RunFacts[]) => xs.flatMap((r) => r.windowsMs);
+    const share = (xs: RunFacts[]) => {
+      const judged = xs.reduce((a, r) => a + r.judged, 0);
+      return judged ? xs.reduce((a, r) => a + r.consistent, 0) / judged : 0;
+    };
+    const all = (k: 'ours' | 'seed') => [...results[k].big, ...results[k].small];
+    const slowest = max(big.fvp?.vms?.map((vm) => vm.destageMs ?? 0) ?? [0]);
+
+    console.log(
+      `\nprotected backup vs seed procedure: ${args.runs} runs each of a ${args.vms}-VM job (destage 0.3–3 s) and a 3-VM job`,
+    );
+    console.log(
+      `RESULT flush phase (${args.vms} VMs, slowest destage ${s(slowest)}): ours ${s(flush(results.ours.big))} = slowest destage + ${s(beyondDestage(results.ours.big))} (goal ≤ +1.50 s); seed ${s(flush(results.seed.big))} (unverified); ours/seed ${ratio(flush(results.ours.big), flush(results.seed.big))}`,
+    );
+    console.log(
+      `RESULT orchestration overhead per run beyond the lab's flush and job time (3 VMs, median): ours ${s(overhead(results.ours.small))} (goal ≤ 1.00 s); seed ${s(overhead(results.seed.small))}; ours/seed ${ratio(overhead(results.ours.small), overhead(results.seed.small))}`,
+    );
+    console.log(
+      `RESULT write-through window per VM (median / max): ours ${s(median(windows(all('ours'))))} / ${s(max(windows(all('ours'))))}; seed ${s(median(windows(all('seed'))))} / ${s(max(windows(all('seed'))))}; ours/seed (median) ${ratio(median(windows(all('ours'))), median(windows(all('seed'))))}`,
+    );
+    console.log(
+      `RESULT consistent backups: ours ${(100 * share(all('ours'))).toFixed(1)}% (goal 100%); seed ${(100 * share(all('seed'))).toFixed(1)}%`,
+    );
+  } finally {
+    await ps.close();
+    await worker.kill('SIGKILL');
+    await Promise.allSettled([env.teardown(), lab.stop()]);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

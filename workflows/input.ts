@@ -116,7 +116,12 @@ export const ProtectedBackupInput = z
         message: 'transportMode hotadd needs the proxy VMs that hot-add disks, to check their VADP blacklist',
       });
     }
-    if (durationMs(input.flush.pollInterval) >= durationMs(input.flush.deadline)) {
+    // Refinements run even when a field failed: only compare durations that parsed.
+    if (
+      DurationInput.safeParse(input.flush.pollInterval).success &&
+      DurationInput.safeParse(input.flush.deadline).success &&
+      durationMs(input.flush.pollInterval) >= durationMs(input.flush.deadline)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['flush', 'pollInterval'],

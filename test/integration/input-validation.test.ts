@@ -12,7 +12,7 @@ const job = JOB;
 const cases: { name: string; input: unknown; field: RegExp }[] = [
   { name: 'no input at all', input: null, field: /\(input\): .*expected object/i },
   { name: 'an array instead of an object', input: [{ job }], field: /\(input\)/ },
-  { name: 'no job', input: {}, field: /^job: /m },
+  { name: 'no job', input: {}, field: /input: job: .*expected string/ },
   { name: 'an empty job name', input: { job: '' }, field: /job: expected the name of a Veeam job/ },
   { name: 'a job name that is a number', input: { job: 42 }, field: /job: .*string/i },
   { name: 'vms as a string', input: { job, vms: 'sql-01' }, field: /vms: .*array/i },

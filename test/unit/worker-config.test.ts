@@ -1,0 +1,70 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../worker/config';
+
+const minimal = { FVPB_FVP_SERVER: 'fvp-mgmt.example', FVPB_VEEAM_SERVER: 'vbr.example' };
+
+describe('worker configuration from the environment', () => {
+  test('the minimal environment gets the documented defaults', () => {
+    const config = loadConfig(minimal);
+    assert.equal(config.temporal.address, 'localhost:7233');
+    assert.equal(config.temporal.namespace, 'default');
+    assert.equal(config.temporal.taskQueue, 'fvp-protected-backup');
+    assert.equal(config.temporal.tls, false);
+    assert.equal(config.fvp.executable, 'powershell');
+    assert.equal(config.veeam.executable, 'pwsh');
+    assert.equal(config.fvp.server, 'fvp-mgmt.example');
+    assert.equal(config.metricsAddress, undefined);
+  });
+
+  test('credentials are references: env variable names or a file path', () => {
+    const config = loadConfig({
+      ...minimal,
+      FVPB_FVP_CREDENTIALS: 'env:FVP_USER:FVP_PASSWORD',
+      FVPB_VEEAM_CREDENTIALS: 'file:/etc/fvpb/veeam.json',
+    });
+    assert.deepEqual(config.fvp.credentials, { source: 'env', userVar: 'FVP_USER', passwordVar: 'FVP_PASSWORD' });
+    assert.deepEqual(config.veeam.credentials, { source: 'file', path: '/etc/fvpb/veeam.json' });
+  });
+
+  test('an API key turns TLS on', () => {
+    assert.equal(loadConfig({ ...minimal, TEMPORAL_API_KEY: 'k' }).temporal.tls, true);
+  });
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ['a missing FVP server', { FVPB_VEEAM_SERVER: 'vbr' }, /FVPB_FVP_SERVER/],
+    ['a missing Veeam server', { FVPB_FVP_SERVER: 'fvp' }, /FVPB_VEEAM_SERVER/],
+    ['a port that is not a number', { ...minimal, FVPB_VEEAM_PORT: 'https' }, /FVPB_VEEAM_PORT/],
+    [
+      'a credentials spec of the wrong form',
+      { ...minimal, FVPB_FVP_CREDENTIALS: 'admin:secret' },
+      /FVPB_FVP_CREDENTIALS: expected "env:USER_VAR:PASSWORD_VAR"/,
+    ],
+    ['a TLS flag that is not a boolean', { ...minimal, TEMPORAL_TLS: 'yes' }, /TEMPORAL_TLS/],
+    [
+      'a metrics address without a port',
+      { ...minimal, FVPB_METRICS_ADDRESS: '0.0.0.0' },
+      /FVPB_METRICS_ADDRESS: expected host:port/,
+    ],
+    ['a pool size of zero', { ...minimal, FVPB_FVP_POOL_SIZE: '0' }, /FVPB_FVP_POOL_SIZE/],
+    ['a shutdown grace that is not a duration', { ...minimal, FVPB_SHUTDOWN_GRACE: 'a while' }, /FVPB_SHUTDOWN_GRACE/],
+    ['an unknown log level', { ...minimal, LOG_LEVEL: 'chatty' }, /LOG_LEVEL/],
+    ['a client certificate without its key', { ...minimal, TEMPORAL_TLS_CERT_PATH: '/c.pem' }, /TEMPORAL_TLS_KEY_PATH/],
+  ];
+  for (const [name, env, message] of bad) {
+    test(`${name} is refused with a message naming the variable`, () => {
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message),
+      );
+    });
+  }
+
+  test('a refused configuration never echoes a value from the environment', () => {
+    const secret = 'pa55-w0rd-that-must-not-leak';
+    assert.throws(
+      () => loadConfig({ ...minimal, FVPB_FVP_CREDENTIALS: secret, SOME_PASSWORD: secret }),
+      (err: unknown) => err instanceof ConfigError && !err.message.includes(secret),
+    );
+  });
+});

@@ -3,10 +3,10 @@
  * (or lets it finish, per input) and waits until the session is really over before returning, so
  * the restore that follows never changes a VM while Veeam still reads its disks.
  */
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
 import type { BackupSession } from '../activities/powershell/operations';
 import type { ActivityProxies } from './activity-proxies';
-import { FailureType } from './failures';
+import { FailureType, messageOf } from './failures';
 import { durationMs, type ProtectedBackupInput } from './input';
 import type { RunTracker } from './tracker';
 
@@ -68,20 +68,32 @@ export async function runBackupJob(
   } catch (err) {
     const stopIt = !isCancellation(err) || veeam.onCancel === 'stop';
     const sessionId = session.id;
+    // The restore must not run while Veeam may still read the disks: keep trying until the
+    // session is known to be over, however long Veeam stays unreachable (the VMs stay safe,
+    // in write-through, meanwhile; the status shows why).
     await CancellationScope.nonCancellable(async () => {
-      if (stopIt) {
-        record(await acts.forward.stopJob({ job, sessionId, pollIntervalMs }));
-        return;
-      }
-      // let-finish: follow the job to its end before the restore may run.
-      while (backup.state !== 'Stopped') {
-        record(
-          await acts.longWait.watchSession({
-            sessionId,
-            pollIntervalMs,
-            reportAfterMs: reportIntervalMs(pollIntervalMs),
-          }),
-        );
+      let pauseMs = pollIntervalMs;
+      for (;;) {
+        try {
+          if (stopIt) {
+            record(await acts.forward.stopJob({ job, sessionId, pollIntervalMs }));
+          } else {
+            while (backup.state !== 'Stopped') {
+              record(
+                await acts.longWait.watchSession({
+                  sessionId,
+                  pollIntervalMs,
+                  reportAfterMs: reportIntervalMs(pollIntervalMs),
+                }),
+              );
+            }
+          }
+          return;
+        } catch (stopErr) {
+          tracker.warn(`cannot confirm that session ${sessionId} has stopped yet: ${messageOf(stopErr)}`);
+          await sleep(pauseMs);
+          pauseMs = Math.min(pauseMs * 2, 60_000);
+        }
       }
     });
     throw err;

@@ -274,4 +274,26 @@ describe('protectedBackup against the lab', () => {
     }
     await assertPoliciesAre(h.lab, policies);
   });
+  test('cancelled while Veeam is unreachable: no restore until Veeam confirms the job stopped', async () => {
+    const { vms, policies } = await load({ taskMs: 4_000 });
+    const request = fastRequest(JOB, { timeouts: { ...fastRequest(JOB).timeouts, retryMaximumAttempts: 2 } });
+    const handle = await h.start(taskQueue, request);
+    await waitFor('a running session', async () => (await handle.query(statusQuery)).backup.sessionId);
+    await h.lab.client.setVeeamServer(false);
+    await handle.cancel();
+    await new Promise((r) => setTimeout(r, 2_500));
+    const during = await h.lab.client.state();
+    for (const vm of during.fvp.vms) assert.equal(vm.requested.mode, 'WriteThrough', `${vm.name} still protected`);
+    assert.match((await handle.query(statusQuery)).warnings.join('\n'), /cannot confirm that session/);
+    await h.lab.client.setVeeamServer(true);
+    await assert.rejects(handle.result());
+    const [session] = await sessionsOf(h.lab, JOB);
+    assert.ok(session && session.state === 'Stopped');
+    for (const vm of await h.lab.client.timeline()) {
+      const restoredAt = vm.writeThroughWindows.at(-1)?.endedAt;
+      assert.ok(restoredAt && restoredAt >= session.endsAt, `${vm.vm} restored only after the session stopped`);
+    }
+    await assertPoliciesAre(h.lab, policies);
+    void vms;
+  });
 });

@@ -40,6 +40,11 @@ export class ConnectionConfigError extends Error {
   override name = 'ConnectionConfigError';
 }
 
+/** Temporal did not answer at the configured address. */
+export class ConnectionError extends Error {
+  override name = 'ConnectionError';
+}
+
 function definedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }
@@ -70,13 +75,18 @@ export function resolveConnectConfig(options: ConnectOptions = {}) {
 export async function connect(options: ConnectOptions = {}): Promise<BackupConnection> {
   const { connectionOptions, namespace, taskQueue } = resolveConnectConfig(options);
   const address = connectionOptions.address ?? 'localhost:7233';
-  const connection = await Connection.connect({
-    address,
-    tls: connectionOptions.tls,
-    apiKey: connectionOptions.apiKey,
-    metadata: connectionOptions.metadata,
-    connectTimeout: '10 seconds',
-  });
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({
+      address,
+      tls: connectionOptions.tls,
+      apiKey: connectionOptions.apiKey,
+      metadata: connectionOptions.metadata,
+      connectTimeout: '10 seconds',
+    });
+  } catch (err) {
+    throw new ConnectionError(`cannot reach Temporal at ${address}: ${(err as Error).message}`);
+  }
   const client = new Client({ connection, namespace });
   return { client, connection, namespace, taskQueue, address, close: () => connection.close() };
 }

@@ -305,7 +305,7 @@ export async function listProtectedBackups(client: Client, options: ListOptions 
 export async function followRun(
   handle: WorkflowHandle,
   onStatus: (status: RunStatus) => void,
-  intervalMs = 250,
+  intervalMs = 500,
 ): Promise<RunOutcome> {
   let closed = false;
   const outcome = waitForOutcome(handle).finally(() => {

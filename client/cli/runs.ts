@@ -1,0 +1,248 @@
+/**
+ * CLI commands about runs: run (start and follow with live progress), start, status, cancel, list.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { TransportMode, type ProtectedBackupRequest } from '../../workflows/input';
+import { exitCodeFor } from '../exit-codes';
+import { workflowIdFor } from '../ids';
+import { ProgressDisplay, renderStatus } from '../progress';
+import { formatOutcome } from '../report';
+import {
+  cancelProtectedBackup,
+  followRun,
+  listProtectedBackups,
+  readRun,
+  startProtectedBackup,
+  validateRequest,
+  waitForOutcome,
+  type RunOutcome,
+} from '../runs';
+import {
+  choice,
+  ConnectionFlags,
+  connectionFlags,
+  Output,
+  parseOptions,
+  repeatable,
+  UsageError,
+  withCommonOptions,
+  withConnection,
+  type CliIo,
+  type CliState,
+} from './context';
+
+/** The flags that make up a protectedBackup input (shared with `schedule create`). */
+export const RequestFlagsShape = {
+  job: z.string().min(1, 'expected the name of a Veeam job').optional(),
+  vm: z.array(z.string().min(1, 'expected a VM name')).optional(),
+  transportMode: TransportMode.optional(),
+  hotAddProxy: z.array(z.string().min(1, 'expected a proxy VM name')).optional(),
+  fullBackup: z.boolean().optional(),
+  dryRun: z.boolean().optional(),
+  input: z.string().min(1).optional(),
+};
+
+const RequestFlags = ConnectionFlags.extend({
+  ...RequestFlagsShape,
+  workflowId: z.string().min(1).max(1000).optional(),
+  attach: z.boolean().default(false),
+}).strict();
+type RequestFlags = z.infer<typeof RequestFlags>;
+
+function addRequestOptions(command: Command): Command {
+  return command
+    .option('--job <name>', 'the Veeam job to run')
+    .option('--vm <name>', 'a VM to protect besides those of the job (repeatable)', repeatable)
+    .addOption(choice('--transport-mode <mode>', 'Veeam transport mode', TransportMode.options))
+    .option('--hot-add-proxy <vm>', 'a HotAdd proxy VM whose VADP blacklist is checked (repeatable)', repeatable)
+    .option('--full-backup', 'run an active full backup')
+    .option('--dry-run', 'plan and report only: change nothing, start nothing')
+    .option('--input <file>', 'the whole input as JSON or YAML (as pasted in the Web UI); flags override it')
+    .option('--workflow-id <id>', 'workflow id (default protected-backup/<job>)')
+    .option('--attach', 'if a run of the job is already open, follow it instead of refusing');
+}
+
+function readInputFile(path: string, command: Command): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--input: cannot read ${path}: ${(err as Error).message}`, command);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new UsageError(`--input: ${path} is neither JSON nor YAML: ${(err as Error).message}`, command);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError(`--input: ${path} must hold one object (the protectedBackup input)`, command);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The request from --input and the flags; validated with the workflow's schema (throws InvalidInputError). */
+export function buildRequest(flags: Partial<RequestFlags>, command: Command): ProtectedBackupRequest {
+  const request: Record<string, unknown> = flags.input ? readInputFile(flags.input, command) : {};
+  if (flags.job !== undefined) request.job = flags.job;
+  if (flags.vm !== undefined) request.vms = flags.vm;
+  if (flags.transportMode !== undefined) request.transportMode = flags.transportMode;
+  if (flags.hotAddProxy !== undefined) request.hotAddProxies = flags.hotAddProxy;
+  if (flags.dryRun !== undefined) request.dryRun = flags.dryRun;
+  if (flags.fullBackup !== undefined) {
+    const veeam = typeof request.veeam === 'object' && request.veeam !== null ? request.veeam : {};
+    request.veeam = { ...veeam, fullBackup: flags.fullBackup };
+  }
+  if (request.job === undefined)
+    throw new UsageError('--job: expected the name of a Veeam job (or an --input file with "job")', command);
+  validateRequest(request);
+  return request as ProtectedBackupRequest;
+}
+
+function outcomeDocument(outcome: RunOutcome) {
+  return { ...outcome, exitCode: exitCodeFor(outcome.kind) };
+}
+
+const IdArgs = ConnectionFlags.extend({
+  '<workflow-id>': z.string().min(1).optional(),
+  job: z.string().min(1).optional(),
+  runId: z.string().min(1).optional(),
+})
+  .strict()
+  .refine((v) => (v['<workflow-id>'] === undefined) !== (v.job === undefined), {
+    message: 'expected a workflow id or --job <name>, not both',
+    path: ['<workflow-id>'],
+  });
+
+function targetId(args: z.infer<typeof IdArgs>): string {
+  return args['<workflow-id>'] ?? workflowIdFor(args.job as string);
+}
+
+export function registerRunCommands(program: Command, io: CliIo, state: CliState): void {
+  const run = addRequestOptions(
+    program.command('run').description('start a protected backup and follow it to its report (exit code: see README)'),
+  );
+  withCommonOptions(run).action(async (options: unknown, command: Command) => {
+    const flags = parseOptions(RequestFlags, options, command);
+    const request = buildRequest(flags, command);
+    const out = new Output(io, flags.json);
+    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+      const started = await startProtectedBackup(client, request, {
+        taskQueue,
+        workflowId: flags.workflowId,
+        ifRunning: flags.attach ? 'attach' : 'fail',
+      });
+      out.line(
+        `${started.attached ? 'Attached to' : 'Started'} ${started.workflowId} (run ${started.runId}) on task queue ${taskQueue}`,
+      );
+      const display = flags.json ? null : new ProgressDisplay(io.stdout);
+      const outcome = await followRun(started.handle, (status) => display?.update(status));
+      display?.finish();
+      out.line();
+      out.lines(formatOutcome(outcome));
+      out.document({ attached: started.attached, ...outcomeDocument(outcome) });
+      state.exitCode = exitCodeFor(outcome.kind);
+    });
+  });
+
+  const start = addRequestOptions(program.command('start').description('start a protected backup and print its id'));
+  withCommonOptions(start).action(async (options: unknown, command: Command) => {
+    const flags = parseOptions(RequestFlags, options, command);
+    const request = buildRequest(flags, command);
+    const out = new Output(io, flags.json);
+    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+      const started = await startProtectedBackup(client, request, {
+        taskQueue,
+        workflowId: flags.workflowId,
+        ifRunning: flags.attach ? 'attach' : 'fail',
+      });
+      out.line(`${started.attached ? 'Already running' : 'Started'}: ${started.workflowId} (run ${started.runId})`);
+      out.document({
+        workflowId: started.workflowId,
+        runId: started.runId,
+        job: started.job,
+        attached: started.attached,
+      });
+    });
+  });
+
+  const status = program
+    .command('status')
+    .description('what a run is doing, or how it ended')
+    .argument('[workflow-id]', 'workflow id (or use --job)')
+    .option('--job <name>', 'the run of this job started with the default id (protected-backup/<job>)')
+    .option('--run-id <id>', 'a particular run of that workflow id');
+  withCommonOptions(status).action(async (id: string | undefined, options: object, command: Command) => {
+    const args = parseOptions(IdArgs, { ...options, '<workflow-id>': id }, command);
+    const out = new Output(io, args.json);
+    await withConnection(connectionFlags(args), io, async ({ client }) => {
+      const info = await readRun(client, targetId(args), args.runId);
+      out.document(info);
+      out.line(
+        `${info.workflowId} (run ${info.runId}) ${info.executionStatus.toLowerCase()}, started ${info.startTime}` +
+          (info.closeTime ? `, closed ${info.closeTime}` : ''),
+      );
+      if (info.outcome) out.lines(formatOutcome(info.outcome));
+      else if (info.status) out.lines(renderStatus(info.status));
+      else out.line('  (no status yet: is a worker polling the task queue?)');
+    });
+  });
+
+  const cancel = program
+    .command('cancel')
+    .description('cancel a run: the Veeam job is stopped (per input) and every VM restored before it closes')
+    .argument('[workflow-id]', 'workflow id (or use --job)')
+    .option('--job <name>', 'the run of this job started with the default id')
+    .option('--run-id <id>', 'a particular run of that workflow id')
+    .option('--wait', 'wait until the run has closed and print its report');
+  withCommonOptions(cancel).action(async (id: string | undefined, options: object, command: Command) => {
+    const args = parseOptions(
+      IdArgs.and(z.object({ wait: z.boolean().default(false) })),
+      { ...options, '<workflow-id>': id },
+      command,
+    );
+    const out = new Output(io, args.json);
+    await withConnection(connectionFlags(args), io, async ({ client }) => {
+      const workflowId = targetId(args);
+      await cancelProtectedBackup(client, workflowId, args.runId);
+      out.line(`Cancellation requested for ${workflowId}`);
+      if (!args.wait) {
+        out.document({ workflowId, cancelRequested: true });
+        return;
+      }
+      const outcome = await waitForOutcome(client.workflow.getHandle(workflowId, args.runId));
+      out.lines(formatOutcome(outcome));
+      out.document({ cancelRequested: true, ...outcomeDocument(outcome) });
+      state.exitCode = exitCodeFor(outcome.kind);
+    });
+  });
+
+  const ListFlags = ConnectionFlags.extend({
+    job: z.string().min(1).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(20),
+    running: z.boolean().default(false),
+  }).strict();
+  const list = program
+    .command('list')
+    .description('recent protectedBackup runs, newest first')
+    .option('--job <name>', 'only runs of this job')
+    .option('--limit <n>', 'how many (default 20)')
+    .option('--running', 'only open runs');
+  withCommonOptions(list).action(async (options: unknown, command: Command) => {
+    const flags = parseOptions(ListFlags, options, command);
+    const out = new Output(io, flags.json);
+    await withConnection(connectionFlags(flags), io, async ({ client }) => {
+      const runs = await listProtectedBackups(client, { job: flags.job, limit: flags.limit, running: flags.running });
+      out.document({ runs });
+      if (!runs.length) out.line('no runs');
+      for (const r of runs) {
+        out.line(
+          `${r.status.toLowerCase().padEnd(10)} ${r.startTime}  ${(r.closeTime ?? '-').padEnd(24)}  ${r.job ?? '?'}  ${r.workflowId}`,
+        );
+      }
+    });
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * CLI `schedule create | list | delete | pause | unpause | trigger | sync`.
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import type { ScheduleDescription } from '@temporalio/client';
+import {
+  createSchedule,
+  parseScheduleEntry,
+  deleteSchedule,
+  listSchedules,
+  pauseSchedule,
+  readScheduleFile,
+  triggerSchedule,
+  unpauseSchedule,
+} from '../schedules/manage';
+import { ownershipOf } from '../schedules/ownership';
+import { formatSync, syncSchedules } from '../schedules/sync';
+import { buildRequest, RequestFlagsShape } from './runs';
+import {
+  ConnectionFlags,
+  connectionFlags,
+  Output,
+  parseOptions,
+  repeatable,
+  withCommonOptions,
+  withConnection,
+  type CliIo,
+  type CliState,
+} from './context';
+
+const IdArg = z.string().min(1, 'expected a schedule id');
+
+function fileManagedWarning(description: ScheduleDescription, out: Output): void {
+  const o = ownershipOf(description.memo);
+  if (o?.source === 'file') {
+    out.note(
+      `note: ${description.scheduleId} is managed by a schedule file (owner ${o.owner}): the next sync puts it back as declared`,
+    );
+  }
+}
+
+export function registerScheduleCommands(program: Command, io: CliIo, _state: CliState): void {
+  const schedule = program
+    .command('schedule')
+    .description('backup schedules (Temporal Schedules), one by one or as code');
+
+  const CreateFlags = ConnectionFlags.extend({
+    ...RequestFlagsShape,
+    id: z.string().min(1, 'expected a schedule id'),
+    cron: z.array(z.string()).min(1, 'expected at least one cron expression'),
+    timezone: z.string().optional(),
+    jitter: z.string().optional(),
+    overlap: z.string().optional(),
+    catchupWindow: z.string().optional(),
+    paused: z.boolean().default(false),
+  }).strict();
+  const create = schedule
+    .command('create')
+    .description('create one schedule (not managed by any file: sync leaves it alone)')
+    .requiredOption('--id <id>', 'schedule id')
+    .requiredOption('--cron <expression>', 'cron expression, 5 fields (repeatable)', repeatable)
+    .option('--timezone <zone>', 'IANA time zone (default UTC)')
+    .option('--jitter <duration>', "random delay of each action, e.g. '5 minutes'")
+    .option('--overlap <policy>', 'SKIP (default), BUFFER_ONE or CANCEL_OTHER')
+    .option('--catchup-window <duration>', 'how late a missed action may still start')
+    .option('--paused', 'create it paused')
+    .option('--job <name>', 'the Veeam job to run')
+    .option('--vm <name>', 'a VM to protect besides those of the job (repeatable)', repeatable)
+    .option('--input <file>', 'the rest of the input as JSON or YAML');
+  withCommonOptions(create).action(async (options: unknown, command: Command) => {
+    const flags = parseOptions(CreateFlags, options, command);
+    const request = buildRequest({ ...flags, attach: false }, command);
+    const { job, vms, ...input } = request;
+    const out = new Output(io, flags.json);
+    const definition = parseScheduleEntry({
+      id: flags.id,
+      job,
+      vms,
+      spec: { cron: flags.cron },
+      timezone: flags.timezone,
+      jitter: flags.jitter,
+      overlap: flags.overlap as never,
+      catchupWindow: flags.catchupWindow,
+      paused: flags.paused,
+      input,
+    });
+    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+      await createSchedule(client, definition, taskQueue);
+      out.line(`Created schedule ${flags.id} (job ${job}) on task queue ${taskQueue}${flags.paused ? ', paused' : ''}`);
+      out.document({ id: flags.id, job, taskQueue, created: true });
+    });
+  });
+
+  const list = schedule.command('list').description('the schedules that start protected backups');
+  withCommonOptions(list).action(async (options: unknown, command: Command) => {
+    const flags = parseOptions(ConnectionFlags.strict(), options, command);
+    const out = new Output(io, flags.json);
+    await withConnection(connectionFlags(flags), io, async ({ client }) => {
+      const rows = await listSchedules(client);
+      out.document({ schedules: rows });
+      if (!rows.length) out.line('no schedules');
+      for (const r of rows) {
+        out.line(`${r.id}  job ${r.job ?? '?'}  ${r.paused ? 'PAUSED' : 'active'}  ${r.spec}  [${r.managedBy}]`);
+        if (r.nextActionTimes.length) out.line(`    next: ${r.nextActionTimes.join(', ')}`);
+        for (const a of r.recentActions) out.line(`    ran:  ${a.scheduledAt} ${a.workflowId}`);
+      }
+    });
+  });
+
+  const simple = (
+    name: string,
+    description: string,
+    act: (client: Parameters<typeof deleteSchedule>[0], id: string, note?: string) => Promise<ScheduleDescription>,
+    done: string,
+    withNote = false,
+  ) => {
+    const command = schedule.command(name).description(description).argument('<schedule-id>', 'schedule id');
+    if (withNote) command.option('--note <text>', 'why (shown in the Web UI)');
+    const Flags = ConnectionFlags.extend({ '<schedule-id>': IdArg, note: z.string().min(1).optional() }).strict();
+    withCommonOptions(command).action(async (id: string, options: object, cmd: Command) => {
+      const flags = parseOptions(Flags, { ...options, '<schedule-id>': id }, cmd);
+      const out = new Output(io, flags.json);
+      await withConnection(connectionFlags(flags), io, async ({ client }) => {
+        const description = await act(client, flags['<schedule-id>'], flags.note);
+        fileManagedWarning(description, out);
+        out.line(`${done} ${flags['<schedule-id>']}`);
+        out.document({ id: flags['<schedule-id>'], action: name, done: true });
+      });
+    });
+  };
+  simple('delete', 'delete a schedule (its running backup, if any, goes on)', deleteSchedule, 'Deleted');
+  simple('pause', 'pause a schedule', pauseSchedule, 'Paused', true);
+  simple('unpause', 'unpause a schedule', unpauseSchedule, 'Unpaused', true);
+  simple('trigger', "take the schedule's action now (its overlap policy applies)", triggerSchedule, 'Triggered');
+
+  const SyncFlags = ConnectionFlags.extend({ file: z.string().min(1), dryRun: z.boolean().default(false) }).strict();
+  const sync = schedule
+    .command('sync')
+    .description('make the schedules a file owns match the file: create, update, delete; print the difference')
+    .requiredOption('--file <path>', 'the schedule file (YAML)')
+    .option('--dry-run', 'only print the difference');
+  withCommonOptions(sync).action(async (options: unknown, command: Command) => {
+    const flags = parseOptions(SyncFlags, options, command);
+    const set = readScheduleFile(flags.file);
+    const out = new Output(io, flags.json);
+    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+      const result = await syncSchedules(client, set, { taskQueue, dryRun: flags.dryRun });
+      out.lines(formatSync(result));
+      out.document(result);
+    });
+  });
+}

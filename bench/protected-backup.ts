@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     taskQueue,
     labUrl: lab.url,
     workflowBundle: bundle,
-    env: { FVPB_FVP_POOL_SIZE: '4', LOG_LEVEL: 'warn' },
+    env: { FVPB_FVP_POOL_SIZE: '4' },
   });
   const ps = createPowerShellClients({
     fvp: fakeEndpointConfig('fvp', lab.url, { poolSize: 1 }),

@@ -8,7 +8,8 @@
  *   TEMPORAL_TASK_QUEUE         task queue the workflows and activities use  (fvp-protected-backup)
  *   TEMPORAL_API_KEY            API key (Temporal Cloud); turns TLS on
  *   TEMPORAL_TLS                "true" for TLS with the system roots
- *   TEMPORAL_TLS_CA_PATH / TEMPORAL_TLS_CERT_PATH / TEMPORAL_TLS_KEY_PATH / TEMPORAL_TLS_SERVER_NAME   mTLS
+ *   TEMPORAL_TLS_SERVER_CA_CERT_PATH / TEMPORAL_TLS_CLIENT_CERT_PATH / TEMPORAL_TLS_CLIENT_KEY_PATH /
+ *   TEMPORAL_TLS_SERVER_NAME     TLS and mTLS, named as the SDK's envconfig (and so the CLI client) names them
  *   FVPB_<FVP|VEEAM>_EXECUTABLE  powershell | pwsh | a path                 (powershell / pwsh)
  *   FVPB_<FVP|VEEAM>_SERVER      FVP management server / VBR server         (required)
  *   FVPB_<FVP|VEEAM>_PORT        port for Connect-*                         (vendor default)
@@ -22,10 +23,13 @@
  *   FVPB_WORKFLOW_BUNDLE         a pre-built workflow bundle (npm run build:bundle); else bundled at start
  *   FVPB_SHUTDOWN_GRACE          how long running activities may finish on SIGTERM ('10 seconds')
  *   FVPB_STICKY_QUEUE_TIMEOUT    how soon a dead worker's cached workflows move to another worker ('10 seconds')
+ *   FVPB_GUARD_CHECK_INTERVAL    how often a per-VM guard checks that its holders still run ('1 minute')
+ *   FVPB_GUARD_RESEND_INTERVAL   how long a run waits for its guard's answer before asking again ('1 minute')
+ *   FVPB_GUARD_HISTORY_LIMIT     history events after which a guard continues as new (2000)
  *   LOG_LEVEL                    trace | debug | info | warn | error        (info)
  */
 import { z } from 'zod';
-import { DurationInput, describeZodError } from '../workflows/input';
+import { DurationInput, describeZodError, durationMs } from '../workflows/input';
 import { EndpointConfig } from '../activities/powershell/config';
 
 export const DEFAULT_TASK_QUEUE = 'fvp-protected-backup';
@@ -64,9 +68,9 @@ const Env = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
   TEMPORAL_TLS: flag.optional(),
-  TEMPORAL_TLS_CA_PATH: z.string().min(1).optional(),
-  TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
-  TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   ...endpointEnv('FVP', 'powershell'),
   ...endpointEnv('VEEAM', 'pwsh'),
@@ -80,6 +84,9 @@ const Env = z.object({
   FVPB_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   FVPB_SHUTDOWN_GRACE: DurationInput.default('10 seconds'),
   FVPB_STICKY_QUEUE_TIMEOUT: DurationInput.default('10 seconds'),
+  FVPB_GUARD_CHECK_INTERVAL: DurationInput.default('1 minute'),
+  FVPB_GUARD_RESEND_INTERVAL: DurationInput.default('1 minute'),
+  FVPB_GUARD_HISTORY_LIMIT: z.coerce.number().int().min(100).max(50_000).default(2000),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -100,6 +107,8 @@ export interface WorkerConfig {
   workflowBundle: string | undefined;
   shutdownGrace: DurationInput;
   stickyQueueTimeout: DurationInput;
+  /** Timings of the per-VM guard (see workflows/vm-guard.ts). */
+  guard: { holderCheckIntervalMs: number; resendIntervalMs: number; historyLimit: number };
   logLevel: string;
 }
 
@@ -132,9 +141,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     return result.data;
   };
 
-  const mtls = e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_KEY_PATH;
-  if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
-    throw new ConfigError('invalid worker configuration: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');
+  const mtls = e.TEMPORAL_TLS_SERVER_CA_CERT_PATH || e.TEMPORAL_TLS_CLIENT_CERT_PATH || e.TEMPORAL_TLS_CLIENT_KEY_PATH;
+  if (Boolean(e.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
+    throw new ConfigError(
+      'invalid worker configuration: TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together',
+    );
   }
   return {
     temporal: {
@@ -144,9 +155,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       apiKey: e.TEMPORAL_API_KEY,
       tls: mtls
         ? {
-            caPath: e.TEMPORAL_TLS_CA_PATH,
-            certPath: e.TEMPORAL_TLS_CERT_PATH,
-            keyPath: e.TEMPORAL_TLS_KEY_PATH,
+            caPath: e.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+            certPath: e.TEMPORAL_TLS_CLIENT_CERT_PATH,
+            keyPath: e.TEMPORAL_TLS_CLIENT_KEY_PATH,
             serverName: e.TEMPORAL_TLS_SERVER_NAME,
           }
         : (e.TEMPORAL_TLS ?? Boolean(e.TEMPORAL_API_KEY)),
@@ -159,6 +170,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     workflowBundle: e.FVPB_WORKFLOW_BUNDLE,
     shutdownGrace: e.FVPB_SHUTDOWN_GRACE,
     stickyQueueTimeout: e.FVPB_STICKY_QUEUE_TIMEOUT,
+    guard: {
+      holderCheckIntervalMs: durationMs(e.FVPB_GUARD_CHECK_INTERVAL),
+      resendIntervalMs: durationMs(e.FVPB_GUARD_RESEND_INTERVAL),
+      historyLimit: e.FVPB_GUARD_HISTORY_LIMIT,
+    },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,8 +1,10 @@
 /**
- * The worker: runs the protected-backup workflows and the FVP/Veeam activities on one task queue.
+ * The worker: runs the protected-backup workflows, the per-VM guards, the reconciler and their
+ * activities (FVP, Veeam, and Temporal-side ones through a Client) on one task queue.
  * Configuration comes from the environment (worker/config.ts); SIGINT/SIGTERM shut it down
  * gracefully; Prometheus metrics come from the Temporal runtime when FVPB_METRICS_ADDRESS is set.
  */
+import { Client } from '@temporalio/client';
 import { Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createPowerShellClients } from '../activities/powershell';
@@ -25,13 +27,24 @@ async function run(): Promise<void> {
 
   const powershell = createPowerShellClients({ fvp: config.fvp, veeam: config.veeam }, logger);
   const connection = await connect(config.temporal);
+  // The guard's and the reconciler's activities start, signal, describe and list workflows: they
+  // share the worker's own connection (a NativeConnection serves a Client too).
+  const client = new Client({ connection, namespace: config.temporal.namespace });
   try {
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath }),
-      activities: createActivities(powershell),
+      activities: createActivities({
+        fvp: powershell.fvp,
+        veeam: powershell.veeam,
+        temporal: {
+          client,
+          taskQueue: config.temporal.taskQueue,
+          guard: { fvpServer: config.fvp.server, ...config.guard },
+        },
+      }),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
       shutdownGraceTime: config.shutdownGrace,

@@ -5,9 +5,23 @@
  *   write-through + verified flush → Veeam job, exactly once → restore, whatever happened.
  *
  * The restore runs in `finally`, shielded from cancellation. Terminate and workflow timeouts skip
- * it (Temporal runs no workflow code then): the reconciler covers those.
+ * it (Temporal runs no workflow code then): the per-VM guards drop holders that closed, and the
+ * reconciler covers guards that were themselves terminated.
+ *
+ * Write-through and restore go through a WriteThroughGuard. Runs started since the `vm-guard`
+ * patch use the per-VM guard (vm-guard-holder.ts), shared by every run that touches a VM; runs
+ * recorded before it (test/fixtures/histories/v1-*) replay with the run-local guard they used. The
+ * run-local guard can still be chosen for a benchmark baseline, by the memo `fvpb.guard: 'run-local'`
+ * (not part of the input: it would let a run skip the coordination with other runs).
  */
-import { ApplicationFailure, defineQuery, isCancellation, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  defineQuery,
+  isCancellation,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { activityProxies, type ActivityProxies } from './activity-proxies';
 import { runBackupJob } from './backup-job';
 import { asApplicationFailure, FailureType, messageOf } from './failures';
@@ -15,12 +29,16 @@ import { describeZodError, durationMs, ProtectedBackupInput, type ProtectedBacku
 import { rejections, settleWithLimit } from './limit';
 import type { RunReport, RunStatus, VmStatus } from './status';
 import { RunTracker } from './tracker';
-import { runLocalGuard } from './write-through-guard';
+import { runVmGuardHolder } from './vm-guard-holder';
+import { runLocalGuard, type WriteThroughGuard } from './write-through-guard';
+
+/** Memo key that selects the run-local guard (benchmark baselines only). */
+export const GUARD_MEMO_KEY = 'fvpb.guard';
 
 export const statusQuery = defineQuery<RunStatus>('status');
 
 export async function protectedBackup(request: ProtectedBackupRequest): Promise<RunReport> {
-  const parsed = ProtectedBackupInput.safeParse(request);
+  const parsed = parseInput(request);
   if (!parsed.success) {
     throw ApplicationFailure.nonRetryable(
       `invalid protectedBackup input: ${describeZodError(parsed.error)}`,
@@ -32,7 +50,7 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
   setHandler(statusQuery, () => tracker.status);
 
   const acts = activityProxies(input.timeouts, input.veeam.maxDuration);
-  const guard = runLocalGuard(tracker, acts, input.flush, input.timeouts);
+  const guard = chooseGuard(tracker, acts, input);
   let failure: unknown = undefined;
   try {
     const vms = await resolveVms(tracker, acts, input);
@@ -74,6 +92,24 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
   }
   tracker.phase('completed');
   return tracker.status;
+}
+
+function chooseGuard(tracker: RunTracker, acts: ActivityProxies, input: ProtectedBackupInput): WriteThroughGuard {
+  const shared = patched('vm-guard'); // always called: new runs record the marker, v1 histories replay without it
+  if (shared && workflowInfo().memo?.[GUARD_MEMO_KEY] !== 'run-local') return runVmGuardHolder(tracker, input);
+  return runLocalGuard(tracker, acts, input.flush, input.timeouts);
+}
+
+/** Validation must never throw a plain error: that would fail the workflow task forever, not the run. */
+function parseInput(request: unknown): ReturnType<typeof ProtectedBackupInput.safeParse> {
+  try {
+    return ProtectedBackupInput.safeParse(request);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid protectedBackup input: ${err instanceof Error ? err.message : String(err)}`,
+      FailureType.invalidInput,
+    );
+  }
 }
 
 /**

@@ -28,6 +28,7 @@ export const VmStep = z.enum([
   'restoring',
   'restored',
   'restore-failing', // keeps being retried; visible here until it succeeds
+  'released', // let go to its per-VM guard while other runs still hold it; the last one restores
 ]);
 export type VmStep = z.infer<typeof VmStep>;
 
@@ -49,6 +50,10 @@ export const VmStatus = z.object({
   restoredAt: z.string().nullable(),
   restoreAttempts: z.number().int(),
   lastError: z.string().nullable(),
+  /** The per-VM guard (workflow id) this run held the VM through; absent for runs without one. */
+  guardId: z.string().optional(),
+  /** How many other runs held the VM through its guard when this run was granted it, or released it. */
+  sharedWith: z.number().int().optional(),
 });
 export type VmStatus = z.infer<typeof VmStatus>;
 

@@ -1,7 +1,9 @@
 /**
  * The seam between a run and the VMs' caching policy: "switch these VMs to write-through and
- * verify the flush" and "give them back". This implementation works on the run's own VMs; a
- * per-VM guard shared by overlapping runs can replace it without touching the run's steps.
+ * verify the flush" and "give them back". This implementation (the run-local guard) works on the
+ * run's own VMs: runs recorded before the `vm-guard` patch replay with it, and benchmarks use it as
+ * their baseline. New runs go through the per-VM guard shared by overlapping runs
+ * (vm-guard-holder.ts), behind the same interface.
  */
 import { ApplicationFailure, CancellationScope, CancelledFailure, sleep } from '@temporalio/workflow';
 import type { ActivityProxies } from './activity-proxies';

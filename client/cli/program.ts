@@ -12,6 +12,7 @@ import { UsageError, usageOf, type CliIo, type CliState } from './context';
 import { registerDoctorCommand } from './doctor';
 import { registerRunCommands } from './runs';
 import { registerScheduleCommands } from './schedules';
+import { registerGuardCommands } from '../guard/register';
 
 export function buildProgram(io: CliIo, state: CliState): Command {
   const program = new Command()
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIo, state: CliState): Command {
   registerRunCommands(program, io, state);
   registerDoctorCommand(program, io, state);
   registerScheduleCommands(program, io, state);
+  registerGuardCommands(program, io, state);
   // After commander's own message (unknown option, missing value...), the usage of that command.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program)) command.showHelpAfterError(usageOf(command));

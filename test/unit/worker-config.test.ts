@@ -49,7 +49,11 @@ describe('worker configuration from the environment', () => {
     ['a pool size of zero', { ...minimal, FVPB_FVP_POOL_SIZE: '0' }, /FVPB_FVP_POOL_SIZE/],
     ['a shutdown grace that is not a duration', { ...minimal, FVPB_SHUTDOWN_GRACE: 'a while' }, /FVPB_SHUTDOWN_GRACE/],
     ['an unknown log level', { ...minimal, LOG_LEVEL: 'chatty' }, /LOG_LEVEL/],
-    ['a client certificate without its key', { ...minimal, TEMPORAL_TLS_CERT_PATH: '/c.pem' }, /TEMPORAL_TLS_KEY_PATH/],
+    [
+      'a client certificate without its key',
+      { ...minimal, TEMPORAL_TLS_CLIENT_CERT_PATH: '/c.pem' },
+      /TEMPORAL_TLS_CLIENT_KEY_PATH/,
+    ],
   ];
   for (const [name, env, message] of bad) {
     test(`${name} is refused with a message naming the variable`, () => {

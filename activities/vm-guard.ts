@@ -1,0 +1,142 @@
+/**
+ * Temporal-side activities of the per-VM guard: they talk to the Temporal server (not to FVP or
+ * Veeam) through a Client the worker builds over its own connection.
+ *
+ * - `vmGuardSettings`: the worker's FVP server (part of every guard id) and guard timings; workflow
+ *   code cannot read the worker's configuration, so it asks this tiny (local) activity.
+ * - `signalVmGuards`: signal-with-start of guards. Workflow code can signal a running workflow, but
+ *   not start one and signal it atomically; a run's first acquire must create the guard if needed,
+ *   and a request sent to a guard that was terminated must start its successor. Hence an activity.
+ * - `describeHolders`: is each holder still running? A run that was terminated, timed out or reset
+ *   away never releases; the guard drops it. A holder is identified by workflow id and first run
+ *   id, which Reset and workflow retries keep: a reset run still holds what its original held.
+ * - `findGuardPredecessor`: the record of the newest closed run of a guard id that ever recorded
+ *   one, unless that run completed (cleaned up). A fresh guard adopts it when it says write-through
+ *   was left in place, so a VM left in write-through by a terminated guard gets its recorded policy
+ *   back, not "write-through".
+ */
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  GuardDelivery,
+  GuardMemo,
+  VM_GUARD_WORKFLOW_TYPE,
+  vmGuardRequestSignal,
+  type GuardSettings,
+  type VmGuardInput,
+} from '../workflows/vm-guard-protocol';
+
+export interface TemporalDependencies {
+  client: Client;
+  /** The task queue the guards run on (the worker's own). */
+  taskQueue: string;
+  guard: GuardSettings;
+}
+
+/** Statuses after which a guard did not clean up (Completed and ContinuedAsNew did). */
+export const UNCLEAN_STATUSES = ['TERMINATED', 'TIMED_OUT', 'FAILED', 'CANCELLED'] as const;
+const UNCLEAN_QUERY = "ExecutionStatus IN ('Terminated', 'TimedOut', 'Failed', 'Canceled')";
+
+export interface ClosedGuard {
+  guardId: string;
+  runId: string;
+  status: string;
+  closedAt: string | null;
+  memo: GuardMemo;
+}
+
+function escapeQuery(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+}
+
+export function closedGuardOf(info: WorkflowExecutionInfo): ClosedGuard | null {
+  const memo = GuardMemo.safeParse(info.memo ?? {});
+  if (!memo.success) return null;
+  return {
+    guardId: info.workflowId,
+    runId: info.runId,
+    status: info.status.name,
+    closedAt: info.closeTime?.toISOString() ?? null,
+    memo: memo.data,
+  };
+}
+
+/** Guard runs that closed without cleaning up, newest first (visibility: may lag by about a second). */
+export async function listUncleanGuards(client: Client, extra = ''): Promise<ClosedGuard[]> {
+  const query = `WorkflowType = '${VM_GUARD_WORKFLOW_TYPE}' AND ${UNCLEAN_QUERY}${extra ? ` AND ${extra}` : ''}`;
+  const found: ClosedGuard[] = [];
+  for await (const info of client.workflow.list({ query, pageSize: 200 })) {
+    const closed = closedGuardOf(info);
+    if (closed) found.push(closed);
+  }
+  return found.sort((a, b) => (b.closedAt ?? '').localeCompare(a.closedAt ?? ''));
+}
+
+export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDependencies) {
+  return {
+    async vmGuardSettings(): Promise<GuardSettings> {
+      return guard;
+    },
+
+    async signalVmGuards({ deliveries }: { deliveries: GuardDelivery[] }): Promise<void> {
+      const checked = deliveries.map((d) => GuardDelivery.parse(d));
+      await Promise.all(
+        checked.map(({ guardId, vm, fvpServer, request }) =>
+          client.workflow.signalWithStart(VM_GUARD_WORKFLOW_TYPE, {
+            workflowId: guardId,
+            taskQueue,
+            args: [{ vm, fvpServer } satisfies VmGuardInput],
+            signal: vmGuardRequestSignal,
+            signalArgs: [request],
+            memo: { kind: 'vm-guard', vm, fvpServer },
+          }),
+        ),
+      );
+    },
+
+    async describeHolders({
+      holders,
+    }: {
+      holders: { workflowId: string; firstRunId: string }[];
+    }): Promise<{ workflowId: string; firstRunId: string; alive: boolean; status: string }[]> {
+      return Promise.all(
+        holders.map(async ({ workflowId, firstRunId }) => {
+          try {
+            const latest = await client.workflow.getHandle(workflowId).describe();
+            const chain = latest.raw.workflowExecutionInfo?.firstRunId || latest.runId;
+            const alive = latest.status.name === 'RUNNING' && chain === firstRunId;
+            return { workflowId, firstRunId, alive, status: chain === firstRunId ? latest.status.name : 'REPLACED' };
+          } catch (err) {
+            if (err instanceof WorkflowNotFoundError)
+              return { workflowId, firstRunId, alive: false, status: 'NOT_FOUND' };
+            throw err;
+          }
+        }),
+      );
+    },
+
+    async findGuardPredecessor({ guardId }: { guardId: string }): Promise<ClosedGuard | null> {
+      const query = `WorkflowType = '${VM_GUARD_WORKFLOW_TYPE}' AND WorkflowId = '${escapeQuery(guardId)}' AND ExecutionStatus != 'Running'`;
+      const runs: WorkflowExecutionInfo[] = [];
+      for await (const info of client.workflow.list({ query, pageSize: 100 })) runs.push(info);
+      runs.sort((a, b) => (b.closeTime?.getTime() ?? 0) - (a.closeTime?.getTime() ?? 0));
+      for (const info of runs) {
+        if (info.status.name === 'COMPLETED') return null; // it cleaned up
+        if (info.status.name === 'CONTINUED_AS_NEW') {
+          // Its successor closed too (this guard is fresh) but is not visible yet.
+          throw ApplicationFailure.retryable(
+            `the successor of guard run ${info.runId} is not visible yet`,
+            'NotVisibleYet',
+          );
+        }
+        const closed = closedGuardOf(info);
+        if (closed) return closed; // its record decides, dirty or not
+        // Closed before it ever recorded anything: look further back.
+      }
+      return null;
+    },
+  };
+}
+
+export type VmGuardActivities = ReturnType<typeof createVmGuardActivities>;

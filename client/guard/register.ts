@@ -1,0 +1,104 @@
+/**
+ * The `guard` command group for the commander CLI (client/cli/program.ts wires it with
+ * `registerGuardCommands(program, io, state)`):
+ *
+ *   guard status    [--vm <name>] [--fvp-server <name>]       running guards and unrestored closed ones
+ *   guard reconcile [--dry-run]                                 run the reconciler once, now
+ *   guard schedule  [--every <duration>] [--dry-run] [--paused] [--schedule-id <id>]
+ *                                                               create/update the reconciler's Schedule
+ *
+ * Each takes --json and the connection options. `guard status` exits 1 when a closed guard left a
+ * VM in write-through (something for the reconciler to do), 0 otherwise.
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { ExitCode } from '../exit-codes';
+import {
+  ConnectionFlags,
+  connectionFlags,
+  parseOptions,
+  withCommonOptions,
+  withConnection,
+  type CliIo,
+  type CliState,
+} from '../cli/context';
+import { DurationInput } from '../../workflows/input';
+import { reconcileCommand } from './reconcile';
+import { RECONCILER_SCHEDULE_ID, syncReconcilerSchedule } from './reconciler-schedule';
+import { guardStatusCommand } from './status';
+
+const StatusFlags = ConnectionFlags.extend({
+  vm: z.string().min(1).optional(),
+  fvpServer: z.string().min(1).optional(),
+}).strict();
+const ReconcileFlags = ConnectionFlags.extend({ dryRun: z.boolean().default(false) }).strict();
+const ScheduleFlags = ConnectionFlags.extend({
+  every: DurationInput.default('10 minutes'),
+  dryRun: z.boolean().default(false),
+  paused: z.boolean().optional(),
+  scheduleId: z.string().min(1).default(RECONCILER_SCHEDULE_ID),
+}).strict();
+
+export function registerGuardCommands(program: Command, io: CliIo, state: CliState): void {
+  const write = (text: string) => io.stdout.write(text);
+  const guard = program
+    .command('guard')
+    .description('per-VM guards: who holds which VM, and the reconciler that restores what closed guards left');
+
+  const status = guard
+    .command('status')
+    .description('running guards (phase, recorded policy, holders) and closed guards that left a VM in write-through')
+    .option('--vm <name>', 'only this VM')
+    .option('--fvp-server <name>', 'only guards of this FVP management server');
+  withCommonOptions(status).action(async (options: unknown, command: Command) => {
+    const flags = parseOptions(StatusFlags, options, command);
+    await withConnection(connectionFlags(flags), io, async ({ client }) => {
+      const result = await guardStatusCommand(client, {
+        vm: flags.vm,
+        fvpServer: flags.fvpServer,
+        json: flags.json,
+        write,
+      });
+      state.exitCode = result.unrestored.length > 0 ? ExitCode.failure : ExitCode.success;
+    });
+  });
+
+  const reconcile = guard
+    .command('reconcile')
+    .description('run the reconciler now: restore the recorded policy of VMs closed guards left in write-through')
+    .option('--dry-run', 'only report what would be restored');
+  withCommonOptions(reconcile).action(async (options: unknown, command: Command) => {
+    const flags = parseOptions(ReconcileFlags, options, command);
+    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+      const report = await reconcileCommand(client, { taskQueue, dryRun: flags.dryRun, json: flags.json, write });
+      const unsettled = report.entries.some((e) => e.outcome === 'no-answer');
+      state.exitCode = unsettled ? ExitCode.failure : ExitCode.success;
+    });
+  });
+
+  const schedule = guard
+    .command('schedule')
+    .description("create or update the reconciler's Temporal Schedule (overlap SKIP)")
+    .option('--every <duration>', "how often, e.g. '10 minutes'", '10 minutes')
+    .option('--dry-run', 'scheduled runs only report')
+    .option('--paused', 'create (or leave) it paused')
+    .option('--schedule-id <id>', 'schedule id', RECONCILER_SCHEDULE_ID);
+  withCommonOptions(schedule).action(async (options: unknown, command: Command) => {
+    const flags = parseOptions(ScheduleFlags, options, command);
+    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+      const result = await syncReconcilerSchedule(client, {
+        taskQueue,
+        every: flags.every,
+        dryRun: flags.dryRun,
+        paused: flags.paused,
+        scheduleId: flags.scheduleId,
+      });
+      if (flags.json) write(`${JSON.stringify(result, null, 2)}\n`);
+      else
+        write(
+          `${result.created ? 'created' : 'updated'} schedule ${result.scheduleId}: every ${String(result.every)}${result.dryRun ? ', dry run' : ''}\n`,
+        );
+      state.exitCode = ExitCode.success;
+    });
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * `guard status`: the per-VM guards an operator should know about.
+ *
+ * - running guards (visibility `WorkflowType = 'vmGuard' AND ExecutionStatus = 'Running'`), each
+ *   with the state its `state` query returns: phase, recorded policy, holders, abandoned jobs;
+ * - guards that closed without cleaning up and left their VM in write-through (what the
+ *   reconciler will restore), from their memo.
+ *
+ *   const status = await readGuardStatus(client, { vm: 'sql-01' });
+ *   printGuardStatus(status, { json: false, write: (t) => process.stdout.write(t) });
+ */
+import type { Client } from '@temporalio/client';
+import { findUnrestoredGuards, type UnrestoredGuard } from '../../activities/reconcile';
+import { VM_GUARD_WORKFLOW_TYPE, vmGuardStateQuery, type GuardState } from '../../workflows/vm-guard-protocol';
+
+export interface GuardStatusOptions {
+  /** Only this VM's guard. */
+  vm?: string;
+  /** Only guards of this FVP management server. */
+  fvpServer?: string;
+}
+
+export interface RunningGuard {
+  guardId: string;
+  runId: string;
+  startedAt: string;
+  /** The guard's own view (its `state` query); null when the query failed (see `error`). */
+  state: GuardState | null;
+  error?: string;
+}
+
+export interface GuardStatus {
+  running: RunningGuard[];
+  unrestored: UnrestoredGuard[];
+}
+
+export interface PrintOptions {
+  json: boolean;
+  write: (text: string) => unknown;
+}
+
+export async function readGuardStatus(client: Client, options: GuardStatusOptions = {}): Promise<GuardStatus> {
+  const running: RunningGuard[] = [];
+  const query = `WorkflowType = '${VM_GUARD_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+  for await (const info of client.workflow.list({ query })) {
+    const memo = info.memo ?? {};
+    if (options.vm !== undefined && memo.vm !== options.vm) continue;
+    if (options.fvpServer !== undefined && memo.fvpServer !== options.fvpServer) continue;
+    const entry: RunningGuard = {
+      guardId: info.workflowId,
+      runId: info.runId,
+      startedAt: info.startTime.toISOString(),
+      state: null,
+    };
+    try {
+      entry.state = await client.workflow.getHandle(info.workflowId, info.runId).query(vmGuardStateQuery);
+    } catch (err) {
+      entry.error = err instanceof Error ? err.message : String(err);
+    }
+    running.push(entry);
+  }
+  const unrestored = (await findUnrestoredGuards(client, options.fvpServer)).filter(
+    (g) => options.vm === undefined || g.vm === options.vm,
+  );
+  running.sort((a, b) => a.guardId.localeCompare(b.guardId));
+  return { running, unrestored };
+}
+
+function policyText(policy: GuardState['recorded']): string {
+  if (!policy) return 'none';
+  return policy.mode === 'WriteThrough'
+    ? 'WriteThrough'
+    : `WriteBack (${policy.peers} peer(s)${policy.externalPeers !== null ? `, ${policy.externalPeers} external` : ''})`;
+}
+
+export function formatGuardStatus(status: GuardStatus): string[] {
+  const lines: string[] = [];
+  if (status.running.length === 0) lines.push('no running guard');
+  for (const g of status.running) {
+    const s = g.state;
+    if (!s) {
+      lines.push(`${g.guardId}: state unavailable (${g.error ?? 'no answer'})`);
+      continue;
+    }
+    const wt = s.writeThrough
+      ? 'write-through by the guard'
+      : s.alreadyWriteThrough
+        ? 'already write-through'
+        : 'untouched';
+    lines.push(`${s.vm} [${s.fvpServer}]: ${s.phase}, ${wt}, recorded ${policyText(s.recorded)}`);
+    for (const holder of s.holders) {
+      lines.push(
+        `  holder ${holder.workflowId} (job ${holder.job}, since ${holder.since}, ${holder.granted ? 'granted' : 'waiting'})`,
+      );
+    }
+    for (const job of s.abandonedJobs) lines.push(`  waiting for job ${job} of a run that closed mid-backup`);
+    if (s.lastError) lines.push(`  last error: ${s.lastError}`);
+  }
+  if (status.unrestored.length > 0) {
+    lines.push('', 'closed guards that left their VM in write-through (the reconciler restores them):');
+    for (const u of status.unrestored) {
+      lines.push(`  ${u.vm} [${u.fvpServer}]: ${u.status} at ${u.closedAt ?? '?'}, recorded ${policyText(u.recorded)}`);
+    }
+  }
+  return lines;
+}
+
+export function printGuardStatus(status: GuardStatus, { json, write }: PrintOptions): void {
+  if (json) write(`${JSON.stringify(status, null, 2)}\n`);
+  else for (const line of formatGuardStatus(status)) write(`${line}\n`);
+}
+
+/** Reads and prints; returns the data (for the CLI's exit code and for tests). */
+export async function guardStatusCommand(
+  client: Client,
+  options: GuardStatusOptions & PrintOptions,
+): Promise<GuardStatus> {
+  const status = await readGuardStatus(client, options);
+  printGuardStatus(status, options);
+  return status;
+}

@@ -1,0 +1,119 @@
+/**
+ * Restores never give up, and never wait longer than `restoreMaxInterval` between attempts, even
+ * when FVP refuses them for hours. Hours must pass, so this runs on the real time-skipping test
+ * server, with an in-process worker whose activities stand in for FVP and Veeam.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { Activities } from '../../activities';
+import type { BackupSession, RequestedPolicy, VmPolicy } from '../../activities/powershell/operations';
+import { workflowsPath } from '../../worker/bundle';
+import { protectedBackup, statusQuery } from '../../workflows';
+import { GUARD_MEMO_KEY } from '../../workflows/protected-backup';
+import { startTimeSkippingServer } from '../helpers/temporal';
+
+const HOURS_OF_FAILURE = 3;
+const recorded: RequestedPolicy = { mode: 'WriteBack', peers: 2, externalPeers: null };
+
+function fakeFvpAndVeeam(failRestoresUntil: () => number, now: () => Promise<number>) {
+  let requested: RequestedPolicy = recorded;
+  const restoreAttemptTimes: number[] = [];
+  const policy = (): VmPolicy => ({
+    vm: 'sql-01',
+    uuid: 'u-1',
+    accelerated: true,
+    requested,
+    effective: requested.mode,
+  });
+  const session: BackupSession = {
+    id: 's-1',
+    jobId: 'j-1',
+    jobName: 'Nightly-SQL',
+    state: 'Stopped',
+    result: 'Success',
+    progress: 100,
+    creationTime: '2026-01-01T00:00:00.0000000Z',
+    endTime: '2026-01-01T00:01:00.0000000Z',
+    tasks: [{ vm: 'sql-01', status: 'Success', result: 'Success', progress: 100 }],
+  };
+  const activities: Partial<Activities> = {
+    describeJob: async () => ({ id: 'j-1', name: 'Nightly-SQL', vms: ['sql-01'], isRunning: false }),
+    readCachePolicy: async () => policy(),
+    prepareJobStart: async () => ({ previous: null }),
+    setWriteThrough: async () => {
+      requested = { mode: 'WriteThrough', peers: 0, externalPeers: null };
+      return policy();
+    },
+    waitForFlush: async () => [{ vm: 'sql-01', requested, effective: 'WriteThrough', timeToDestageSeconds: 0 }],
+    startJobOnce: async () => ({ session, reattached: false }),
+    watchSession: async () => session,
+    restoreCachePolicy: async ({ policy: wanted }) => {
+      const at = await now();
+      restoreAttemptTimes.push(at);
+      if (at < failRestoresUntil()) {
+        throw ApplicationFailure.retryable('Could not connect to FVP Management Server', 'ManagementServerDown');
+      }
+      requested = wanted;
+      return policy();
+    },
+  };
+  return { activities, restoreAttemptTimes, requested: () => requested };
+}
+
+describe('restore under a long FVP outage (time-skipping server)', () => {
+  let env: TestWorkflowEnvironment;
+  let workflowBundle: WorkflowBundle;
+
+  before(async () => {
+    [env, workflowBundle] = await Promise.all([startTimeSkippingServer(), bundleWorkflowCode({ workflowsPath })]);
+  });
+  after(async () => env?.teardown());
+
+  test(`keeps retrying for ${HOURS_OF_FAILURE} hours, at most one interval apart, then restores exactly`, async () => {
+    const start = await env.currentTimeMs();
+    const failUntil = start + HOURS_OF_FAILURE * 3600_000;
+    const fake = fakeFvpAndVeeam(
+      () => failUntil,
+      () => env.currentTimeMs(),
+    );
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'restore-outage',
+      workflowBundle,
+      activities: fake.activities,
+    });
+    const report = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(protectedBackup, {
+        taskQueue: 'restore-outage',
+        workflowId: 'restore-outage',
+        // The run-local guard keeps this test about the restore loop alone.
+        memo: { [GUARD_MEMO_KEY]: 'run-local' },
+        args: [
+          {
+            job: 'Nightly-SQL',
+            timeouts: { restoreMaxInterval: '1 minute', retryInitialInterval: '1 second', heartbeat: '1 minute' },
+          },
+        ],
+      });
+      // Halfway through the outage the status shows the VM failing to restore, with the reason.
+      await env.sleep(`${HOURS_OF_FAILURE / 2} hours`);
+      const midway = await handle.query(statusQuery);
+      assert.equal(midway.phase, 'restoring');
+      assert.equal(midway.vms[0]?.step, 'restore-failing');
+      assert.match(String(midway.vms[0]?.lastError), /Management Server/);
+      return handle.result();
+    });
+
+    assert.equal(report.phase, 'completed');
+    assert.deepEqual(fake.requested(), recorded, 'exactly the recorded policy is back');
+    const times = fake.restoreAttemptTimes;
+    assert.ok(times.length > HOURS_OF_FAILURE * 60, `attempted ${times.length} times`);
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    // One minute of pause at most, plus the time-skipping server's own rounding.
+    assert.ok(Math.max(...gaps) <= 65_000, `longest pause ${Math.max(...gaps)} ms`);
+    assert.ok((times.at(-1) as number) >= failUntil, 'succeeded only once FVP accepted it');
+  });
+});

@@ -1,0 +1,214 @@
+/**
+ * reconcilePolicies: the out-of-band cleanup that Terminate and workflow timeouts make necessary.
+ * Run by a Temporal Schedule (client/guard/reconciler-schedule.ts, overlap SKIP) or by hand.
+ *
+ * Runs that close without cleaning up are the per-VM guards' business (they drop holders that no
+ * longer run and restore after the last one). What is left is a guard that was itself terminated
+ * (or timed out) while its VM was in write-through, and that nobody asks for any more: its recorded
+ * policy survives in its memo, which Temporal keeps on the closed execution. This workflow lists
+ * such guards (visibility: `WorkflowType = 'vmGuard' AND ExecutionStatus IN (...)`, newest run of
+ * each id only, this worker's FVP server only) and, for each, sends `reconcile` to the guard's id:
+ * signal-with-start creates a successor, which adopts the closed run's record, checks its holders,
+ * waits for the jobs of holders that died mid-backup, restores the recorded policy (verified) and
+ * answers. The restore itself is the guard's, never this workflow's: the guard is the only writer
+ * of its VM's policy, so a run acquiring the VM at the same moment cannot race a reconciliation.
+ *
+ * Idempotent: a reconciled guard's successor completes, becomes the newest run of its id, and is
+ * not listed again. `dryRun` only reads and reports (current policy, live holders).
+ */
+import {
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities';
+import type { RequestedPolicy } from '../activities/powershell/operations';
+import type { UnrestoredGuard } from '../activities/reconcile';
+import { activityProxies } from './activity-proxies';
+import { FailureType, messageOf } from './failures';
+import { describeZodError, DurationInput, durationMs, ProtectedBackupInput } from './input';
+import { settleWithLimit } from './limit';
+import { GuardReply, vmGuardReplySignal, type Requester } from './vm-guard-protocol';
+import { guardTimeoutsOf, samePolicy } from './vm-guard-timeouts';
+
+export const RECONCILE_WORKFLOW_TYPE = 'reconcilePolicies';
+
+export const ReconcileInput = z
+  .object({
+    /** Report what would be restored; change nothing. */
+    dryRun: z.boolean().default(false),
+    /** How long to wait for each guard's answer (a guard waiting for a dead run's job answers later, alone). */
+    answerTimeout: DurationInput.default('2 minutes'),
+    /** Guards reconciled at once. */
+    concurrency: z.number().int().min(1).max(64).default(8),
+    /** Activity timeouts the guards restore with (as in protectedBackup's `timeouts`). */
+    timeouts: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type ReconcileRequest = z.input<typeof ReconcileInput>;
+
+export const ReconcileOutcome = z.enum([
+  'restored', // the guard's successor restored the recorded policy (verified)
+  'would-restore', // dry run: not in place, no live holder
+  'in-place', // already back (an admin, or a later run); nothing to do
+  'held', // a live run holds the VM: its guard restores when the last one releases
+  'left-alone', // requested write-through before the guard: nothing to restore
+  'unknown-vm', // FVP no longer knows the VM
+  'no-answer', // the guard did not answer in time (it keeps working; the next period looks again)
+]);
+export type ReconcileOutcome = z.infer<typeof ReconcileOutcome>;
+
+export interface ReconcileEntry {
+  vm: string;
+  guardId: string;
+  closedRun: { runId: string; status: string; closedAt: string | null };
+  recorded: RequestedPolicy | null;
+  /** Requested policy read from FVP before acting (null: unknown VM or unreadable). */
+  current: RequestedPolicy | null;
+  holders: string[];
+  abandonedJobs: string[];
+  outcome: ReconcileOutcome;
+  detail: string;
+}
+
+export interface ReconcileReport {
+  dryRun: boolean;
+  fvpServer: string;
+  startedAt: string;
+  endedAt: string;
+  /** Closed guards that left their VM in write-through. */
+  found: number;
+  /** VMs whose recorded policy this run put back. */
+  fixed: string[];
+  entries: ReconcileEntry[];
+}
+
+const temporal = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+const local = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
+
+const now = (): string => new Date(Date.now()).toISOString();
+
+export async function reconcilePolicies(request: ReconcileRequest = {}): Promise<ReconcileReport> {
+  const parsed = ReconcileInput.safeParse(request ?? {});
+  const base = parsed.success
+    ? ProtectedBackupInput.safeParse({ job: 'reconcile', timeouts: parsed.data.timeouts })
+    : undefined;
+  if (!parsed.success || !base?.success) {
+    const error = !parsed.success ? parsed.error : (base?.error as z.ZodError);
+    throw ApplicationFailure.nonRetryable(
+      `invalid reconcilePolicies input: ${describeZodError(error)}`,
+      FailureType.invalidInput,
+    );
+  }
+  const input = parsed.data;
+  const guardTimeouts = guardTimeoutsOf(base.data);
+  const { forward } = activityProxies(base.data.timeouts);
+  const info = workflowInfo();
+  const me: Requester = { workflowId: info.workflowId, runId: info.runId, firstRunId: info.firstExecutionRunId };
+
+  const answers = new Map<string, Extract<GuardReply, { kind: 'reconciled' }>>();
+  setHandler(vmGuardReplySignal, (raw: unknown) => {
+    const reply = GuardReply.safeParse(raw);
+    if (reply.success && reply.data.kind === 'reconciled' && reply.data.firstRunId === me.firstRunId) {
+      answers.set(reply.data.guardId, reply.data);
+    }
+  });
+
+  const startedAt = now();
+  const { fvpServer } = await local.vmGuardSettings();
+  const candidates = await temporal.findUnrestoredGuards();
+
+  async function reconcileOne(guard: UnrestoredGuard): Promise<ReconcileEntry> {
+    const entry: ReconcileEntry = {
+      vm: guard.vm,
+      guardId: guard.guardId,
+      closedRun: { runId: guard.runId, status: guard.status, closedAt: guard.closedAt },
+      recorded: guard.recorded,
+      current: null,
+      holders: guard.holders,
+      abandonedJobs: guard.abandonedJobs,
+      outcome: 'no-answer',
+      detail: '',
+    };
+    let current;
+    try {
+      current = await forward.readCachePolicy({ vm: guard.vm });
+      entry.current = current?.requested ?? null;
+    } catch (err) {
+      entry.detail = `could not read the policy: ${messageOf(err)}; `;
+    }
+    if (input.dryRun) {
+      if (current === null) return done(entry, 'unknown-vm', 'FVP does not know the VM');
+      if (current && guard.recorded && samePolicy(current.requested, guard.recorded)) {
+        return done(entry, 'in-place', 'the recorded policy is in place');
+      }
+      const live = (await temporal.describeHolders({ holders: guard.holderRuns })).filter((h) => h.alive);
+      if (live.length > 0) return done(entry, 'held', `held by ${live.map((h) => h.workflowId).join(', ')}`);
+      const jobs = guard.abandonedJobs.length ? ` once ${guard.abandonedJobs.join(', ')} has no running session` : '';
+      return done(entry, 'would-restore', `would restore ${JSON.stringify(guard.recorded)}${jobs}`);
+    }
+    await local.signalVmGuards({
+      deliveries: [
+        {
+          guardId: guard.guardId,
+          vm: guard.vm,
+          fvpServer: guard.fvpServer,
+          request: { kind: 'reconcile', requester: me, timeouts: guardTimeouts },
+        },
+      ],
+    });
+    if (!(await condition(() => answers.has(guard.guardId), durationMs(input.answerTimeout)))) {
+      return done(entry, 'no-answer', `no answer within ${String(input.answerTimeout)}; the guard keeps working`);
+    }
+    const answer = answers.get(guard.guardId) as Extract<GuardReply, { kind: 'reconciled' }>;
+    const detail =
+      answer.outcome === 'held'
+        ? `held by ${answer.holders.join(', ')}`
+        : answer.policy
+          ? `requested now ${JSON.stringify(answer.policy.requested)}`
+          : '';
+    return done(entry, answer.outcome, detail);
+  }
+
+  const results = await settleWithLimit(candidates, input.concurrency, reconcileOne);
+  const entries = results.map((r, i) => {
+    if (r.status === 'fulfilled') return r.value;
+    const guard = candidates[i] as UnrestoredGuard;
+    return {
+      vm: guard.vm,
+      guardId: guard.guardId,
+      closedRun: { runId: guard.runId, status: guard.status, closedAt: guard.closedAt },
+      recorded: guard.recorded,
+      current: null,
+      holders: guard.holders,
+      abandonedJobs: guard.abandonedJobs,
+      outcome: 'no-answer' as const,
+      detail: messageOf(r.reason),
+    };
+  });
+  return {
+    dryRun: input.dryRun,
+    fvpServer,
+    startedAt,
+    endedAt: now(),
+    found: candidates.length,
+    fixed: entries.filter((e) => e.outcome === 'restored').map((e) => e.vm),
+    entries,
+  };
+}
+
+function done(entry: ReconcileEntry, outcome: ReconcileOutcome, detail: string): ReconcileEntry {
+  entry.outcome = outcome;
+  entry.detail = `${entry.detail}${detail}`;
+  return entry;
+}

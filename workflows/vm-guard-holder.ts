@@ -1,0 +1,206 @@
+/**
+ * The run's side of the per-VM guard: a WriteThroughGuard whose protect/release go through one
+ * `vmGuard` entity workflow per VM (see vm-guard.ts) instead of switching the VMs itself, so that
+ * overlapping runs sharing a VM never restore write-back while another still reads it.
+ *
+ *   protect  asks the worker for its FVP server (the `vmGuardSettings` local activity: guard ids
+ *            are `vm-guard/<fvp server>/<vm>`), sends `acquire` to each VM's guard (the
+ *            `signalVmGuards` local activity: signal-with-start, which workflow code cannot do),
+ *            and waits for every `granted` reply (sent once the flush is verified) until the run's
+ *            flush deadline; the guard's recorded policy replaces what this run read, since a VM
+ *            another run holds reads "write-through" now.
+ *   release  sends `release` to every guard it asked, shielded from cancellation, and waits for
+ *            the answers: `restored` when it was the last holder, `released` when others still hold
+ *            the VM. A request that is not answered within FVPB_GUARD_RESEND_INTERVAL is sent again
+ *            (idempotent): a guard that was terminated meanwhile is restarted by it and adopts its
+ *            predecessor's record.
+ *
+ * The status query keeps showing per-VM steps: switching (asked) → flushing (guard's progress) →
+ * flushed (granted) → restoring → restored, or released (others still hold it), or restore-failing.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { FailureType } from './failures';
+import { durationMs, type ProtectedBackupInput } from './input';
+import type { VmStatus } from './status';
+import type { RunTracker } from './tracker';
+import {
+  GuardReply,
+  guardIdFor,
+  vmGuardReplySignal,
+  type GuardDelivery,
+  type GuardRequest,
+  type GuardSettings,
+  type Requester,
+} from './vm-guard-protocol';
+import { guardTimeoutsOf } from './vm-guard-timeouts';
+import type { WriteThroughGuard } from './write-through-guard';
+
+interface Held {
+  vm: VmStatus;
+  guardId: string;
+  state: 'acquiring' | 'granted' | 'refused' | 'releasing' | 'released';
+  refusal?: { message: string; type: string };
+}
+
+export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInput): WriteThroughGuard {
+  const info = workflowInfo();
+  const me: Requester = { workflowId: info.workflowId, runId: info.runId, firstRunId: info.firstExecutionRunId };
+  const timeouts = guardTimeoutsOf(input);
+  const held = new Map<string, Held>();
+  let settings: GuardSettings | undefined;
+
+  const local = proxyLocalActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: {
+      initialInterval: '200ms',
+      maximumInterval: '10 seconds',
+      maximumAttempts: input.timeouts.retryMaximumAttempts,
+    },
+  });
+  // A release must get out, whatever it takes.
+  const persistent = proxyLocalActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '200ms', maximumInterval: durationMs(input.timeouts.restoreMaxInterval) },
+  });
+
+  setHandler(vmGuardReplySignal, (raw: unknown) => {
+    const parsed = GuardReply.safeParse(raw);
+    if (!parsed.success || parsed.data.firstRunId !== me.firstRunId) return;
+    const reply = parsed.data;
+    const entry = held.get(reply.guardId);
+    if (!entry) return;
+    const vm = entry.vm;
+    switch (reply.kind) {
+      case 'progress':
+        if (entry.state !== 'acquiring') return;
+        vm.effective = reply.state.effective;
+        vm.timeToDestageSeconds = reply.state.timeToDestageSeconds;
+        if (vm.step !== 'flushing') tracker.step(vm, 'flushing');
+        return;
+      case 'granted':
+        if (entry.state !== 'acquiring') return;
+        entry.state = 'granted';
+        // The guard's record is the truth: this run may have read a VM another run had switched.
+        vm.recorded = reply.recorded;
+        vm.alreadyWriteThrough = reply.alreadyWriteThrough;
+        vm.effective = reply.state.effective;
+        vm.timeToDestageSeconds = reply.state.timeToDestageSeconds;
+        vm.sharedWith = reply.holders - 1;
+        tracker.step(vm, 'flushed');
+        return;
+      case 'refused':
+        if (entry.state !== 'acquiring') return;
+        entry.state = 'refused';
+        entry.refusal = { message: reply.message, type: reply.type };
+        vm.lastError = reply.message;
+        return;
+      case 'restore-failing':
+        if (entry.state !== 'releasing') return;
+        vm.restoreAttempts = reply.attempts;
+        vm.lastError = reply.lastError;
+        tracker.step(vm, 'restore-failing');
+        return;
+      case 'released':
+        if (entry.state !== 'releasing') return;
+        entry.state = 'released';
+        vm.sharedWith = reply.holders;
+        vm.restoreAttempts = reply.restoreAttempts;
+        if (reply.policy) vm.effective = reply.policy.effective;
+        if (reply.leftAlone) return; // already write-through before: verified, left alone
+        if (reply.restored) {
+          vm.lastError = null;
+          tracker.step(vm, 'restored');
+        } else {
+          tracker.step(vm, 'released');
+        }
+        return;
+      case 'reconciled':
+        return;
+    }
+  });
+
+  async function guardSettings(): Promise<GuardSettings> {
+    settings ??= await local.vmGuardSettings();
+    return settings;
+  }
+
+  function delivery(entry: Held, request: GuardRequest, fvpServer: string): GuardDelivery {
+    return { guardId: entry.guardId, vm: entry.vm.vm, fvpServer, request };
+  }
+
+  return {
+    async protect(vms) {
+      tracker.phase('switching-to-write-through');
+      const deadline = Date.now() + durationMs(input.flush.deadline);
+      const { fvpServer, resendIntervalMs } = await guardSettings();
+      for (const vm of vms) {
+        if (CancellationScope.current().consideredCancelled) break;
+        const guardId = guardIdFor(fvpServer, vm.vm);
+        vm.guardId = guardId;
+        // Marked before the request goes out: a cancel from here on still releases it.
+        held.set(guardId, { vm, guardId, state: 'acquiring' });
+        tracker.step(vm, 'switching');
+      }
+      const acquire: GuardRequest = { kind: 'acquire', requester: me, job: input.job, timeouts };
+      const waiting = () => [...held.values()].filter((e) => e.state === 'acquiring');
+      const refused = () => [...held.values()].find((e) => e.state === 'refused');
+
+      await local.signalVmGuards({ deliveries: waiting().map((e) => delivery(e, acquire, fvpServer)) });
+      tracker.phase('verifying-flush');
+      for (;;) {
+        const remainingMs = deadline - Date.now();
+        const settled =
+          remainingMs > 0 &&
+          (await condition(
+            () => waiting().length === 0 || refused() !== undefined,
+            Math.min(remainingMs, resendIntervalMs),
+          ));
+        const refusal = refused();
+        if (refusal?.refusal) {
+          throw ApplicationFailure.nonRetryable(refusal.refusal.message, refusal.refusal.type);
+        }
+        if (settled) return;
+        const pending = waiting();
+        if (Date.now() >= deadline) {
+          const names = pending.map(
+            ({ vm }) =>
+              `${JSON.stringify(vm.vm)} (effective ${vm.effective}, ${vm.timeToDestageSeconds ?? '?'} s left to destage)`,
+          );
+          throw ApplicationFailure.nonRetryable(
+            `not flushed within ${String(input.flush.deadline)}: ${names.join(', ')}; no backup was started`,
+            FailureType.flushTimeout,
+          );
+        }
+        // No answer yet: the guard may have been restarted; asking again is harmless.
+        await local.signalVmGuards({ deliveries: pending.map((e) => delivery(e, acquire, fvpServer)) });
+      }
+    },
+
+    async release() {
+      const entries = [...held.values()].filter((e) => e.state !== 'released');
+      if (entries.length === 0) return;
+      tracker.phase('restoring');
+      await CancellationScope.nonCancellable(async () => {
+        const { fvpServer, resendIntervalMs } = await guardSettings();
+        for (const entry of entries) {
+          entry.state = 'releasing';
+          if (!entry.vm.alreadyWriteThrough) tracker.step(entry.vm, 'restoring');
+        }
+        const release: GuardRequest = { kind: 'release', requester: me };
+        const releasing = () => entries.filter((e) => e.state === 'releasing');
+        for (;;) {
+          await persistent.signalVmGuards({ deliveries: releasing().map((e) => delivery(e, release, fvpServer)) });
+          if (await condition(() => releasing().length === 0, resendIntervalMs)) return;
+        }
+      });
+    },
+  };
+}

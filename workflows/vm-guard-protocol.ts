@@ -1,0 +1,265 @@
+/**
+ * The contract of the per-VM guard (workflow `vmGuard`), shared by the guard, the runs that hold
+ * VMs through it, the reconciler, the Temporal-side activities and the client: its id, its one
+ * inbound signal (`vmGuard.request`), the signal it answers with (`vmGuard.reply`, sent to the
+ * requester), its query, and the memo it keeps up to date so that its record survives a Terminate.
+ * Every message is checked with zod where it arrives: a malformed one is dropped and counted, it
+ * never fails a workflow task.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
+import { FlushState, RequestedPolicy, VmPolicy } from '../activities/powershell/operations';
+
+export const VM_GUARD_WORKFLOW_TYPE = 'vmGuard';
+export const VM_GUARD_ID_PREFIX = 'vm-guard/';
+/** Temporal's default limit on workflow ids is 1000 characters; VM names may be longer. */
+const MAX_ID_LENGTH = 900;
+
+/** FNV-1a (64 bit) of a string, in hex: deterministic and workflow-safe (no crypto module). */
+function fnv1a64(text: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const ch of text) {
+    hash ^= BigInt(ch.codePointAt(0) ?? 0);
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, '0');
+}
+
+/** `vm-guard/<fvp server>/<vm>`: one guard per VM and FVP management server. */
+export function guardIdFor(fvpServer: string, vm: string): string {
+  const id = `${VM_GUARD_ID_PREFIX}${fvpServer}/${vm}`;
+  return id.length <= MAX_ID_LENGTH ? id : `${VM_GUARD_ID_PREFIX}${fvpServer}/#${fnv1a64(vm)}`;
+}
+
+/** Who holds (or asks): a workflow run. `firstRunId` stays the same across Reset and retries. */
+export const Requester = z
+  .object({ workflowId: z.string().min(1), runId: z.string().min(1), firstRunId: z.string().min(1) })
+  .strict();
+export type Requester = z.infer<typeof Requester>;
+
+/** Activity timeouts of the run that started a guard's cycle, in milliseconds. */
+export const GuardTimeouts = z
+  .object({
+    heartbeatMs: z.number().int().positive(),
+    stepMs: z.number().int().positive(),
+    retryInitialMs: z.number().int().positive(),
+    retryMaximumAttempts: z.number().int().min(1),
+    restoreMaxIntervalMs: z.number().int().positive(),
+    flushPollMs: z.number().int().positive(),
+    /** How often an abandoned holder's Veeam job is polled until it is over. */
+    jobPollMs: z.number().int().positive(),
+  })
+  .strict();
+export type GuardTimeouts = z.infer<typeof GuardTimeouts>;
+
+export const GuardRequest = z.discriminatedUnion('kind', [
+  /** Hold the VM: record its policy (first holder), write-through, answer `granted` once flushed. */
+  z
+    .object({
+      kind: z.literal('acquire'),
+      requester: Requester,
+      /** The Veeam job the holder runs: if the holder dies, the guard waits for it before restoring. */
+      job: z.string().min(1),
+      timeouts: GuardTimeouts,
+    })
+    .strict(),
+  /** Let go; answered `released` (restored, when this was the last holder). */
+  z.object({ kind: z.literal('release'), requester: Requester }).strict(),
+  /** From the reconciler: check the holders now and restore the VM if nobody live holds it. */
+  z.object({ kind: z.literal('reconcile'), requester: Requester, timeouts: GuardTimeouts }).strict(),
+  /** Check the holders now (an operator's or the reconciler's nudge; no answer). */
+  z.object({ kind: z.literal('check') }).strict(),
+]);
+export type GuardRequest = z.infer<typeof GuardRequest>;
+
+const replyBase = {
+  guardId: z.string(),
+  vm: z.string(),
+  /** The holder the reply is for: a run with another firstRunId under the same workflow id ignores it. */
+  firstRunId: z.string(),
+};
+
+export const GuardReply = z.discriminatedUnion('kind', [
+  z
+    .object({
+      ...replyBase,
+      kind: z.literal('granted'),
+      /** The policy the guard recorded before its first switch; what the last holder's release restores. */
+      recorded: RequestedPolicy,
+      /** Requested write-through before the guard touched it: verified, never "restored". */
+      alreadyWriteThrough: z.boolean(),
+      state: FlushState,
+      /** How many runs hold the VM now, this one included. */
+      holders: z.number().int().min(1),
+    })
+    .strict(),
+  z.object({ ...replyBase, kind: z.literal('progress'), state: FlushState }).strict(),
+  z.object({ ...replyBase, kind: z.literal('refused'), message: z.string(), type: z.string() }).strict(),
+  z
+    .object({
+      ...replyBase,
+      kind: z.literal('released'),
+      /** True when this release ended the hold and the recorded policy is back (verified). */
+      restored: z.boolean(),
+      /** Already write-through before the guard: left as it was. */
+      leftAlone: z.boolean(),
+      /** Runs still holding the VM after this release. */
+      holders: z.number().int().min(0),
+      policy: VmPolicy.nullable(),
+      restoreAttempts: z.number().int().min(0),
+    })
+    .strict(),
+  /** A restore that keeps failing (it never gives up): the waiting runs show it. */
+  z
+    .object({ ...replyBase, kind: z.literal('restore-failing'), attempts: z.number().int(), lastError: z.string() })
+    .strict(),
+  z
+    .object({
+      ...replyBase,
+      kind: z.literal('reconciled'),
+      outcome: z.enum(['restored', 'in-place', 'held', 'left-alone', 'unknown-vm']),
+      holders: z.array(z.string()),
+      policy: VmPolicy.nullable(),
+    })
+    .strict(),
+]);
+export type GuardReply = z.infer<typeof GuardReply>;
+
+export const vmGuardRequestSignal = defineSignal<[GuardRequest]>('vmGuard.request');
+export const vmGuardReplySignal = defineSignal<[GuardReply]>('vmGuard.reply');
+
+export const GuardPhase = z.enum([
+  'starting',
+  'idle',
+  'switching',
+  'flushing',
+  'protected',
+  'waiting-for-abandoned-jobs',
+  'restoring',
+  'restore-failing',
+  'done',
+]);
+export type GuardPhase = z.infer<typeof GuardPhase>;
+
+export const Holder = z
+  .object({
+    workflowId: z.string(),
+    runId: z.string(),
+    firstRunId: z.string(),
+    job: z.string(),
+    /** Workflow-clock ISO time of its acquire. */
+    since: z.string(),
+    granted: z.boolean(),
+  })
+  .strict();
+export type Holder = z.infer<typeof Holder>;
+
+/** What a successor guard adopts: the hold as it stood when the guard last changed it. */
+export const GuardRecord = z
+  .object({
+    recorded: RequestedPolicy.nullable(),
+    alreadyWriteThrough: z.boolean(),
+    /** Set *before* the switch is sent, cleared only once the restore is verified. */
+    writeThrough: z.boolean(),
+    holders: z.array(Holder),
+    /** Jobs of holders that died after their grant: the restore waits until they have no live session. */
+    abandonedJobs: z.array(z.string()),
+    phase: GuardPhase,
+  })
+  .strict();
+export type GuardRecord = z.infer<typeof GuardRecord>;
+
+/**
+ * The guard's memo, upserted whenever its record changes: what a successor guard (started after
+ * this one was terminated) adopts, and what the reconciler and `guard status` read from closed
+ * guards. The record is one nested value: Temporal drops top-level memo keys whose value is null
+ * or empty, and a record with holes must not pass for a complete one. A guard that never recorded
+ * anything has no `record` (only the kind, VM and server it was started with).
+ */
+export const GuardMemo = z.object({
+  kind: z.literal('vm-guard'),
+  vm: z.string(),
+  fvpServer: z.string(),
+  record: GuardRecord,
+});
+export type GuardMemo = z.infer<typeof GuardMemo>;
+
+/** A release or reconcile request waiting for the end of the hold. */
+export const Waiter = z.object({ kind: z.enum(['release', 'reconcile']), requester: Requester }).strict();
+export type Waiter = z.infer<typeof Waiter>;
+
+/** The guard's whole state: carried through continue-as-new, returned by the `state` query. */
+export const GuardState = z
+  .object({
+    vm: z.string(),
+    fvpServer: z.string(),
+    phase: GuardPhase,
+    recorded: RequestedPolicy.nullable(),
+    alreadyWriteThrough: z.boolean(),
+    /** This guard requested write-through and has not yet restored (verified) the recorded policy. */
+    writeThrough: z.boolean(),
+    /** Flush verified since the last switch: later holders are re-verified once, then granted. */
+    flushed: z.boolean(),
+    holders: z.array(Holder),
+    waiters: z.array(Waiter),
+    abandonedJobs: z.array(z.string()),
+    /** Unprocessed requests (carried through continue-as-new: no signal is lost). */
+    inbox: z.array(GuardRequest),
+    timeouts: GuardTimeouts.nullable(),
+    lastFlush: FlushState.nullable(),
+    restoreAttempts: z.number().int(),
+    lastError: z.string().nullable(),
+    /** Run id of a terminated predecessor whose record this guard adopted. */
+    adoptedFrom: z.string().nullable(),
+    counts: z
+      .object({
+        acquires: z.number().int(),
+        releases: z.number().int(),
+        switches: z.number().int(),
+        restores: z.number().int(),
+        droppedHolders: z.number().int(),
+        rejectedMessages: z.number().int(),
+        continuedAsNew: z.number().int(),
+      })
+      .strict(),
+  })
+  .strict();
+export type GuardState = z.infer<typeof GuardState>;
+
+export const vmGuardStateQuery = defineQuery<GuardState>('state');
+
+export const VmGuardInput = z
+  .object({
+    vm: z.string().min(1),
+    fvpServer: z.string().min(1),
+    /** Set only by continue-as-new. */
+    carried: GuardState.optional(),
+  })
+  .strict();
+export type VmGuardInput = z.infer<typeof VmGuardInput>;
+
+export interface VmGuardResult {
+  vm: string;
+  fvpServer: string;
+  /** Run id of the terminated predecessor whose record this guard (chain) adopted, if any. */
+  adoptedFrom: string | null;
+  counts: GuardState['counts'];
+}
+
+/** One signal-with-start of a guard, as the holders and the reconciler ask the activity to send it. */
+export const GuardDelivery = z
+  .object({ guardId: z.string().min(1), vm: z.string().min(1), fvpServer: z.string().min(1), request: GuardRequest })
+  .strict();
+export type GuardDelivery = z.infer<typeof GuardDelivery>;
+
+/** The worker's guard settings, which workflows read through the `vmGuardSettings` activity. */
+export interface GuardSettings {
+  /** The FVP management server this worker's activities talk to: part of every guard id. */
+  fvpServer: string;
+  /** How often a guard checks that its holders are still running. */
+  holderCheckIntervalMs: number;
+  /** How long a run waits for a guard's answer before it sends its request again. */
+  resendIntervalMs: number;
+  /** History length beyond which a guard continues as new. */
+  historyLimit: number;
+}

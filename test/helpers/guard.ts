@@ -45,19 +45,7 @@ export function jobsScenario(jobs: Partial<ScenarioJob>[], options: { destageMs?
   };
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false | null>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitFor } from './wait';
 
 export async function timelineOf(lab: Lab, vm: string): Promise<VmTimeline> {
   const found = (await lab.client.timeline()).find((t) => t.vm === vm);

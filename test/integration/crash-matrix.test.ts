@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
 import { assertConsistentSessions, assertPoliciesAre, requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
+import { waitFor } from '../helpers/wait';
 import { startDevServer } from '../helpers/temporal';
 import { startWorkerProcess } from '../helpers/worker-process';
 import { startLab } from '../../lab/launch';
@@ -17,14 +18,6 @@ import { protectedBackup } from '../../workflows';
 import type { Lab } from '../helpers/harness';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const anyVmInWriteThrough = async (lab: Lab) =>
   (await lab.client.state()).fvp.vms.some((vm) => vm.requested.mode === 'WriteThrough');

@@ -14,6 +14,7 @@ import {
   sessionsOf,
 } from '../helpers/lab-assertions';
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
+import { waitFor } from '../helpers/wait';
 import { statusQuery } from '../../workflows';
 import type { RunStatus } from '../../workflows/status';
 
@@ -26,16 +27,6 @@ async function failureOf(promise: Promise<unknown>): Promise<{ message: string; 
     return { message: String(cause?.message), type: cause?.type };
   }
   assert.fail('the run was expected to fail');
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('protectedBackup against the lab', () => {

@@ -7,8 +7,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -26,19 +24,9 @@ import {
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
 import { startDevServer } from '../helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import { freePort } from '../helpers/ports';
 
 const CHROMIUM = '/usr/bin/chromium';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  assert.ok(address && typeof address === 'object');
-  return address.port;
-}
 
 describe('Temporal Web UI', () => {
   const dir = process.env.FVPB_WEB_UI_DIR ?? mkdtempSync(join(tmpdir(), 'fvpb-web-ui-'));

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
@@ -16,19 +15,9 @@ import { JOB, scenario, vmNames } from '../helpers/scenarios';
 import { repoRoot } from '../helpers/tools';
 import { historyText } from '../helpers/temporal';
 import { workerEnv } from '../helpers/worker-process';
+import { freePort } from '../helpers/ports';
 
 const PASSWORD = 'Vr9!q$`"\'-not-in-history';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('the worker process', () => {
   let h: Harness;

@@ -129,17 +129,7 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
   const candidates = await temporal.findUnrestoredGuards();
 
   async function reconcileOne(guard: UnrestoredGuard): Promise<ReconcileEntry> {
-    const entry: ReconcileEntry = {
-      vm: guard.vm,
-      guardId: guard.guardId,
-      closedRun: { runId: guard.runId, status: guard.status, closedAt: guard.closedAt },
-      recorded: guard.recorded,
-      current: null,
-      holders: guard.holders,
-      abandonedJobs: guard.abandonedJobs,
-      outcome: 'no-answer',
-      detail: '',
-    };
+    const entry = entryFor(guard, '');
     let current;
     try {
       current = await forward.readCachePolicy({ vm: guard.vm });
@@ -183,18 +173,7 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
   const results = await settleWithLimit(candidates, input.concurrency, reconcileOne);
   const entries = results.map((r, i) => {
     if (r.status === 'fulfilled') return r.value;
-    const guard = candidates[i] as UnrestoredGuard;
-    return {
-      vm: guard.vm,
-      guardId: guard.guardId,
-      closedRun: { runId: guard.runId, status: guard.status, closedAt: guard.closedAt },
-      recorded: guard.recorded,
-      current: null,
-      holders: guard.holders,
-      abandonedJobs: guard.abandonedJobs,
-      outcome: 'no-answer' as const,
-      detail: messageOf(r.reason),
-    };
+    return entryFor(candidates[i] as UnrestoredGuard, messageOf(r.reason));
   });
   return {
     dryRun: input.dryRun,
@@ -211,4 +190,19 @@ function done(entry: ReconcileEntry, outcome: ReconcileOutcome, detail: string):
   entry.outcome = outcome;
   entry.detail = `${entry.detail}${detail}`;
   return entry;
+}
+
+/** What the reconciler knows of a closed guard before it has an answer: `no-answer` until one comes. */
+function entryFor(guard: UnrestoredGuard, detail: string): ReconcileEntry {
+  return {
+    vm: guard.vm,
+    guardId: guard.guardId,
+    closedRun: { runId: guard.runId, status: guard.status, closedAt: guard.closedAt },
+    recorded: guard.recorded,
+    current: null,
+    holders: guard.holders,
+    abandonedJobs: guard.abandonedJobs,
+    outcome: 'no-answer',
+    detail,
+  };
 }

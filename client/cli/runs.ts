@@ -121,6 +121,20 @@ function targetId(args: z.infer<typeof IdArgs>): string {
   return args['<workflow-id>'] ?? workflowIdFor(args.job as string);
 }
 
+/** `run` and `start` start the same way: the flags' workflow id, and attach or refuse when one is open. */
+function startFromFlags(
+  client: Parameters<typeof startProtectedBackup>[0],
+  taskQueue: string,
+  request: Parameters<typeof startProtectedBackup>[1],
+  flags: { workflowId?: string; attach?: boolean },
+) {
+  return startProtectedBackup(client, request, {
+    taskQueue,
+    workflowId: flags.workflowId,
+    ifRunning: flags.attach ? 'attach' : 'fail',
+  });
+}
+
 export function registerRunCommands(program: Command, io: CliIo, state: CliState): void {
   const run = addRequestOptions(
     program.command('run').description('start a protected backup and follow it to its report (exit code: see README)'),
@@ -130,11 +144,7 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
     const request = buildRequest(flags, command);
     const out = new Output(io, flags.json);
     await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
-      const started = await startProtectedBackup(client, request, {
-        taskQueue,
-        workflowId: flags.workflowId,
-        ifRunning: flags.attach ? 'attach' : 'fail',
-      });
+      const started = await startFromFlags(client, taskQueue, request, flags);
       out.line(
         `${started.attached ? 'Attached to' : 'Started'} ${started.workflowId} (run ${started.runId}) on task queue ${taskQueue}`,
       );
@@ -154,11 +164,7 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
     const request = buildRequest(flags, command);
     const out = new Output(io, flags.json);
     await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
-      const started = await startProtectedBackup(client, request, {
-        taskQueue,
-        workflowId: flags.workflowId,
-        ifRunning: flags.attach ? 'attach' : 'fail',
-      });
+      const started = await startFromFlags(client, taskQueue, request, flags);
       out.line(`${started.attached ? 'Already running' : 'Started'}: ${started.workflowId} (run ${started.runId})`);
       out.document({
         workflowId: started.workflowId,

@@ -4,7 +4,7 @@
  * relies on, whether the server answers, and the problems to fix).
  */
 import type { OperationInvoker } from './invoker';
-import type { DoctorReport, EndpointName } from './powershell/operations';
+import type { DoctorReport, EndpointName } from '../domain/endpoint';
 import { classified } from './failures';
 import { whileHeartbeating } from './heartbeat';
 

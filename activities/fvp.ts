@@ -4,20 +4,12 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { OperationInvoker } from './invoker';
-import type { FlushState, RequestedPolicy, VmPolicy } from './powershell/operations';
+import { isFlushed, samePolicy, type FlushState, type RequestedPolicy, type VmPolicy } from '../domain/policy';
 import { classified, powerShellErrorType } from './failures';
 import { pause, whileHeartbeating } from './heartbeat';
-import { isFlushed } from './flush-state';
 
 export interface FvpDependencies {
   fvp: OperationInvoker;
-}
-
-export function samePolicy(a: RequestedPolicy, b: RequestedPolicy): boolean {
-  if (a.mode !== b.mode) return false;
-  // Peer counts only mean something in write-back; FVP keeps whatever it had in write-through.
-  if (a.mode === 'WriteThrough') return true;
-  return a.peers === b.peers && a.externalPeers === b.externalPeers;
 }
 
 export function createFvpActivities({ fvp }: FvpDependencies) {

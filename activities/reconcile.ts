@@ -5,7 +5,7 @@
  * adopted the record when it started. The CLI's `guard status` uses the same function.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { RequestedPolicy } from './powershell/operations';
+import type { RequestedPolicy } from '../domain/policy';
 import { listUncleanGuards, type ClosedGuard, type TemporalDependencies } from './vm-guard';
 
 export interface UnrestoredGuard {

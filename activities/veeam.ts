@@ -7,7 +7,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { OperationInvoker } from './invoker';
-import type { BackupJob, BackupSession } from './powershell/operations';
+import type { BackupJob, BackupSession } from '../domain/veeam';
 import { classified, isAlreadyRunning } from './failures';
 import { pause, whileHeartbeating } from './heartbeat';
 

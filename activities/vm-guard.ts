@@ -25,7 +25,7 @@ import {
   vmGuardRequestSignal,
   type GuardSettings,
   type VmGuardInput,
-} from '../workflows/vm-guard-protocol';
+} from '../domain/guard-protocol';
 
 export interface TemporalDependencies {
   client: Client;

@@ -10,7 +10,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { DEFAULT_TASK_QUEUE } from '../worker/config';
+import { DEFAULT_TASK_QUEUE } from '../domain/task-queue';
 
 export interface ConnectOptions {
   /** host:port; overrides the profile and TEMPORAL_ADDRESS. */

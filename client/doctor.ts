@@ -3,7 +3,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import type { DoctorReport, EndpointName } from '../activities/powershell/operations';
+import type { DoctorReport, EndpointName } from '../domain/endpoint';
 import { DoctorInput, type doctor, type DoctorResult } from '../workflows/doctor';
 import { InvalidInputError } from './errors';
 

@@ -3,7 +3,7 @@
  * the field, the job or the workflow id involved, and never a credential.
  */
 import type { z } from 'zod';
-import { describeZodError } from '../workflows/input';
+import { describeZodError } from '../domain/zod-issues';
 
 /** The input failed validation: nothing was started. */
 export class InvalidInputError extends Error {

@@ -5,14 +5,11 @@
  * strings, as the PowerShell module prints them).
  */
 import { z } from 'zod';
-import type {
-  BackupSession,
-  CacheMode,
-  EndpointName,
-  ErrorCategory,
-  RequestedPolicy,
-} from '../activities/powershell/operations';
-import { RequestedPolicy as RequestedPolicySchema } from '../activities/powershell/operations';
+import type { ErrorCategory } from '../activities/powershell/operations';
+import type { BackupSession } from '../domain/veeam';
+import type { CacheMode, RequestedPolicy } from '../domain/policy';
+import type { EndpointName } from '../domain/endpoint';
+import { RequestedPolicy as RequestedPolicySchema } from '../domain/policy';
 import type { FaultAction, FaultRule } from './model/faults';
 import type { WriteThroughWindow } from './model/fvp';
 import type { PolicyEvent, Verdict } from './model/state';

@@ -1,13 +1,9 @@
 /**
  * A typed client of the lab's HTTP API (see lab/server.ts), for tests, the demo and benchmarks.
  */
-import {
-  Envelope,
-  type EndpointName,
-  type OperationArgs,
-  type OperationName,
-  type RequestedPolicy,
-} from '../activities/powershell/operations';
+import { Envelope, type OperationArgs, type OperationName } from '../activities/powershell/operations';
+import { type EndpointName } from '../domain/endpoint';
+import { type RequestedPolicy } from '../domain/policy';
 import type {
   FaultsView,
   InvocationsQuery,

@@ -2,7 +2,7 @@
  * What the lab's simulated hosts report for Get-Doctor, and the list of unconfirmed vendor facts
  * the lab simulates (see DOMAIN.md): one place to read what the lab assumes about the real world.
  */
-import type { DoctorReport, EndpointName } from '../activities/powershell/operations';
+import type { DoctorReport, EndpointName } from '../domain/endpoint';
 
 export const SIMULATOR_NOTICE = 'this is the fvp-backup lab, a simulator: no real FVP, Veeam or PowerShell host';
 

@@ -6,7 +6,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { operationNames } from '../activities/powershell/operations';
-import type { EndpointName, Envelope, RequestedPolicy } from '../activities/powershell/operations';
+import type { Envelope } from '../activities/powershell/operations';
+import type { EndpointName } from '../domain/endpoint';
+import type { RequestedPolicy } from '../domain/policy';
 import type {
   FaultsView,
   InvocationRecord,

@@ -7,11 +7,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   ConnectArgs,
   operations,
-  type EndpointName,
   type Envelope,
   type OperationName,
   type OperationResult,
 } from '../activities/powershell/operations';
+import { type EndpointName } from '../domain/endpoint';
 import type { InvokeRequest } from './protocol';
 import { doctorReport } from './doctor';
 import { OpError, describeIssues, permanent, quoteName, transient } from './model/errors';

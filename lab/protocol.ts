@@ -4,7 +4,7 @@
  * `Invoke-Op '<Function>' '<base64 JSON>'` line here as a POST /ps/invoke.
  */
 import { z } from 'zod';
-import { EndpointName } from '../activities/powershell/operations';
+import { EndpointName } from '../domain/endpoint';
 
 export const InvokeRequest = z
   .object({

@@ -4,7 +4,7 @@
  * replaces the whole lab state with it. All durations are milliseconds of wall-clock time.
  */
 import { z } from 'zod';
-import { RequestedPolicy, VmName } from '../activities/powershell/operations';
+import { RequestedPolicy, VmName } from '../domain/policy';
 
 const Ms = z.number().int().min(0).max(86_400_000);
 

@@ -3,12 +3,8 @@
  * to drive the lab without a server). Time only moves when the test advances it; a cmdlet that
  * waits (Set-VmWriteThrough -WaitTimeSeconds) advances it by the time it waits.
  */
-import {
-  Envelope,
-  type EndpointName,
-  type OperationArgs,
-  type OperationName,
-} from '../activities/powershell/operations';
+import { Envelope, type OperationArgs, type OperationName } from '../activities/powershell/operations';
+import { type EndpointName } from '../domain/endpoint';
 import { Lab } from './lab';
 import type { InvokeResponse } from './protocol';
 import type { ScenarioInput } from './scenario';

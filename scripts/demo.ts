@@ -19,7 +19,7 @@ import { exitCodeFor, ExitCode } from '../client/exit-codes';
 import { ProgressDisplay } from '../client/progress';
 import { formatOutcome } from '../client/report';
 import { followRun, startProtectedBackup } from '../client/runs';
-import { DEFAULT_TASK_QUEUE } from '../worker/config';
+import { DEFAULT_TASK_QUEUE } from '../domain/task-queue';
 import type { ProtectedBackupRequest } from '../workflows/input';
 
 const root = resolve(__dirname, '..');

@@ -29,10 +29,10 @@
  *   LOG_LEVEL                    trace | debug | info | warn | error        (info)
  */
 import { z } from 'zod';
-import { DurationInput, describeZodError, durationMs } from '../workflows/input';
+import { DurationInput, durationMs } from '../domain/duration';
+import { DEFAULT_TASK_QUEUE } from '../domain/task-queue';
+import { describeZodError } from '../domain/zod-issues';
 import { EndpointConfig } from '../activities/powershell/config';
-
-export const DEFAULT_TASK_QUEUE = 'fvp-protected-backup';
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const positiveInt = z.coerce.number().int().positive();

@@ -5,7 +5,8 @@
  */
 import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { durationMs, type ProtectedBackupInput } from './input';
+import { type ProtectedBackupInput } from './input';
+import { durationMs } from '../domain/duration';
 
 export function activityProxies(timeouts: ProtectedBackupInput['timeouts'], longestWait: string | number = '12 hours') {
   const retryInitialMs = durationMs(timeouts.retryInitialInterval);

@@ -4,10 +4,11 @@
  * the restore that follows never changes a VM while Veeam still reads its disks.
  */
 import { ApplicationFailure, CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
-import type { BackupSession } from '../activities/powershell/operations';
+import type { BackupSession } from '../domain/veeam';
 import type { ActivityProxies } from './activity-proxies';
 import { FailureType, messageOf } from './failures';
-import { durationMs, type ProtectedBackupInput } from './input';
+import { type ProtectedBackupInput } from './input';
+import { durationMs } from '../domain/duration';
 import type { RunTracker } from './tracker';
 
 /** How long one watch activity polls before it reports progress back to the workflow. */

@@ -6,9 +6,9 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities';
-import { EndpointName, type DoctorReport } from '../activities/powershell/operations';
+import { EndpointName, type DoctorReport } from '../domain/endpoint';
 import { FailureType } from './failures';
-import { describeZodError } from './input';
+import { describeZodError } from '../domain/zod-issues';
 
 export const DoctorInput = z
   .object({

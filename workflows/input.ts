@@ -5,27 +5,7 @@
  * There is deliberately no field for credentials: they live with the worker.
  */
 import { z } from 'zod';
-import { msToNumber } from '@temporalio/common/lib/time';
-
-/** A duration as Temporal writes them ('30 seconds', '2 minutes', '500ms') or milliseconds. */
-export const DurationInput = z.union([
-  z.number().int().positive(),
-  z.string().refine(
-    (value) => {
-      try {
-        return msToNumber(value as Parameters<typeof msToNumber>[0]) > 0;
-      } catch {
-        return false;
-      }
-    },
-    { message: "expected a positive duration such as '30 seconds' or '2 minutes'" },
-  ),
-]);
-export type DurationInput = z.infer<typeof DurationInput>;
-
-export function durationMs(value: DurationInput): number {
-  return msToNumber(value as Parameters<typeof msToNumber>[0]);
-}
+import { DurationInput, durationMs } from '../domain/duration';
 
 export const TransportMode = z.enum(['auto', 'directsan', 'hotadd', 'nbd']);
 export type TransportMode = z.infer<typeof TransportMode>;
@@ -142,13 +122,3 @@ export const SetVadpBlacklistInput = z
   })
   .strict();
 export type SetVadpBlacklistRequest = z.input<typeof SetVadpBlacklistInput>;
-
-/** Readable, one line per problem, naming the field: `flush.deadline: expected a positive duration…`. */
-export function describeZodError(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.length ? issue.path.map(String).join('.') : '(input)';
-      return `${path}: ${issue.message}`;
-    })
-    .join('; ');
-}

@@ -25,7 +25,9 @@ import {
 import { activityProxies, type ActivityProxies } from './activity-proxies';
 import { runBackupJob } from './backup-job';
 import { asApplicationFailure, FailureType, messageOf } from './failures';
-import { describeZodError, durationMs, ProtectedBackupInput, type ProtectedBackupRequest } from './input';
+import { ProtectedBackupInput, type ProtectedBackupRequest } from './input';
+import { describeZodError } from '../domain/zod-issues';
+import { durationMs } from '../domain/duration';
 import { rejections, settleWithLimit } from './limit';
 import type { RunReport, RunStatus, VmStatus } from './status';
 import { RunTracker } from './tracker';

@@ -26,14 +26,17 @@ import {
 } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities';
-import type { RequestedPolicy } from '../activities/powershell/operations';
+import type { RequestedPolicy } from '../domain/policy';
 import type { UnrestoredGuard } from '../activities/reconcile';
 import { activityProxies } from './activity-proxies';
 import { FailureType, messageOf } from './failures';
-import { describeZodError, DurationInput, durationMs, ProtectedBackupInput } from './input';
+import { ProtectedBackupInput } from './input';
+import { describeZodError } from '../domain/zod-issues';
+import { DurationInput, durationMs } from '../domain/duration';
 import { settleWithLimit } from './limit';
-import { GuardReply, vmGuardReplySignal, type Requester } from './vm-guard-protocol';
-import { guardTimeoutsOf, samePolicy } from './vm-guard-timeouts';
+import { GuardReply, vmGuardReplySignal, type Requester } from '../domain/guard-protocol';
+import { guardTimeoutsOf } from './vm-guard-timeouts';
+import { samePolicy } from '../domain/policy';
 
 export const RECONCILE_WORKFLOW_TYPE = 'reconcilePolicies';
 

@@ -6,7 +6,8 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { activityProxies } from './activity-proxies';
 import { FailureType } from './failures';
-import { describeZodError, ProtectedBackupInput, SetVadpBlacklistInput, type SetVadpBlacklistRequest } from './input';
+import { ProtectedBackupInput, SetVadpBlacklistInput, type SetVadpBlacklistRequest } from './input';
+import { describeZodError } from '../domain/zod-issues';
 
 export interface VadpReport {
   proxies: { vm: string; before: boolean; after: boolean }[];

@@ -3,7 +3,8 @@
  * for both, so an operator reads the same facts in the UI, the CLI and the result.
  */
 import { z } from 'zod';
-import { RequestedPolicy, SessionResult, SessionState, CacheMode } from '../activities/powershell/operations';
+import { RequestedPolicy, CacheMode } from '../domain/policy';
+import { SessionResult, SessionState } from '../domain/veeam';
 
 export const Phase = z.enum([
   'validating',

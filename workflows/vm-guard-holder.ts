@@ -28,7 +28,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { FailureType } from './failures';
-import { durationMs, type ProtectedBackupInput } from './input';
+import { type ProtectedBackupInput } from './input';
+import { durationMs } from '../domain/duration';
 import type { VmStatus } from './status';
 import type { RunTracker } from './tracker';
 import {
@@ -39,7 +40,7 @@ import {
   type GuardRequest,
   type GuardSettings,
   type Requester,
-} from './vm-guard-protocol';
+} from '../domain/guard-protocol';
 import { guardTimeoutsOf } from './vm-guard-timeouts';
 import type { WriteThroughGuard } from './write-through-guard';
 

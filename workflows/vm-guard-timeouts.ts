@@ -3,9 +3,9 @@
  * hold (tests shorten them so that a killed worker is noticed in seconds), converted to plain
  * milliseconds for the wire. Pure: shared by the guard, its holders and the reconciler.
  */
-import type { RequestedPolicy } from '../activities/powershell/operations';
-import { durationMs, ProtectedBackupInput } from './input';
-import type { GuardTimeouts } from './vm-guard-protocol';
+import { ProtectedBackupInput } from './input';
+import { durationMs } from '../domain/duration';
+import type { GuardTimeouts } from '../domain/guard-protocol';
 
 export function guardTimeoutsOf(input: Pick<ProtectedBackupInput, 'timeouts' | 'flush' | 'veeam'>): GuardTimeouts {
   const t = input.timeouts;
@@ -34,14 +34,4 @@ export function proxyTimeouts(t: GuardTimeouts): ProtectedBackupInput['timeouts'
     retryMaximumAttempts: t.retryMaximumAttempts,
     restoreMaxInterval: t.restoreMaxIntervalMs,
   };
-}
-
-/**
- * The same comparison restoreCachePolicy verifies with (activities/fvp.ts `samePolicy`), kept here
- * because workflow code must not import the activity module: peer counts only matter in write-back.
- */
-export function samePolicy(a: RequestedPolicy, b: RequestedPolicy): boolean {
-  if (a.mode !== b.mode) return false;
-  if (a.mode === 'WriteThrough') return true;
-  return a.peers === b.peers && a.externalPeers === b.externalPeers;
 }

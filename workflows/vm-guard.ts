@@ -54,11 +54,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { FlushState, VmPolicy } from '../activities/powershell/operations';
-import { isFlushed } from '../activities/flush-state';
+import type { FlushState, VmPolicy } from '../domain/policy';
+import { isFlushed } from '../domain/policy';
 import { activityProxies } from './activity-proxies';
 import { asApplicationFailure, FailureType, messageOf, typeOf } from './failures';
-import { describeZodError } from './input';
+import { describeZodError } from '../domain/zod-issues';
 import {
   GuardMemo,
   GuardRequest,
@@ -74,7 +74,7 @@ import {
   type Holder,
   type Requester,
   type VmGuardResult,
-} from './vm-guard-protocol';
+} from '../domain/guard-protocol';
 import { defaultGuardTimeouts, proxyTimeouts } from './vm-guard-timeouts';
 
 /** How long one flush-polling activity runs before the guard looks at its requests again. */

@@ -8,9 +8,10 @@
 import { ApplicationFailure, CancellationScope, CancelledFailure, sleep } from '@temporalio/workflow';
 import type { ActivityProxies } from './activity-proxies';
 import { FailureType, messageOf } from './failures';
-import { durationMs, type ProtectedBackupInput } from './input';
+import { type ProtectedBackupInput } from './input';
+import { durationMs } from '../domain/duration';
 import { rejections, settleWithLimit } from './limit';
-import { isFlushed } from '../activities/flush-state';
+import { isFlushed } from '../domain/policy';
 import type { RunTracker } from './tracker';
 import type { VmStatus } from './status';
 

@@ -6,7 +6,7 @@
  */
 import type { Credential } from './credentials';
 import type { EndpointConfig } from './config';
-import type { EndpointName } from './operations';
+import type { EndpointName } from '../../domain/endpoint';
 
 export const HOST_ENV = {
   /** 'fvp' or 'veeam': which vendor module Connect-Endpoint imports. */

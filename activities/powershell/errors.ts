@@ -3,7 +3,8 @@
  * `retryable === false` means retrying the same call cannot help (map it to a non-retryable
  * ApplicationFailure); `category` says why.
  */
-import type { EndpointName, ErrorCategory } from './operations';
+import type { ErrorCategory } from './operations';
+import type { EndpointName } from '../../domain/endpoint';
 
 /**
  * - `transient`, `permanent`, `already-running`, `not-connected`: classified by the module

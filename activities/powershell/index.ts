@@ -37,4 +37,5 @@ export {
   type PowerShellConfigInput,
 } from './config';
 export type { Logger } from './logger';
-export type { OperationArgs, OperationName, OperationResult, EndpointName } from './operations';
+export type { OperationArgs, OperationName, OperationResult } from './operations';
+export type { EndpointName } from '../../domain/endpoint';

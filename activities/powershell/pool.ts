@@ -8,13 +8,8 @@ import { join } from 'node:path';
 import { EndpointConfig, type EndpointConfigInput } from './config';
 import { PowerShellError, PowerShellRequestError } from './errors';
 import { silentLogger, type Logger } from './logger';
-import {
-  operations,
-  type EndpointName,
-  type OperationArgs,
-  type OperationName,
-  type OperationResult,
-} from './operations';
+import { operations, type OperationArgs, type OperationName, type OperationResult } from './operations';
+import { type EndpointName } from '../../domain/endpoint';
 import { isOperationName } from './protocol';
 import { PowerShellSession } from './session';
 

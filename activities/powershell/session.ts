@@ -12,7 +12,8 @@ import { CredentialError, loadCredential, type Credential } from './credentials'
 import { childEnvironment } from './environment';
 import { excerpt, PowerShellError, redact, type PowerShellErrorCategory } from './errors';
 import type { Logger } from './logger';
-import { operations, type EndpointName, type OperationName, type OperationResult } from './operations';
+import { operations, type OperationName, type OperationResult } from './operations';
+import { type EndpointName } from '../../domain/endpoint';
 import { initLine, invocationLine, parseOutput } from './protocol';
 
 export interface SessionOptions {

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { EndpointName } from '../../activities/powershell/operations';
+import { EndpointName } from '../../domain/endpoint';
 import { missingItems, runDoctor } from '../doctor';
 import { ExitCode } from '../exit-codes';
 import {

@@ -11,7 +11,7 @@
  */
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { z } from 'zod';
-import { DurationInput, durationMs } from '../../workflows/input';
+import { DurationInput, durationMs } from '../../domain/duration';
 import { RECONCILE_WORKFLOW_TYPE, type ReconcileRequest } from '../../workflows/reconcile-policies';
 
 export const RECONCILER_SCHEDULE_ID = 'reconcile-policies';

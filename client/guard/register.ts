@@ -22,7 +22,7 @@ import {
   type CliIo,
   type CliState,
 } from '../cli/context';
-import { DurationInput } from '../../workflows/input';
+import { DurationInput } from '../../domain/duration';
 import { reconcileCommand } from './reconcile';
 import { RECONCILER_SCHEDULE_ID, syncReconcilerSchedule } from './reconciler-schedule';
 import { guardStatusCommand } from './status';

@@ -11,7 +11,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { findUnrestoredGuards, type UnrestoredGuard } from '../../activities/reconcile';
-import { VM_GUARD_WORKFLOW_TYPE, vmGuardStateQuery, type GuardState } from '../../workflows/vm-guard-protocol';
+import { VM_GUARD_WORKFLOW_TYPE, vmGuardStateQuery, type GuardState } from '../../domain/guard-protocol';
 
 export interface GuardStatusOptions {
   /** Only this VM's guard. */

@@ -18,7 +18,8 @@
  */
 import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
-import { DurationInput, ProtectedBackupInput, type ProtectedBackupRequest } from '../../workflows/input';
+import { ProtectedBackupInput, type ProtectedBackupRequest } from '../../workflows/input';
+import { DurationInput } from '../../domain/duration';
 import { calendarProblem, CALENDAR_FIELDS, type CalendarInput } from './calendar';
 import { cronProblem } from './cron';
 import { ScheduleFileError, type FileIssue } from './errors';

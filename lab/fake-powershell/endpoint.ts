@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { EndpointConfigInput } from '../../activities/powershell/config';
-import type { EndpointName } from '../../activities/powershell/operations';
+import type { EndpointName } from '../../domain/endpoint';
 import { FAKE_HOST_ENV } from '../protocol';
 
 /** The executable wrapper (bash, `exec node --import tsx lab/fake-powershell/main.ts`). */

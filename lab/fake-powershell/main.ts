@@ -16,7 +16,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { CREDENTIAL_ENV, FAKE_HOST_ENV, InvokeRequest, InvokeResponse } from '../protocol';
-import { EndpointName } from '../../activities/powershell/operations';
+import { EndpointName } from '../../domain/endpoint';
 import { classify, decodeBase64Utf8, notRecognized } from './lines';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

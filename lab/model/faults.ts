@@ -4,7 +4,8 @@
  * Probabilities draw from a seeded PRNG whose state is part of the lab state, so runs repeat.
  */
 import { z } from 'zod';
-import { EndpointName, ErrorCategory, operationNames } from '../../activities/powershell/operations';
+import { ErrorCategory, operationNames } from '../../activities/powershell/operations';
+import { EndpointName } from '../../domain/endpoint';
 
 export const FaultAction = z.enum(['fail', 'die', 'hang', 'garbage', 'delay', 'stderr']);
 export type FaultAction = z.infer<typeof FaultAction>;

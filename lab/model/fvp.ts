@@ -9,7 +9,7 @@
  *   the effective mode stays WriteBack until the dirty writes destaged (time to destage 0).
  *   Switching back to write-back is immediate.
  */
-import type { CacheMode, FlushState, RequestedPolicy, VmPolicy } from '../../activities/powershell/operations';
+import type { CacheMode, FlushState, RequestedPolicy, VmPolicy } from '../../domain/policy';
 import { LIMITS, pushBounded, type PolicyEvent, type PolicySource, type VmState } from './state';
 
 export const WRITE_THROUGH_POLICY: RequestedPolicy = { mode: 'WriteThrough', peers: 0, externalPeers: null };

@@ -5,7 +5,8 @@
  * the lab process is down. Credential values are never stored, only a salted hash to check against.
  */
 import { z } from 'zod';
-import { EndpointName, RequestedPolicy } from '../../activities/powershell/operations';
+import { EndpointName } from '../../domain/endpoint';
+import { RequestedPolicy } from '../../domain/policy';
 import { JobOutcome, Scenario, TransportMode } from '../scenario';
 import { FaultRuleState } from './faults';
 

@@ -5,7 +5,7 @@
  * job's outcome. Stop-BackupJob makes a live session Stopping for stopDelayMs, then Stopped/Failed;
  * VMs whose task had not started by the stop request are never snapshotted.
  */
-import type { BackupSession, SessionResult, SessionState } from '../../activities/powershell/operations';
+import type { BackupSession, SessionResult, SessionState } from '../../domain/veeam';
 import type { SessionRecord } from './state';
 
 export interface TaskTiming {

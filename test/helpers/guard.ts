@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import { defaultScenario, type ScenarioInput, type ScenarioJob } from '../../lab/scenario';
 import type { VmTimeline, WriteThroughWindow } from '../../lab/api';
-import { guardIdFor, type GuardState, vmGuardStateQuery } from '../../workflows/vm-guard-protocol';
+import { guardIdFor, type GuardState, vmGuardStateQuery } from '../../domain/guard-protocol';
 import type { Lab } from './harness';
 import { workerEnv } from './worker-process';
 

@@ -3,7 +3,7 @@
  * it had, exactly one Veeam session per run.
  */
 import assert from 'node:assert/strict';
-import type { RequestedPolicy } from '../../activities/powershell/operations';
+import type { RequestedPolicy } from '../../domain/policy';
 import type { Lab } from './harness';
 
 export async function requestedPolicies(lab: Lab): Promise<Map<string, RequestedPolicy>> {

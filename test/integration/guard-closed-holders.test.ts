@@ -14,7 +14,7 @@ import { guardId, guardRuns, guardState, guardWorkerEnv, waitFor, windowsSince }
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
 import { temporalCli } from '../helpers/tools';
 import { protectedBackup, statusQuery } from '../../workflows';
-import type { VmGuardResult } from '../../workflows/vm-guard-protocol';
+import type { VmGuardResult } from '../../domain/guard-protocol';
 
 /** One check period of the test worker, plus the job-poll and restore round trips. */
 const CHECK_PERIOD_MS = 1000;

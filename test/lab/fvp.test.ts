@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Envelope, FlushState, VmPolicy } from '../../activities/powershell/operations';
+import type { Envelope } from '../../activities/powershell/operations';
+import type { FlushState, VmPolicy } from '../../domain/policy';
 import { fakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BackupJob, BackupSession, Envelope } from '../../activities/powershell/operations';
+import type { Envelope } from '../../activities/powershell/operations';
+import type { BackupJob, BackupSession } from '../../domain/veeam';
 import { fakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FlushState } from '../../activities/powershell/operations';
+import type { FlushState } from '../../domain/policy';
 import { fakeLab, type FakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 

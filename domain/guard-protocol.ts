@@ -8,7 +8,7 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
-import { FlushState, RequestedPolicy, VmPolicy } from '../activities/powershell/operations';
+import { FlushState, RequestedPolicy, VmPolicy } from './policy';
 
 export const VM_GUARD_WORKFLOW_TYPE = 'vmGuard';
 export const VM_GUARD_ID_PREFIX = 'vm-guard/';

@@ -77,17 +77,35 @@ export class PowerShellRequestError extends PowerShellError {
   }
 }
 
-/** Replaces every occurrence of each secret with `***`. */
+/** Replaces every occurrence of each secret with `***` (longest first, so no secret leaves a part of another). */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) {
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret.length > 0) out = out.split(secret).join('***');
   }
   return out;
+}
+
+/**
+ * The forms in which a secret can appear in what PowerShell prints or what we quote: as is, and
+ * JSON-escaped (`"` and `\` become `\"` and `\\` inside a JSON document the process printed).
+ */
+export function secretForms(secret: string): string[] {
+  if (secret === '') return [];
+  const escaped = JSON.stringify(secret).slice(1, -1);
+  return escaped === secret ? [secret] : [secret, escaped];
 }
 
 /** The first `max` characters of a text, for error messages, JSON-quoted so control characters show. */
 export function excerpt(text: string, max = 200): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
   return JSON.stringify(cut);
+}
+
+/**
+ * An excerpt with every secret form removed first: redacting after the cut or the JSON-quoting would
+ * miss a secret that was cut in two or whose `"` and `\` were escaped.
+ */
+export function redactedExcerpt(text: string, secrets: readonly string[], max = 200): string {
+  return excerpt(redact(text, secrets), max);
 }

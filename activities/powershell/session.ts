@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { EndpointConfig } from './config';
 import { CredentialError, loadCredential, type Credential } from './credentials';
 import { childEnvironment } from './environment';
-import { excerpt, PowerShellError, redact, type PowerShellErrorCategory } from './errors';
+import { PowerShellError, redact, redactedExcerpt, secretForms, type PowerShellErrorCategory } from './errors';
 import type { Logger } from './logger';
 import { operations, type OperationName, type OperationResult } from './operations';
 import { type EndpointName } from '../../domain/endpoint';
@@ -68,7 +68,7 @@ export class PowerShellSession {
     this.endpoint = options.endpoint;
     this.config = options.config;
     this.logger = options.logger;
-    this.secrets = credential ? [credential.password] : [];
+    this.secrets = credential ? secretForms(credential.password) : [];
     this.shell = new PowerShell({
       executable: options.config.executable,
       executableOptions: executableOptions(options.config),
@@ -199,6 +199,11 @@ export class PowerShellSession {
     return redact(text, this.secrets);
   }
 
+  /** What the process printed, for a message: secrets out first, then cut and quoted. */
+  private quote(text: string): string {
+    return redactedExcerpt(text, this.secrets);
+  }
+
   private async run(op: string, line: string, timeoutMs: number): Promise<string> {
     if (this.exited || !this.usable) throw this.error(op, 'process-died', `${op}: the PowerShell process is gone`);
     this.busy = true;
@@ -243,7 +248,7 @@ export class PowerShellSession {
       }
       if (err instanceof InvocationError) {
         // Everything on stderr; the process is in step (both delimiters came) but in an unknown state.
-        throw this.error(op, 'protocol', `${op} wrote to stderr: ${excerpt(err.message)}`);
+        throw this.error(op, 'protocol', `${op} wrote to stderr: ${this.quote(err.message)}`);
       }
       throw this.error(op, 'protocol', `${op}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     } finally {
@@ -260,7 +265,7 @@ export class PowerShellSession {
     if (!parsed.ok) {
       // Whatever printed this may print more later: never trust this process again.
       this.usable = false;
-      throw this.error(op, 'protocol', `${op} ${parsed.reason}: ${excerpt(raw)}`);
+      throw this.error(op, 'protocol', `${op} ${parsed.reason}: ${this.quote(raw)}`);
     }
     const envelope = parsed.envelope;
     if (!envelope.ok) {
@@ -274,7 +279,7 @@ export class PowerShellSession {
       throw this.error(
         op,
         'protocol',
-        `${op} returned a result that does not match its schema (${z.prettifyError(result.error).replace(/\n/g, '; ')}): ${excerpt(JSON.stringify(envelope.result))}`,
+        `${op} returned a result that does not match its schema (${z.prettifyError(result.error).replace(/\n/g, '; ')}): ${this.quote(JSON.stringify(envelope.result))}`,
       );
     }
     return result.data;

@@ -188,3 +188,29 @@ test('the child environment carries this endpoint only, minus every credential s
     [HOST_ENV.credentialPassword]: 'p',
   });
 });
+
+test('the child inherits only the allow-listed variables; TEMPORAL_* never, not even through env', () => {
+  const config = EndpointConfig.parse({
+    executable: 'pwsh',
+    server: 's',
+    env: { FVPB_LAB_URL: 'http://127.0.0.1:1', TEMPORAL_API_KEY: 'configured-by-mistake' },
+  });
+  const env = childEnvironment('fvp', config, null, [], {
+    Path: 'C:\\Windows',
+    SystemRoot: 'C:\\Windows',
+    PSModulePath: 'C:\\modules',
+    LC_ALL: 'C',
+    TEMPORAL_API_KEY: 'key',
+    TEMPORAL_ADDRESS: 'temporal:7233',
+    AWS_SECRET_ACCESS_KEY: 'aws',
+    NODE_OPTIONS: '--inspect',
+  });
+  assert.deepEqual(env, {
+    Path: 'C:\\Windows',
+    SystemRoot: 'C:\\Windows',
+    PSModulePath: 'C:\\modules',
+    LC_ALL: 'C',
+    FVPB_LAB_URL: 'http://127.0.0.1:1',
+    [HOST_ENV.endpoint]: 'fvp',
+  });
+});

@@ -48,12 +48,13 @@ export type FlushState = z.infer<typeof FlushState>;
 
 /**
  * Whether `b` gives the VM back exactly `a`: peer counts only matter in write-back, and `null`
- * external peers (no fault domains licensed) compare as they are.
+ * external peers (no fault domains licensed) equal 0: FVP may read a VM-level policy back as 0
+ * where none was recorded, and a restore verified by this must not loop forever on that.
  */
 export function samePolicy(a: RequestedPolicy, b: RequestedPolicy): boolean {
   if (a.mode !== b.mode) return false;
   if (a.mode === 'WriteThrough') return true;
-  return a.peers === b.peers && a.externalPeers === b.externalPeers;
+  return a.peers === b.peers && (a.externalPeers ?? 0) === (b.externalPeers ?? 0);
 }
 
 /** Flushed: write-through requested and in effect, and nothing left to destage. */

@@ -12,12 +12,20 @@ import {
   type OperationResult,
 } from '../activities/powershell/operations';
 import { type EndpointName } from '../domain/endpoint';
+import { samePolicy, type RequestedPolicy } from '../domain/policy';
 import type { InvokeRequest } from './protocol';
 import { doctorReport } from './doctor';
 import { OpError, describeIssues, permanent, quoteName, transient } from './model/errors';
-import { WRITE_THROUGH_POLICY, flushDoc, policyDoc, setRequested, timeToDestageMs } from './model/fvp';
+import {
+  WRITE_THROUGH_POLICY,
+  currentRequested,
+  flushDoc,
+  policyDoc,
+  setRequested,
+  timeToDestageMs,
+} from './model/fvp';
 import { LIMITS, pushBounded, type CredentialHash, type LabState, type VmState } from './model/state';
-import { findSession, isLive, sessionDoc } from './model/veeam';
+import { findSession, isLive, isVisible, sessionDoc } from './model/veeam';
 import type { z } from 'zod';
 
 export interface OpContext {
@@ -60,6 +68,22 @@ function acceleratedVm(ctx: OpContext, name: string): VmState {
   return vm;
 }
 
+/**
+ * A conditional write's precondition, as the module checks it: the VM's current requested policy
+ * must be the one the caller expects to replace, or nothing is written.
+ */
+function refuseUnlessExpected(vm: VmState, expected: RequestedPolicy | undefined): void {
+  if (expected === undefined) return;
+  const current = currentRequested(vm);
+  if (samePolicy(current, expected)) return;
+  throw new OpError(
+    'PolicyChanged',
+    `VM ${quoteName(vm.name)} has requested policy ${JSON.stringify(current)}, not the expected ` +
+      `${JSON.stringify(expected)}: someone else changed it; nothing was changed`,
+    'policy-changed',
+  );
+}
+
 function findJob(ctx: OpContext, name: string) {
   const job = ctx.state.veeam.jobs.find((j) => j.name === name);
   if (job === undefined) throw permanent('JobNotFound', `Veeam job ${quoteName(name)} was not found`);
@@ -86,6 +110,11 @@ function serverDown(endpoint: EndpointName, state: LabState): OpError | null {
     );
   }
   return null;
+}
+
+/** The job's session-appearance delay, from the scenario (the persisted job state predates it). */
+function appearDelayOf(ctx: OpContext, jobName: string): number {
+  return ctx.state.scenario.veeam.jobs.find((j) => j.name === jobName)?.sessionAppearDelayMs ?? 0;
 }
 
 const handlers: { [O in OperationName]: Handler<O> } = {
@@ -127,6 +156,9 @@ const handlers: { [O in OperationName]: Handler<O> } = {
   'Set-VmWriteThrough': async (ctx, args) => {
     const vm = acceleratedVm(ctx, args.vm);
     const at = ctx.now();
+    // Already write-through (a retry after a lost answer): nothing to write, nothing to refuse.
+    if (samePolicy(currentRequested(vm), WRITE_THROUGH_POLICY)) return policyDoc(vm, at);
+    refuseUnlessExpected(vm, args.expected);
     if (setRequested(vm, at, WRITE_THROUGH_POLICY, 'Set-VmWriteThrough', ctx.call.pid)) ctx.touch();
     if (args.waitTimeSeconds !== undefined && args.waitTimeSeconds > 0) {
       // -WaitTimeSeconds is undocumented: the lab waits until the flush completes or a small cap,
@@ -139,6 +171,9 @@ const handlers: { [O in OperationName]: Handler<O> } = {
 
   'Restore-VmCachePolicy': (ctx, args) => {
     const vm = acceleratedVm(ctx, args.vm);
+    // Already in place (a retry after a lost answer): nothing to write, nothing to refuse.
+    if (samePolicy(currentRequested(vm), args.policy)) return policyDoc(vm, ctx.now());
+    refuseUnlessExpected(vm, args.expected);
     if (args.policy.externalPeers !== null && !ctx.state.fvp.faultDomains) {
       throw permanent(
         'FaultDomainsNotConfigured',
@@ -174,9 +209,22 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     return { id: job.id, name: job.name, vms: [...job.vms], isRunning };
   },
 
-  'Start-BackupJob': (ctx, args) => {
+  'Start-BackupJob': async (ctx, args) => {
     const job = findJob(ctx, args.job);
     const now = ctx.now();
+    if (args.fence !== undefined) {
+      // The fence is what lookups showed the caller: compare with what they show now.
+      const newest = findSession(ctx.state.veeam.sessions, job.id, -Infinity, now)?.id ?? null;
+      if (newest !== args.fence) {
+        throw new OpError(
+          'FenceMoved',
+          `Job ${quoteName(job.name)}: the newest session is ${newest ?? 'none'}, not the fence ` +
+            `${args.fence ?? 'none'}: somebody started the job since; nothing was started`,
+          'fence-moved',
+        );
+      }
+    }
+    // IsRunning is the job's own flag: it counts sessions that lookups do not show yet.
     const live = ctx.state.veeam.sessions.find((s) => s.jobId === job.id && isLive(s, now));
     if (live !== undefined) {
       throw new OpError(
@@ -200,15 +248,27 @@ const handlers: { [O in OperationName]: Handler<O> } = {
       fullBackup: args.fullBackup,
       retryBackup: args.retryBackup,
       stopRequestedAt: null,
+      appearDelayMs: appearDelayOf(ctx, job.name),
       judged: 0,
     };
     pushBounded(ctx.state.veeam.sessions, session, LIMITS.sessions);
     ctx.touch();
-    return sessionDoc(session, now);
+    // Like the module: look for the new session until lookups show it, or give up not knowing.
+    const waitMs = Math.min(session.appearDelayMs, ctx.state.scenario.veeam.sessionAppearWaitMs);
+    if (waitMs > 0) await ctx.sleep(waitMs);
+    if (!isVisible(session, ctx.now())) {
+      throw new OpError(
+        'SessionNotFound',
+        `Veeam job ${quoteName(job.name)} was started but its session did not appear within ${waitMs} ms`,
+        'start-unknown',
+      );
+    }
+    return sessionDoc(session, ctx.now());
   },
 
   'Get-BackupSession': (ctx, args) => {
-    const session = ctx.state.veeam.sessions.find((s) => s.id === args.sessionId);
+    const now = ctx.now();
+    const session = ctx.state.veeam.sessions.find((s) => s.id === args.sessionId && isVisible(s, now));
     if (session === undefined)
       throw permanent('SessionNotFound', `Backup session ${quoteName(args.sessionId)} was not found`);
     return sessionDoc(session, ctx.now());
@@ -219,7 +279,7 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     const since = Date.parse(args.since);
     if (Number.isNaN(since))
       throw permanent('InvalidArgument', `Invalid argument 'since': not a date: ${quoteName(args.since)}`);
-    const session = findSession(ctx.state.veeam.sessions, job.id, since);
+    const session = findSession(ctx.state.veeam.sessions, job.id, since, ctx.now());
     return { session: session === null ? null : sessionDoc(session, ctx.now()) };
   },
 

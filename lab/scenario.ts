@@ -58,6 +58,12 @@ export const ScenarioJob = z
     taskMs: Ms.default(500),
     /** Time a session spends in Stopping after Stop-BackupJob. */
     stopDelayMs: Ms.default(100),
+    /**
+     * A new session becomes visible to Find-BackupSession and Get-BackupSession only this long after
+     * the start (a busy VBR server): "started, but no session to be seen yet". The job reads as
+     * running (IsRunning) from the start, and the session runs on its own clock meanwhile.
+     */
+    sessionAppearDelayMs: Ms.default(0),
     /** Result of a session that runs to its end. */
     outcome: JobOutcome.default('Success'),
     /** HotAdd additionally requires every proxy of the job to be VADP-blacklisted for a consistent verdict. */
@@ -86,6 +92,11 @@ export const Scenario = z
       .object({
         server: z.string().min(1).default('veeam.lab.invalid'),
         serverUp: z.boolean().default(true),
+        /**
+         * How long Start-BackupJob looks for the session it started before it gives up with
+         * `start-unknown` (the module's SessionAppearSeconds).
+         */
+        sessionAppearWaitMs: Ms.default(30_000),
         jobs: z.array(ScenarioJob).default([]),
       })
       .strict()

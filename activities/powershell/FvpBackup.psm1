@@ -14,7 +14,10 @@
         {"ok":true,"op":"<Function>","result":{...}}
         {"ok":false,"op":"<Function>","error":{"type":"...","message":"...","category":"..."}}
 
-    category is one of transient | permanent | already-running | not-connected (Get-ErrorCategory).
+    category is one of transient | permanent | already-running | not-connected (Get-ErrorCategory),
+    or one this module raises itself: policy-changed | fence-moved (a conditional write or start
+    refused: someone else acted, nothing was changed) | start-unknown (Start-VBRJob was sent and
+    something failed after it: the job may be running).
 
     Compatible with Windows PowerShell 5.1 (FVP's prnxcli needs it) and PowerShell 7 (Veeam v13).
 
@@ -324,6 +327,12 @@ function Get-ArgValue {
     return $property.Value
 }
 
+function Test-ArgPresent {
+    <# Whether the arguments carry $Name at all, even as null (null can be a meaningful value). #>
+    param($OpArgs, [string]$Name)
+    return ($null -ne $OpArgs -and $null -ne $OpArgs.PSObject.Properties[$Name])
+}
+
 function Get-VendorProperty {
     <# A property of a vendor object; a missing property is an unconfirmed vendor fact that is wrong here. #>
     param($Object, [string]$Name, [string]$What, [switch]$Optional)
@@ -539,6 +548,48 @@ function Set-FvpPolicy {
     $null = Set-PrnxAccelerationPolicy @params
 }
 
+function ConvertTo-PolicyArg {
+    <# A RequestedPolicy argument ({ mode, peers, externalPeers }) as the hashtable Get-RequestedPolicy returns. #>
+    param($Policy, [string]$Name)
+    $mode = [string](Get-ArgValue $Policy 'mode' -Required)
+    if ($mode -cne 'WriteBack' -and $mode -cne 'WriteThrough') {
+        throw (New-OpError 'permanent' 'InvalidArgument' "$($Name).mode '$mode' is neither WriteBack nor WriteThrough")
+    }
+    $external = Get-ArgValue $Policy 'externalPeers'
+    if ($null -ne $external) { $external = [int]$external }
+    return [ordered]@{ mode = $mode; peers = [int](Get-ArgValue $Policy 'peers' -Required); externalPeers = $external }
+}
+
+function Test-SamePolicy {
+    <#
+    samePolicy of domain/policy.ts, the one comparison the module makes: same mode; in write-through
+    the peer counts do not matter; a null external peer count equals 0.
+    #>
+    param($A, $B)
+    if ([string]$A.mode -cne [string]$B.mode) { return $false }
+    if ([string]$A.mode -ceq 'WriteThrough') { return $true }
+    $externalA = 0
+    if ($null -ne $A.externalPeers) { $externalA = [int]$A.externalPeers }
+    $externalB = 0
+    if ($null -ne $B.externalPeers) { $externalB = [int]$B.externalPeers }
+    return ([int]$A.peers -eq [int]$B.peers -and $externalA -eq $externalB)
+}
+
+function Assert-ExpectedPolicy {
+    <#
+    A conditional write's precondition: the VM's current requested policy is the caller's `expected`.
+    Not atomic (FVP has no compare-and-set): it narrows a stale write's window to this one call.
+    #>
+    param([string]$Name, $Current, $OpArgs)
+    if (-not (Test-ArgPresent $OpArgs 'expected')) { return }
+    $expected = ConvertTo-PolicyArg -Policy (Get-ArgValue $OpArgs 'expected' -Required) -Name 'expected'
+    if (-not (Test-SamePolicy $Current $expected)) {
+        $found = ConvertTo-Json -InputObject $Current -Depth 10 -Compress
+        $wanted = ConvertTo-Json -InputObject $expected -Depth 10 -Compress
+        throw (New-OpError 'policy-changed' 'PolicyChanged' "VM '$Name' has requested policy $found, not the expected $($wanted): someone else changed it; nothing was changed")
+    }
+}
+
 function Get-VmCachePolicy {
     <# args: { vm } -> VmPolicy #>
     param($OpArgs)
@@ -546,9 +597,17 @@ function Get-VmCachePolicy {
 }
 
 function Set-VmWriteThrough {
-    <# args: { vm, waitTimeSeconds? } -> VmPolicy. -WaitTimeSeconds is undocumented: the worker verifies the flush itself. #>
+    <#
+    args: { vm, waitTimeSeconds?, expected? } -> VmPolicy. -WaitTimeSeconds is undocumented: the
+    worker verifies the flush itself. Already write-through: returns without writing (a retry after
+    a lost answer). Otherwise refuses policy-changed unless the requested policy is `expected`.
+    #>
     param($OpArgs)
     $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
+    $current = Get-VmPolicyDocument -Name $name
+    $target = [ordered]@{ mode = 'WriteThrough'; peers = 0; externalPeers = $null }
+    if ($current.accelerated -and (Test-SamePolicy $current.requested $target)) { return $current }
+    if ($current.accelerated) { Assert-ExpectedPolicy -Name $name -Current $current.requested -OpArgs $OpArgs }
     $parameters = @{ WriteThrough = $true }
     $wait = Get-ArgValue $OpArgs 'waitTimeSeconds'
     if ($null -ne $wait) { $parameters.WaitTimeSeconds = [int]$wait }
@@ -557,20 +616,23 @@ function Set-VmWriteThrough {
 }
 
 function Restore-VmCachePolicy {
-    <# args: { vm, policy: { mode, peers, externalPeers } } -> VmPolicy. Puts back exactly the recorded policy. #>
+    <#
+    args: { vm, policy: { mode, peers, externalPeers }, expected? } -> VmPolicy. Puts back exactly
+    the recorded policy. Already in place: returns without writing (a retry after a lost answer).
+    Otherwise refuses policy-changed unless the requested policy is `expected`.
+    #>
     param($OpArgs)
     $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
-    $policy = Get-ArgValue $OpArgs 'policy' -Required
-    $mode = [string](Get-ArgValue $policy 'mode' -Required)
-    if ($mode -ceq 'WriteThrough') {
+    $policy = ConvertTo-PolicyArg -Policy (Get-ArgValue $OpArgs 'policy' -Required) -Name 'policy'
+    $current = Get-VmPolicyDocument -Name $name
+    if ($current.accelerated -and (Test-SamePolicy $current.requested $policy)) { return $current }
+    if ($current.accelerated) { Assert-ExpectedPolicy -Name $name -Current $current.requested -OpArgs $OpArgs }
+    if ($policy.mode -ceq 'WriteThrough') {
         $parameters = @{ WriteThrough = $true }
-    } elseif ($mode -ceq 'WriteBack') {
-        $parameters = @{ WriteBack = $true; NumWBPeers = [int](Get-ArgValue $policy 'peers' -Required) }
-        $external = Get-ArgValue $policy 'externalPeers'
-        # Only with fault domains (Enterprise licence); passing it elsewhere fails.
-        if ($null -ne $external) { $parameters.NumWBExternalPeers = [int]$external }
     } else {
-        throw (New-OpError 'permanent' 'InvalidArgument' "policy mode '$mode' is neither WriteBack nor WriteThrough")
+        $parameters = @{ WriteBack = $true; NumWBPeers = $policy.peers }
+        # Only with fault domains (Enterprise licence); passing it elsewhere fails.
+        if ($null -ne $policy.externalPeers) { $parameters.NumWBExternalPeers = $policy.externalPeers }
     }
     Set-FvpPolicy -Name $name -Parameters $parameters
     return Get-VmPolicyDocument -Name $name
@@ -722,30 +784,56 @@ function Get-BackupJob {
 
 function Start-BackupJob {
     <#
-    args: { job, fullBackup, retryBackup } -> BackupSession. Starts the job once (-RunAsync) and
-    returns the session it created: the job's newest session that did not exist before the start
+    args: { job, fullBackup, retryBackup, fence? } -> BackupSession. Starts the job once (-RunAsync)
+    and returns the session it created: the job's newest session that did not exist before the start
     (no clock comparison, so a skewed clock between here and the server does not matter).
+    fence: the id of the job's newest session when the caller took its fence (null: none). When the
+    newest session is another one, somebody started the job since: refuse fence-moved, start nothing.
+    Every error once Start-VBRJob may have been sent is start-unknown: the job may be running, the
+    caller must re-attach (Find-BackupSession), never start again.
     #>
     param($OpArgs)
-    $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
+    $name = [string](Get-ArgValue $OpArgs 'job' -Required)
+    $job = Resolve-VeeamJob -Name $name
+    $sessions = @(Get-JobSessions -Job $job)
+    if (Test-ArgPresent $OpArgs 'fence') {
+        $fence = [string](Get-ArgValue $OpArgs 'fence')
+        $newest = @($sessions | Sort-Object -Property CreationTime -Descending) | Select-Object -First 1
+        $newestId = ''
+        if ($null -ne $newest) { $newestId = [string]$newest.Id }
+        if ($newestId -ne $fence) {
+            throw (New-OpError 'fence-moved' 'FenceMoved' "Veeam job '$name': the newest session is '$newestId', not the fence '$fence': somebody started the job since; nothing was started")
+        }
+    }
     if (Test-JobRunning -Job $job) {
-        throw (New-OpError 'already-running' 'JobAlreadyRunning' "Veeam job '$($job.Name)' is already running")
+        throw (New-OpError 'already-running' 'JobAlreadyRunning' "Veeam job '$name' is already running")
     }
     $before = @{}
-    foreach ($old in (Get-JobSessions -Job $job)) { $before[[string]$old.Id] = $true }
+    foreach ($old in $sessions) { $before[[string]$old.Id] = $true }
     $start = @{ Job = $job; RunAsync = $true; ErrorAction = 'Stop' }
     if ([bool](Get-ArgValue $OpArgs 'fullBackup')) { $start.FullBackup = $true }
     if ([bool](Get-ArgValue $OpArgs 'retryBackup')) { $start.RetryBackup = $true }
-    $null = Start-VBRJob @start
-    $deadline = (Get-Date).AddSeconds($script:Veeam.SessionAppearSeconds)
-    do {
-        $new = @(Get-JobSessions -Job $job | Where-Object { -not $before.ContainsKey([string]$_.Id) } |
-                Sort-Object -Property CreationTime -Descending)
-        if ($new.Count -gt 0) { return ConvertTo-SessionDocument -Session $new[0] -JobName ([string]$job.Name) }
-        Start-Sleep -Milliseconds 500
-    } while ((Get-Date) -lt $deadline)
-    # The job may well be running: the caller must re-attach with Find-BackupSession, not start again.
-    throw (New-OpError 'transient' 'SessionNotFound' "Veeam job '$($job.Name)' was started but its session did not appear within $($script:Veeam.SessionAppearSeconds) s")
+    try {
+        $null = Start-VBRJob @start
+    } catch {
+        # Only "already running" surely started nothing; any other error (a timeout, a dropped
+        # connection, an InvalidOperationException) may have come after the server took the start.
+        $class = Get-ErrorCategory -ErrorRecord $_
+        if ($class.Category -ceq 'already-running') { throw }
+        throw (New-OpError 'start-unknown' 'JobStartUnknown' "Start-VBRJob for Veeam job '$name' failed, it may have started: $($_.Exception.Message)")
+    }
+    try {
+        $deadline = (Get-Date).AddSeconds($script:Veeam.SessionAppearSeconds)
+        do {
+            $new = @(Get-JobSessions -Job $job | Where-Object { -not $before.ContainsKey([string]$_.Id) } |
+                    Sort-Object -Property CreationTime -Descending)
+            if ($new.Count -gt 0) { return ConvertTo-SessionDocument -Session $new[0] -JobName $name }
+            Start-Sleep -Milliseconds 500
+        } while ((Get-Date) -lt $deadline)
+    } catch {
+        throw (New-OpError 'start-unknown' 'JobStartUnknown' "Veeam job '$name' was started, then its session could not be read: $($_.Exception.Message)")
+    }
+    throw (New-OpError 'start-unknown' 'SessionNotFound' "Veeam job '$name' was started but its session did not appear within $($script:Veeam.SessionAppearSeconds) s")
 }
 
 function Get-BackupSession {

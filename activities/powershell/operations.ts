@@ -17,6 +17,14 @@ export const ConnectArgs = z
 const vmArgs = z.object({ vm: VmName }).strict();
 
 /**
+ * A conditional write's precondition: the requested policy the caller believes the VM has now. The
+ * module refuses (`policy-changed`) when the VM's current requested policy is not this one (compared
+ * as `samePolicy` does), and succeeds without writing when the target is already in place. Absent:
+ * an unconditional write (callers not yet converted; to become required).
+ */
+const expectedPolicy = RequestedPolicy.optional();
+
+/**
  * Every operation, keyed by the PowerShell function name. `args` is what TypeScript sends
  * (base64 JSON), `result` the document the function prints on success.
  */
@@ -29,12 +37,14 @@ export const operations = {
   'Get-VmCachePolicy': { endpoint: 'fvp', args: vmArgs, result: VmPolicy },
   'Set-VmWriteThrough': {
     endpoint: 'fvp',
-    args: z.object({ vm: VmName, waitTimeSeconds: z.number().int().min(0).max(3600).optional() }).strict(),
+    args: z
+      .object({ vm: VmName, waitTimeSeconds: z.number().int().min(0).max(3600).optional(), expected: expectedPolicy })
+      .strict(),
     result: VmPolicy,
   },
   'Restore-VmCachePolicy': {
     endpoint: 'fvp',
-    args: z.object({ vm: VmName, policy: RequestedPolicy }).strict(),
+    args: z.object({ vm: VmName, policy: RequestedPolicy, expected: expectedPolicy }).strict(),
     result: VmPolicy,
   },
   'Get-VmFlushState': { endpoint: 'fvp', args: vmArgs, result: FlushState },
@@ -50,9 +60,18 @@ export const operations = {
         job: z.string().min(1),
         fullBackup: z.boolean(),
         retryBackup: z.boolean(),
+        /**
+         * The id of the job's newest session when the run took its fence (null: the job had none).
+         * The module refuses (`fence-moved`) when the newest session is no longer this one: somebody
+         * started the job since. Absent: no fence (an operator's or a test's own start).
+         */
+        fence: z.string().min(1).nullable().optional(),
       })
       .strict(),
-    /** Start-VBRJob -RunAsync's return type is undocumented: the module finds the new session itself. */
+    /**
+     * Start-VBRJob -RunAsync's return type is undocumented: the module finds the new session itself.
+     * Any error after Start-VBRJob was sent is `start-unknown`: the job may be running.
+     */
     result: BackupSession,
   },
   'Get-BackupSession': {
@@ -84,8 +103,22 @@ export const operationNames = Object.keys(operations) as OperationName[];
  * `permanent`: retrying cannot help (VM or job not found, bad parameter); `already-running`: the
  * Veeam job has a live session we did not start; `not-connected`: the session lost its server
  * connection and must be replaced.
+ *
+ * Refusals and unknown outcomes, never retried blindly (someone else acted, or may have):
+ * `policy-changed`: a conditional write found another requested policy than `expected`, and wrote
+ * nothing; `fence-moved`: Start-BackupJob found a newer session than its fence, and started
+ * nothing; `start-unknown`: Start-VBRJob was sent and something failed after it: the job may be
+ * running, so the caller re-attaches (finds the session newer than its fence), never starts again.
  */
-export const ErrorCategory = z.enum(['transient', 'permanent', 'already-running', 'not-connected']);
+export const ErrorCategory = z.enum([
+  'transient',
+  'permanent',
+  'already-running',
+  'not-connected',
+  'policy-changed',
+  'fence-moved',
+  'start-unknown',
+]);
 export type ErrorCategory = z.infer<typeof ErrorCategory>;
 
 /** The single JSON document `Invoke-Op` prints for every invocation. */

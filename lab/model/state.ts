@@ -70,6 +70,8 @@ export const SessionRecord = z
     fullBackup: z.boolean(),
     retryBackup: z.boolean(),
     stopRequestedAt: z.number().int().nullable(),
+    /** Lookups see the session only from createdAt + appearDelayMs (the job's sessionAppearDelayMs). */
+    appearDelayMs: z.number().int().min(0).default(0),
     /** How many of its tasks already have a verdict (tasks are judged in order). */
     judged: z.number().int().min(0),
   })

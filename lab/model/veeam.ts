@@ -45,6 +45,11 @@ export function isLive(s: SessionRecord, t: number): boolean {
   return stateAt(s, t) !== 'Stopped';
 }
 
+/** Whether session lookups (Get-VBRBackupSession) return the session at t; the job runs regardless. */
+export function isVisible(s: SessionRecord, t: number): boolean {
+  return t >= s.createdAt + s.appearDelayMs;
+}
+
 export function resultAt(s: SessionRecord, t: number): SessionResult {
   if (stateAt(s, t) !== 'Stopped') return 'None';
   return effectiveStop(s) === null ? s.outcome : 'Failed';
@@ -104,11 +109,11 @@ export function dueSnapshots(s: SessionRecord, t: number): { index: number; vm: 
   return due;
 }
 
-/** Newest session of a job created at or after `since` (epoch ms), or null. */
-export function findSession(sessions: SessionRecord[], jobId: string, since: number): SessionRecord | null {
+/** Newest session of a job created at or after `since` (epoch ms) and visible at t, or null. */
+export function findSession(sessions: SessionRecord[], jobId: string, since: number, t: number): SessionRecord | null {
   let best: SessionRecord | null = null;
   for (const s of sessions) {
-    if (s.jobId !== jobId || s.createdAt < since) continue;
+    if (s.jobId !== jobId || s.createdAt < since || !isVisible(s, t)) continue;
     if (best === null || s.createdAt >= best.createdAt) best = s;
   }
   return best;

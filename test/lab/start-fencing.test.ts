@@ -1,0 +1,132 @@
+/**
+ * Start-BackupJob is fenced: it starts only while the job's newest session is still the fence the
+ * caller took. And a started session may take a while to show up in lookups (a busy VBR server):
+ * the lab's session-appearance delay, during which the job is running but no session is seen.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Envelope } from '../../activities/powershell/operations';
+import type { BackupJob, BackupSession } from '../../domain/veeam';
+import { fakeLab } from '../../lab/testing';
+import type { ScenarioInput } from '../../lab/scenario';
+
+function scenario(job: object = {}, veeam: object = {}): ScenarioInput {
+  return {
+    fvp: { vms: [{ name: 'a' }, { name: 'b' }] },
+    veeam: {
+      ...veeam,
+      jobs: [{ name: 'Nightly', vms: ['a', 'b'], startDelayMs: 100, taskMs: 200, stopDelayMs: 50, ...job }],
+    },
+  };
+}
+
+const start = { job: 'Nightly', fullBackup: false, retryBackup: false };
+
+function errorOf(envelope: Envelope) {
+  if (envelope.ok) assert.fail(`expected an error envelope, got ${JSON.stringify(envelope)}`);
+  return envelope.error;
+}
+
+async function newest(f: Awaited<ReturnType<typeof fakeLab>>): Promise<BackupSession | null> {
+  const found = (await f.ok('veeam', 'Find-BackupSession', { job: 'Nightly', since: '1970-01-01T00:00:00Z' })) as {
+    session: BackupSession | null;
+  };
+  return found.session;
+}
+
+describe('fenced start', () => {
+  test('a null fence starts a job that never ran; the same fence then refuses fence-moved', async () => {
+    const f = await fakeLab(scenario());
+    const first = (await f.ok('veeam', 'Start-BackupJob', { ...start, fence: null })) as BackupSession;
+    f.clock.advance(1000);
+    const error = errorOf(await f.call('veeam', 'Start-BackupJob', { ...start, fence: null }));
+    assert.equal(error.category, 'fence-moved');
+    assert.equal(error.type, 'FenceMoved');
+    assert.match(error.message, new RegExp(first.id));
+    assert.equal(f.lab.view().counts.sessionsByJob['Nightly'], 1, 'nothing was started');
+  });
+
+  test('the fence of the newest session starts; a stale fence refuses even when the job is idle', async () => {
+    const f = await fakeLab(scenario());
+    const first = (await f.ok('veeam', 'Start-BackupJob', start)) as BackupSession;
+    f.clock.advance(1000);
+    const second = (await f.ok('veeam', 'Start-BackupJob', { ...start, fence: first.id })) as BackupSession;
+    assert.notEqual(second.id, first.id);
+    f.clock.advance(1000);
+    // A stale attempt that still holds the first fence: the job ran since, it must not run again.
+    const error = errorOf(await f.call('veeam', 'Start-BackupJob', { ...start, fence: first.id }));
+    assert.equal(error.category, 'fence-moved');
+    assert.equal(f.lab.view().counts.sessionsByJob['Nightly'], 2);
+  });
+
+  test('without a fence the start is unconditional (an operator starting the job)', async () => {
+    const f = await fakeLab(scenario());
+    await f.ok('veeam', 'Start-BackupJob', start);
+    f.clock.advance(1000);
+    await f.ok('veeam', 'Start-BackupJob', start);
+    assert.equal(f.lab.view().counts.sessionsByJob['Nightly'], 2);
+  });
+
+  test('fence-moved is checked before already-running: a live foreign session after the fence is a moved fence', async () => {
+    const f = await fakeLab(scenario());
+    await f.ok('veeam', 'Start-BackupJob', start);
+    const error = errorOf(await f.call('veeam', 'Start-BackupJob', { ...start, fence: null }));
+    assert.equal(error.category, 'fence-moved');
+  });
+});
+
+describe('session-appearance delay', () => {
+  test('a started session is invisible to lookups for the delay, while the job is running and its tasks go on', async () => {
+    const f = await fakeLab(scenario({ sessionAppearDelayMs: 1000 }, { sessionAppearWaitMs: 0 }));
+    const t0 = f.clock.t;
+    const error = errorOf(await f.call('veeam', 'Start-BackupJob', { ...start, fence: null }));
+    assert.equal(error.category, 'start-unknown', 'started, but the module never saw its session');
+    assert.equal(error.type, 'SessionNotFound');
+
+    assert.equal(await newest(f), null, 'Find-BackupSession sees nothing yet');
+    const job = (await f.ok('veeam', 'Get-BackupJob', { job: 'Nightly' })) as BackupJob;
+    assert.equal(job.isRunning, true, 'IsRunning: the job itself knows');
+    const [hidden] = f.lab.view().veeam.sessions;
+    assert.ok(hidden);
+    assert.equal(errorOf(await f.call('veeam', 'Get-BackupSession', { sessionId: hidden.id })).type, 'SessionNotFound');
+
+    // A retry that sees no session yet still cannot start a second one: the job is running.
+    assert.equal(
+      errorOf(await f.call('veeam', 'Start-BackupJob', { ...start, fence: null })).category,
+      'already-running',
+    );
+
+    f.clock.advance(400);
+    assert.equal(f.lab.verdicts({ sessionId: hidden.id }).length, 2, 'both VMs snapshotted while invisible');
+    f.clock.t = t0 + 999;
+    assert.equal(await newest(f), null);
+    f.clock.t = t0 + 1000;
+    const seen = await newest(f);
+    assert.equal(seen?.id, hidden.id);
+    assert.equal(seen?.creationTime, new Date(t0).toISOString(), 'created at the start, not when it appeared');
+    assert.equal(((await f.ok('veeam', 'Get-BackupSession', { sessionId: hidden.id })) as BackupSession).id, hidden.id);
+    assert.equal(f.lab.view().counts.sessionsByJob['Nightly'], 1);
+  });
+
+  test('Start-BackupJob waits for its session up to sessionAppearWaitMs and returns it when it shows in time', async () => {
+    const f = await fakeLab(scenario({ sessionAppearDelayMs: 300 }, { sessionAppearWaitMs: 5000 }));
+    const t0 = f.clock.t;
+    const session = (await f.ok('veeam', 'Start-BackupJob', { ...start, fence: null })) as BackupSession;
+    assert.equal(f.clock.t, t0 + 300, 'looked for it as long as it took to appear');
+    assert.equal(session.creationTime, new Date(t0).toISOString());
+    assert.equal(session.state, 'Working');
+  });
+
+  test('Stop-BackupJob stops a session lookups do not show yet', async () => {
+    const f = await fakeLab(scenario({ sessionAppearDelayMs: 5000, startDelayMs: 2000 }, { sessionAppearWaitMs: 0 }));
+    errorOf(await f.call('veeam', 'Start-BackupJob', start));
+    f.clock.advance(100);
+    await f.ok('veeam', 'Stop-BackupJob', { job: 'Nightly' });
+    f.clock.advance(100);
+    assert.equal(((await f.ok('veeam', 'Get-BackupJob', { job: 'Nightly' })) as BackupJob).isRunning, false);
+    f.clock.advance(10_000);
+    const [session] = f.lab.view().veeam.sessions;
+    assert.equal(session?.state, 'Stopped');
+    assert.deepEqual(f.lab.verdicts({ sessionId: session!.id }), [], 'stopped before any snapshot');
+  });
+});

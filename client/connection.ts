@@ -11,6 +11,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE } from '../domain/task-queue';
+import { ConnectionConfigError, ConnectionError } from './errors';
 
 export interface ConnectOptions {
   /** host:port; overrides the profile and TEMPORAL_ADDRESS. */
@@ -34,15 +35,6 @@ export interface BackupConnection {
   /** Where it connected (for messages; never contains a credential). */
   address: string;
   close(): Promise<void>;
-}
-
-export class ConnectionConfigError extends Error {
-  override name = 'ConnectionConfigError';
-}
-
-/** Temporal did not answer at the configured address. */
-export class ConnectionError extends Error {
-  override name = 'ConnectionError';
 }
 
 function definedEnv(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -1,9 +1,14 @@
 /**
- * The errors the client library throws on purpose. Each message is meant for an operator: it names
- * the field, the job or the workflow id involved, and never a credential.
+ * Every error the client library throws on purpose, in one place (as the SDK keeps its own in
+ * `packages/client/src/errors.ts`). Each message is meant for an operator: it names the field, the
+ * job, the schedule or the workflow id involved, and never a credential. The CLI maps them to exit
+ * codes in one table (cli/program.ts `exitCodeOf`).
  */
 import type { z } from 'zod';
 import { describeZodError } from '../domain/zod-issues';
+import type { RunOutcome } from './runs';
+
+// ---- runs ----
 
 /** The input failed validation: nothing was started. */
 export class InvalidInputError extends Error {
@@ -44,4 +49,96 @@ export class RunAlreadyActiveError extends Error {
 /** No such workflow (or not a protectedBackup run). */
 export class RunNotFoundError extends Error {
   override name = 'RunNotFoundError';
+}
+
+/** `executeProtectedBackup`: the run did not complete (failed, cancelled, terminated, timed out). */
+export class ProtectedBackupRunError extends Error {
+  override name = 'ProtectedBackupRunError';
+  constructor(readonly outcome: RunOutcome) {
+    super(`protected backup ${outcome.workflowId} ${outcome.kind}: ${outcome.message ?? 'no report'}`);
+  }
+}
+
+// ---- connection ----
+
+/** The Temporal client configuration (profile file, environment) cannot be loaded. */
+export class ConnectionConfigError extends Error {
+  override name = 'ConnectionConfigError';
+}
+
+/** Temporal did not answer at the configured address. */
+export class ConnectionError extends Error {
+  override name = 'ConnectionError';
+}
+
+// ---- schedules ----
+
+export interface FileIssue {
+  /** 1-based line in the file, or null when the problem is the file as a whole. */
+  line: number | null;
+  /** Where in the document: `schedules[1].spec.cron`. */
+  path: string;
+  message: string;
+}
+
+/** The schedule file is invalid: nothing was changed. One line per problem: `file:12 path: message`. */
+export class ScheduleFileError extends Error {
+  override name = 'ScheduleFileError';
+  constructor(
+    readonly file: string,
+    readonly issues: FileIssue[],
+  ) {
+    super(
+      `invalid schedule file ${file}:\n` +
+        issues
+          .map((i) => `  ${file}${i.line !== null ? `:${i.line}` : ''} ${i.path ? `${i.path}: ` : ''}${i.message}`)
+          .join('\n'),
+    );
+  }
+}
+
+/** A schedule given on the command line (`schedule create`) is invalid: nothing was created. */
+export class InvalidScheduleError extends Error {
+  override name = 'InvalidScheduleError';
+  constructor(readonly issues: FileIssue[]) {
+    super(`invalid schedule: ${issues.map((i) => `${i.path ? `${i.path}: ` : ''}${i.message}`).join('; ')}`);
+  }
+}
+
+/** The schedule exists but is not ours to change (not a protectedBackup schedule, or another owner's). */
+export class ScheduleNotOursError extends Error {
+  override name = 'ScheduleNotOursError';
+}
+
+/**
+ * `schedule trigger`: the server dropped the action under the schedule's overlap policy (SKIP with
+ * a run still open). Nothing was started.
+ */
+export class TriggerDroppedError extends Error {
+  override name = 'TriggerDroppedError';
+  constructor(
+    readonly scheduleId: string,
+    readonly overlap: string,
+    readonly openRuns: string[],
+  ) {
+    super(
+      `schedule ${scheduleId}: the trigger was dropped by its overlap policy ${overlap}` +
+        (openRuns.length ? ` (still open: ${openRuns.join(', ')})` : '') +
+        '; nothing was started. Wait for the open run to end, or cancel it, then trigger again',
+    );
+  }
+}
+
+/** `schedule sync` stopped part-way: some changes were applied, the rest were not. */
+export class SyncInterruptedError extends Error {
+  override name = 'SyncInterruptedError';
+  constructor(
+    message: string,
+    /** The changes applied before it stopped (`+ create a`), and those not applied. */
+    readonly applied: string[],
+    readonly notApplied: string[],
+    override readonly cause: unknown,
+  ) {
+    super(message);
+  }
 }

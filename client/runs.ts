@@ -25,7 +25,7 @@ import {
 import { ProtectedBackupInput, type ProtectedBackupRequest } from '../workflows/input';
 import type { protectedBackup } from '../workflows/protected-backup';
 import { RunStatus } from '../workflows/status';
-import { InvalidInputError, RunAlreadyActiveError, RunNotFoundError } from './errors';
+import { InvalidInputError, ProtectedBackupRunError, RunAlreadyActiveError, RunNotFoundError } from './errors';
 import { jobOf, WORKFLOW_TYPE, workflowIdFor } from './ids';
 
 export type ProtectedBackupHandle = WorkflowHandle<typeof protectedBackup>;
@@ -334,11 +334,4 @@ export async function executeProtectedBackup(
   const outcome = await waitForOutcome(run.handle);
   if ((outcome.kind === 'success' || outcome.kind === 'warning') && outcome.report) return outcome.report;
   throw new ProtectedBackupRunError(outcome);
-}
-
-export class ProtectedBackupRunError extends Error {
-  override name = 'ProtectedBackupRunError';
-  constructor(readonly outcome: RunOutcome) {
-    super(`protected backup ${outcome.workflowId} ${outcome.kind}: ${outcome.message ?? 'no report'}`);
-  }
 }

@@ -5,7 +5,9 @@
  */
 import { Command, Option } from 'commander';
 import { z } from 'zod';
+import { describeZodError } from '../../domain/zod-issues';
 import { connect, type BackupConnection } from '../connection';
+import { ExitCode } from '../exit-codes';
 
 export interface CliIo {
   stdout: { write(text: string): unknown; isTTY?: boolean; columns?: number };
@@ -16,6 +18,12 @@ export interface CliIo {
 /** Where a command leaves its exit code (commander ignores what actions return). */
 export interface CliState {
   exitCode: number;
+}
+
+/** What every command of one program shares: where it prints, where it leaves its exit code. */
+export interface Cli {
+  io: CliIo;
+  state: CliState;
 }
 
 /** A bad argument: the message names the flag; main() prints it with the command's usage. */
@@ -71,19 +79,23 @@ export function flagName(key: PropertyKey): string {
   return `--${String(key).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
-/** Parses commander's options (and positional arguments) with zod; names the flag on failure. */
+/**
+ * Parses commander's options (and positional arguments, keyed `<name>`) with zod. A failure is a
+ * UsageError naming the flag (`--endpoint[0]: ...`, `<workflow-id>: ...`): the issues are renamed
+ * to flags, then formatted by the one formatter of zod issues (domain/zod-issues.ts).
+ */
 export function parseOptions<S extends z.ZodType>(schema: S, values: unknown, command: Command): z.infer<S> {
   const parsed = schema.safeParse(values);
   if (parsed.success) return parsed.data;
-  const message = parsed.error.issues
-    .map((issue) => {
-      const [head, ...rest] = issue.path;
-      const where =
-        head === undefined ? 'arguments' : `${String(head).startsWith('<') ? String(head) : flagName(head)}`;
-      return `${where}${rest.length ? `[${rest.map(String).join('.')}]` : ''}: ${issue.message}`;
-    })
-    .join('; ');
-  throw new UsageError(message, command);
+  const issues = parsed.error.issues.map((issue) => ({ ...issue, path: [flagPath(issue.path)] }));
+  throw new UsageError(describeZodError(new z.ZodError(issues)), command);
+}
+
+/** `['endpoint', 0]` -> `--endpoint[0]`; a positional argument keeps its `<name>`. */
+function flagPath(path: PropertyKey[]): string {
+  const [head, ...rest] = path;
+  const where = head === undefined ? 'arguments' : String(head).startsWith('<') ? String(head) : flagName(head);
+  return `${where}${rest.length ? `[${rest.map(String).join('.')}]` : ''}`;
 }
 
 export function repeatable(value: string, previous: string[] | undefined): string[] {
@@ -142,4 +154,56 @@ export async function withConnection<T>(
 export function connectionFlags(options: ConnectionFlags): ConnectionFlags {
   const { address, namespace, profile, configFile, taskQueue, json } = options;
   return { address, namespace, profile, configFile, taskQueue, json };
+}
+
+/** What a command's handler gets: its parsed flags, its Output, and an open connection. */
+export interface ActionContext<F> {
+  flags: F;
+  out: Output;
+  command: Command;
+  conn: BackupConnection;
+}
+
+/** A handler returns the exit code (default: success). */
+type Run<F, P> = (context: ActionContext<F>, prepared: P) => Promise<number | void>;
+
+/**
+ * The action of every command that talks to Temporal, written once: adds --json and the
+ * connection options, parses the flags and positional arguments with zod (a bad one exits 2 with
+ * the usage), picks the Output, connects, runs the handler, closes the connection, and leaves the
+ * handler's exit code. With `{ prepare, run }`, `prepare` runs before connecting: a bad input or
+ * file exits 2 without touching the server.
+ */
+export function serverAction<S extends z.ZodType<ConnectionFlags>>(
+  cli: Cli,
+  command: Command,
+  schema: S,
+  handler: Run<z.infer<S>, undefined>,
+): Command;
+export function serverAction<S extends z.ZodType<ConnectionFlags>, P>(
+  cli: Cli,
+  command: Command,
+  schema: S,
+  handler: { prepare: (flags: z.infer<S>, command: Command) => P; run: Run<z.infer<S>, P> },
+): Command;
+export function serverAction<S extends z.ZodType<ConnectionFlags>, P>(
+  cli: Cli,
+  command: Command,
+  schema: S,
+  handler:
+    Run<z.infer<S>, P | undefined> | { prepare: (flags: z.infer<S>, command: Command) => P; run: Run<z.infer<S>, P> },
+): Command {
+  const { prepare, run } = typeof handler === 'function' ? { prepare: () => undefined, run: handler } : handler;
+  return withCommonOptions(command).action(async (...args: unknown[]) => {
+    // commander passes the positional arguments, then the options, then the command.
+    const positional = command.registeredArguments.map((a, i) => [`<${a.name()}>`, args[i]] as const);
+    const options = args[positional.length] as object;
+    const flags = parseOptions(schema, { ...options, ...Object.fromEntries(positional) }, command);
+    const prepared = prepare(flags, command);
+    const out = new Output(cli.io, flags.json);
+    const code = await withConnection(connectionFlags(flags), cli.io, (conn) =>
+      run({ flags, out, command, conn }, prepared as P),
+    );
+    cli.state.exitCode = code ?? ExitCode.success;
+  });
 }

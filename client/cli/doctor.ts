@@ -7,22 +7,12 @@ import { z } from 'zod';
 import { EndpointName } from '../../domain/endpoint';
 import { missingItems, runDoctor } from '../doctor';
 import { ExitCode } from '../exit-codes';
-import {
-  choice,
-  ConnectionFlags,
-  connectionFlags,
-  Output,
-  parseOptions,
-  repeatable,
-  withCommonOptions,
-  withConnection,
-  type CliIo,
-  type CliState,
-} from './context';
+import { choice, ConnectionFlags, repeatable, serverAction, type Cli, type CliIo, type CliState } from './context';
 
 const DoctorFlags = ConnectionFlags.extend({ endpoint: z.array(EndpointName).optional() }).strict();
 
 export function registerDoctorCommand(program: Command, io: CliIo, state: CliState): void {
+  const cli: Cli = { io, state };
   const doctor = program
     .command('doctor')
     .description("check the worker's PowerShell hosts: modules, cmdlets, parameters, server reachability")
@@ -31,24 +21,20 @@ export function registerDoctorCommand(program: Command, io: CliIo, state: CliSta
         repeatable,
       ),
     );
-  withCommonOptions(doctor).action(async (options: unknown, command: Command) => {
-    const flags = parseOptions(DoctorFlags, options, command);
-    const out = new Output(io, flags.json);
-    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
-      const { reports } = await runDoctor(client, { taskQueue, endpoints: flags.endpoint });
-      const results = reports.map((report) => ({ ...report, missing: missingItems(report) }));
-      out.document({ reports: results, ok: results.every((r) => r.missing.length === 0) });
-      for (const r of results) {
-        out.line(
-          `${r.endpoint}: PowerShell ${r.psEdition} ${r.psVersion}, server ${r.serverReachable ? 'reachable' : 'UNREACHABLE'}`,
-        );
-        for (const m of r.modules)
-          out.line(`  module ${m.name} ${m.loaded ? `loaded (${m.version ?? '?'})` : 'NOT LOADED'}`);
-        out.line(`  cmdlets: ${r.cmdlets.filter((c) => c.present).length}/${r.cmdlets.length} present`);
-        for (const missing of r.missing) out.line(`  MISSING: ${missing}`);
-        for (const problem of r.problems) out.line(`  note: ${problem}`);
-      }
-      state.exitCode = results.some((r) => r.missing.length) ? ExitCode.failure : ExitCode.success;
-    });
+  serverAction(cli, doctor, DoctorFlags, async ({ flags, out, conn: { client, taskQueue } }) => {
+    const { reports } = await runDoctor(client, { taskQueue, endpoints: flags.endpoint });
+    const results = reports.map((report) => ({ ...report, missing: missingItems(report) }));
+    out.document({ reports: results, ok: results.every((r) => r.missing.length === 0) });
+    for (const r of results) {
+      out.line(
+        `${r.endpoint}: PowerShell ${r.psEdition} ${r.psVersion}, server ${r.serverReachable ? 'reachable' : 'UNREACHABLE'}`,
+      );
+      for (const m of r.modules)
+        out.line(`  module ${m.name} ${m.loaded ? `loaded (${m.version ?? '?'})` : 'NOT LOADED'}`);
+      out.line(`  cmdlets: ${r.cmdlets.filter((c) => c.present).length}/${r.cmdlets.length} present`);
+      for (const missing of r.missing) out.line(`  MISSING: ${missing}`);
+      for (const problem of r.problems) out.line(`  note: ${problem}`);
+    }
+    return results.some((r) => r.missing.length) ? ExitCode.failure : ExitCode.success;
   });
 }

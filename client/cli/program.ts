@@ -4,15 +4,20 @@
  * main() runs in-process (tests call it) and never calls process.exit itself.
  */
 import { Command, CommanderError } from 'commander';
-import { ConnectionConfigError } from '../connection';
-import { InvalidInputError, RunAlreadyActiveError } from '../errors';
+import {
+  ConnectionConfigError,
+  InvalidInputError,
+  InvalidScheduleError,
+  RunAlreadyActiveError,
+  ScheduleFileError,
+  TriggerDroppedError,
+} from '../errors';
 import { ExitCode } from '../exit-codes';
-import { InvalidScheduleError, ScheduleFileError } from '../schedules/errors';
 import { UsageError, usageOf, type CliIo, type CliState } from './context';
 import { registerDoctorCommand } from './doctor';
+import { registerGuardCommands } from './guard';
 import { registerRunCommands } from './runs';
 import { registerScheduleCommands } from './schedules';
-import { registerGuardCommands } from '../guard/register';
 
 export function buildProgram(io: CliIo, state: CliState): Command {
   const program = new Command()
@@ -34,14 +39,24 @@ export function buildProgram(io: CliIo, state: CliState): Command {
   return program;
 }
 
+/** The exit code of each error the library throws on purpose (see ../errors.ts); any other is a failure. */
+const EXIT_CODES: [new (...args: never[]) => Error, ExitCode][] = [
+  // Nothing was started or changed: fix the arguments, the input or the file.
+  [UsageError, ExitCode.usage],
+  [InvalidInputError, ExitCode.usage],
+  [ScheduleFileError, ExitCode.usage],
+  [InvalidScheduleError, ExitCode.usage],
+  [ConnectionConfigError, ExitCode.usage],
+  // Not started: a run of the job is already open.
+  [RunAlreadyActiveError, ExitCode.alreadyRunning],
+  [TriggerDroppedError, ExitCode.alreadyRunning],
+  // RunNotFoundError, ScheduleNotOursError, ConnectionError, SyncInterruptedError: ExitCode.failure.
+];
+
 function errorExit(err: unknown): { code: number; message: string; usage?: string } {
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof UsageError) return { code: ExitCode.usage, message, usage: `${usageOf(err.command)}\n` };
-  const usage = [InvalidInputError, ScheduleFileError, InvalidScheduleError, ConnectionConfigError];
-  if (usage.some((type) => err instanceof type)) return { code: ExitCode.usage, message };
-  if (err instanceof RunAlreadyActiveError) return { code: ExitCode.alreadyRunning, message };
-  // RunNotFoundError, ScheduleNotOursError, ConnectionError and anything unexpected.
-  return { code: ExitCode.failure, message };
+  const code = EXIT_CODES.find(([type]) => err instanceof type)?.[1] ?? ExitCode.failure;
+  return { code, message, usage: err instanceof UsageError ? `${usageOf(err.command)}\n` : undefined };
 }
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */

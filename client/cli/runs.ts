@@ -23,13 +23,10 @@ import {
 import {
   choice,
   ConnectionFlags,
-  connectionFlags,
-  Output,
-  parseOptions,
   repeatable,
+  serverAction,
   UsageError,
-  withCommonOptions,
-  withConnection,
+  type Cli,
   type CliIo,
   type CliState,
 } from './context';
@@ -136,14 +133,13 @@ function startFromFlags(
 }
 
 export function registerRunCommands(program: Command, io: CliIo, state: CliState): void {
+  const cli: Cli = { io, state };
   const run = addRequestOptions(
     program.command('run').description('start a protected backup and follow it to its report (exit code: see README)'),
   );
-  withCommonOptions(run).action(async (options: unknown, command: Command) => {
-    const flags = parseOptions(RequestFlags, options, command);
-    const request = buildRequest(flags, command);
-    const out = new Output(io, flags.json);
-    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+  serverAction(cli, run, RequestFlags, {
+    prepare: (flags, command) => buildRequest(flags, command),
+    run: async ({ flags, out, conn: { client, taskQueue } }, request) => {
       const started = await startFromFlags(client, taskQueue, request, flags);
       out.line(
         `${started.attached ? 'Attached to' : 'Started'} ${started.workflowId} (run ${started.runId}) on task queue ${taskQueue}`,
@@ -154,16 +150,14 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
       out.line();
       out.lines(formatOutcome(outcome));
       out.document({ attached: started.attached, ...outcomeDocument(outcome) });
-      state.exitCode = exitCodeFor(outcome.kind);
-    });
+      return exitCodeFor(outcome.kind);
+    },
   });
 
   const start = addRequestOptions(program.command('start').description('start a protected backup and print its id'));
-  withCommonOptions(start).action(async (options: unknown, command: Command) => {
-    const flags = parseOptions(RequestFlags, options, command);
-    const request = buildRequest(flags, command);
-    const out = new Output(io, flags.json);
-    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+  serverAction(cli, start, RequestFlags, {
+    prepare: (flags, command) => buildRequest(flags, command),
+    run: async ({ flags, out, conn: { client, taskQueue } }, request) => {
       const started = await startFromFlags(client, taskQueue, request, flags);
       out.line(`${started.attached ? 'Already running' : 'Started'}: ${started.workflowId} (run ${started.runId})`);
       out.document({
@@ -172,7 +166,7 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
         job: started.job,
         attached: started.attached,
       });
-    });
+    },
   });
 
   const status = program
@@ -181,20 +175,16 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
     .argument('[workflow-id]', 'workflow id (or use --job)')
     .option('--job <name>', 'the run of this job started with the default id (protected-backup/<job>)')
     .option('--run-id <id>', 'a particular run of that workflow id');
-  withCommonOptions(status).action(async (id: string | undefined, options: object, command: Command) => {
-    const args = parseOptions(IdArgs, { ...options, '<workflow-id>': id }, command);
-    const out = new Output(io, args.json);
-    await withConnection(connectionFlags(args), io, async ({ client }) => {
-      const info = await readRun(client, targetId(args), args.runId);
-      out.document(info);
-      out.line(
-        `${info.workflowId} (run ${info.runId}) ${info.executionStatus.toLowerCase()}, started ${info.startTime}` +
-          (info.closeTime ? `, closed ${info.closeTime}` : ''),
-      );
-      if (info.outcome) out.lines(formatOutcome(info.outcome));
-      else if (info.status) out.lines(renderStatus(info.status));
-      else out.line('  (no status yet: is a worker polling the task queue?)');
-    });
+  serverAction(cli, status, IdArgs, async ({ flags, out, conn: { client } }) => {
+    const info = await readRun(client, targetId(flags), flags.runId);
+    out.document(info);
+    out.line(
+      `${info.workflowId} (run ${info.runId}) ${info.executionStatus.toLowerCase()}, started ${info.startTime}` +
+        (info.closeTime ? `, closed ${info.closeTime}` : ''),
+    );
+    if (info.outcome) out.lines(formatOutcome(info.outcome));
+    else if (info.status) out.lines(renderStatus(info.status));
+    else out.line('  (no status yet: is a worker polling the task queue?)');
   });
 
   const cancel = program
@@ -204,26 +194,19 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
     .option('--job <name>', 'the run of this job started with the default id')
     .option('--run-id <id>', 'a particular run of that workflow id')
     .option('--wait', 'wait until the run has closed and print its report');
-  withCommonOptions(cancel).action(async (id: string | undefined, options: object, command: Command) => {
-    const args = parseOptions(
-      IdArgs.and(z.object({ wait: z.boolean().default(false) })),
-      { ...options, '<workflow-id>': id },
-      command,
-    );
-    const out = new Output(io, args.json);
-    await withConnection(connectionFlags(args), io, async ({ client }) => {
-      const workflowId = targetId(args);
-      await cancelProtectedBackup(client, workflowId, args.runId);
-      out.line(`Cancellation requested for ${workflowId}`);
-      if (!args.wait) {
-        out.document({ workflowId, cancelRequested: true });
-        return;
-      }
-      const outcome = await waitForOutcome(client.workflow.getHandle(workflowId, args.runId));
-      out.lines(formatOutcome(outcome));
-      out.document({ cancelRequested: true, ...outcomeDocument(outcome) });
-      state.exitCode = exitCodeFor(outcome.kind);
-    });
+  const CancelArgs = IdArgs.and(z.object({ wait: z.boolean().default(false) }));
+  serverAction(cli, cancel, CancelArgs, async ({ flags, out, conn: { client } }) => {
+    const workflowId = targetId(flags);
+    await cancelProtectedBackup(client, workflowId, flags.runId);
+    out.line(`Cancellation requested for ${workflowId}`);
+    if (!flags.wait) {
+      out.document({ workflowId, cancelRequested: true });
+      return;
+    }
+    const outcome = await waitForOutcome(client.workflow.getHandle(workflowId, flags.runId));
+    out.lines(formatOutcome(outcome));
+    out.document({ cancelRequested: true, ...outcomeDocument(outcome) });
+    return exitCodeFor(outcome.kind);
   });
 
   const ListFlags = ConnectionFlags.extend({
@@ -237,18 +220,14 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
     .option('--job <name>', 'only runs of this job')
     .option('--limit <n>', 'how many (default 20)')
     .option('--running', 'only open runs');
-  withCommonOptions(list).action(async (options: unknown, command: Command) => {
-    const flags = parseOptions(ListFlags, options, command);
-    const out = new Output(io, flags.json);
-    await withConnection(connectionFlags(flags), io, async ({ client }) => {
-      const runs = await listProtectedBackups(client, { job: flags.job, limit: flags.limit, running: flags.running });
-      out.document({ runs });
-      if (!runs.length) out.line('no runs');
-      for (const r of runs) {
-        out.line(
-          `${r.status.toLowerCase().padEnd(10)} ${r.startTime}  ${(r.closeTime ?? '-').padEnd(24)}  ${r.job ?? '?'}  ${r.workflowId}`,
-        );
-      }
-    });
+  serverAction(cli, list, ListFlags, async ({ flags, out, conn: { client } }) => {
+    const runs = await listProtectedBackups(client, { job: flags.job, limit: flags.limit, running: flags.running });
+    out.document({ runs });
+    if (!runs.length) out.line('no runs');
+    for (const r of runs) {
+      out.line(
+        `${r.status.toLowerCase().padEnd(10)} ${r.startTime}  ${(r.closeTime ?? '-').padEnd(24)}  ${r.job ?? '?'}  ${r.workflowId}`,
+      );
+    }
   });
 }

@@ -17,17 +17,7 @@ import {
 import { ownershipOf } from '../schedules/ownership';
 import { formatSync, syncSchedules } from '../schedules/sync';
 import { buildRequest, RequestFlagsShape } from './runs';
-import {
-  ConnectionFlags,
-  connectionFlags,
-  Output,
-  parseOptions,
-  repeatable,
-  withCommonOptions,
-  withConnection,
-  type CliIo,
-  type CliState,
-} from './context';
+import { ConnectionFlags, repeatable, serverAction, type Cli, type CliIo, type CliState, type Output } from './context';
 
 const IdArg = z.string().min(1, 'expected a schedule id');
 
@@ -40,7 +30,8 @@ function fileManagedWarning(description: ScheduleDescription, out: Output): void
   }
 }
 
-export function registerScheduleCommands(program: Command, io: CliIo, _state: CliState): void {
+export function registerScheduleCommands(program: Command, io: CliIo, state: CliState): void {
+  const cli: Cli = { io, state };
   const schedule = program
     .command('schedule')
     .description('backup schedules (Temporal Schedules), one by one or as code');
@@ -68,44 +59,40 @@ export function registerScheduleCommands(program: Command, io: CliIo, _state: Cl
     .option('--job <name>', 'the Veeam job to run')
     .option('--vm <name>', 'a VM to protect besides those of the job (repeatable)', repeatable)
     .option('--input <file>', 'the rest of the input as JSON or YAML');
-  withCommonOptions(create).action(async (options: unknown, command: Command) => {
-    const flags = parseOptions(CreateFlags, options, command);
-    const request = buildRequest({ ...flags, attach: false }, command);
-    const { job, vms, ...input } = request;
-    const out = new Output(io, flags.json);
-    const definition = parseScheduleEntry({
-      id: flags.id,
-      job,
-      vms,
-      spec: { cron: flags.cron },
-      timezone: flags.timezone,
-      jitter: flags.jitter,
-      overlap: flags.overlap as never,
-      catchupWindow: flags.catchupWindow,
-      paused: flags.paused,
-      input,
-    });
-    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+  serverAction(cli, create, CreateFlags, {
+    prepare: (flags, command) => {
+      const { job, vms, ...input } = buildRequest({ ...flags, attach: false }, command);
+      return parseScheduleEntry({
+        id: flags.id,
+        job,
+        vms,
+        spec: { cron: flags.cron },
+        timezone: flags.timezone,
+        jitter: flags.jitter,
+        overlap: flags.overlap as never,
+        catchupWindow: flags.catchupWindow,
+        paused: flags.paused,
+        input,
+      });
+    },
+    run: async ({ flags, out, conn: { client, taskQueue } }, definition) => {
       await createSchedule(client, definition, taskQueue);
-      out.line(`Created schedule ${flags.id} (job ${job}) on task queue ${taskQueue}${flags.paused ? ', paused' : ''}`);
-      out.document({ id: flags.id, job, taskQueue, created: true });
-    });
+      const { id, job } = definition;
+      out.line(`Created schedule ${id} (job ${job}) on task queue ${taskQueue}${flags.paused ? ', paused' : ''}`);
+      out.document({ id, job, taskQueue, created: true });
+    },
   });
 
   const list = schedule.command('list').description('the schedules that start protected backups');
-  withCommonOptions(list).action(async (options: unknown, command: Command) => {
-    const flags = parseOptions(ConnectionFlags.strict(), options, command);
-    const out = new Output(io, flags.json);
-    await withConnection(connectionFlags(flags), io, async ({ client }) => {
-      const rows = await listSchedules(client);
-      out.document({ schedules: rows });
-      if (!rows.length) out.line('no schedules');
-      for (const r of rows) {
-        out.line(`${r.id}  job ${r.job ?? '?'}  ${r.paused ? 'PAUSED' : 'active'}  ${r.spec}  [${r.managedBy}]`);
-        if (r.nextActionTimes.length) out.line(`    next: ${r.nextActionTimes.join(', ')}`);
-        for (const a of r.recentActions) out.line(`    ran:  ${a.scheduledAt} ${a.workflowId}`);
-      }
-    });
+  serverAction(cli, list, ConnectionFlags.strict(), async ({ out, conn: { client } }) => {
+    const rows = await listSchedules(client);
+    out.document({ schedules: rows });
+    if (!rows.length) out.line('no schedules');
+    for (const r of rows) {
+      out.line(`${r.id}  job ${r.job ?? '?'}  ${r.paused ? 'PAUSED' : 'active'}  ${r.spec}  [${r.managedBy}]`);
+      if (r.nextActionTimes.length) out.line(`    next: ${r.nextActionTimes.join(', ')}`);
+      for (const a of r.recentActions) out.line(`    ran:  ${a.scheduledAt} ${a.workflowId}`);
+    }
   });
 
   const simple = (
@@ -118,15 +105,11 @@ export function registerScheduleCommands(program: Command, io: CliIo, _state: Cl
     const command = schedule.command(name).description(description).argument('<schedule-id>', 'schedule id');
     if (withNote) command.option('--note <text>', 'why (shown in the Web UI)');
     const Flags = ConnectionFlags.extend({ '<schedule-id>': IdArg, note: z.string().min(1).optional() }).strict();
-    withCommonOptions(command).action(async (id: string, options: object, cmd: Command) => {
-      const flags = parseOptions(Flags, { ...options, '<schedule-id>': id }, cmd);
-      const out = new Output(io, flags.json);
-      await withConnection(connectionFlags(flags), io, async ({ client }) => {
-        const description = await act(client, flags['<schedule-id>'], flags.note);
-        fileManagedWarning(description, out);
-        out.line(`${done} ${flags['<schedule-id>']}`);
-        out.document({ id: flags['<schedule-id>'], action: name, done: true });
-      });
+    serverAction(cli, command, Flags, async ({ flags, out, conn: { client } }) => {
+      const description = await act(client, flags['<schedule-id>'], flags.note);
+      fileManagedWarning(description, out);
+      out.line(`${done} ${flags['<schedule-id>']}`);
+      out.document({ id: flags['<schedule-id>'], action: name, done: true });
     });
   };
   simple('delete', 'delete a schedule (its running backup, if any, goes on)', deleteSchedule, 'Deleted');
@@ -140,14 +123,12 @@ export function registerScheduleCommands(program: Command, io: CliIo, _state: Cl
     .description('make the schedules a file owns match the file: create, update, delete; print the difference')
     .requiredOption('--file <path>', 'the schedule file (YAML)')
     .option('--dry-run', 'only print the difference');
-  withCommonOptions(sync).action(async (options: unknown, command: Command) => {
-    const flags = parseOptions(SyncFlags, options, command);
-    const set = readScheduleFile(flags.file);
-    const out = new Output(io, flags.json);
-    await withConnection(connectionFlags(flags), io, async ({ client, taskQueue }) => {
+  serverAction(cli, sync, SyncFlags, {
+    prepare: (flags) => readScheduleFile(flags.file),
+    run: async ({ flags, out, conn: { client, taskQueue } }, set) => {
       const result = await syncSchedules(client, set, { taskQueue, dryRun: flags.dryRun });
       out.lines(formatSync(result));
       out.document(result);
-    });
+    },
   });
 }

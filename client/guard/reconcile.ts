@@ -1,8 +1,9 @@
 /**
- * `guard reconcile`: runs the reconciler once, now, and prints what it found and fixed (or, with
- * `dryRun`, what it would restore). The scheduled runs do the same on their own.
+ * Runs the reconciler once, now (CLI `guard reconcile`), and formats what it found and fixed (or,
+ * with `dryRun`, what it would restore). The scheduled runs do the same on their own.
  *
- *   const report = await reconcileCommand(client, { taskQueue, dryRun: true, json: false, write });
+ *   const report = await runReconciler(client, { taskQueue, dryRun: true });
+ *   for (const line of formatReconcileReport(report)) console.log(line);
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
@@ -13,7 +14,6 @@ import {
   type reconcilePolicies,
   type ReconcileReport,
 } from '../../workflows/reconcile-policies';
-import type { PrintOptions } from './status';
 
 export interface ReconcileOptions {
   taskQueue: string;
@@ -42,14 +42,4 @@ export function formatReconcileReport(report: ReconcileReport): string[] {
     );
   }
   return lines;
-}
-
-export async function reconcileCommand(
-  client: Client,
-  options: ReconcileOptions & PrintOptions,
-): Promise<ReconcileReport> {
-  const report = await runReconciler(client, options);
-  if (options.json) options.write(`${JSON.stringify(report, null, 2)}\n`);
-  else for (const line of formatReconcileReport(report)) options.write(`${line}\n`);
-  return report;
 }

@@ -1,5 +1,5 @@
 /**
- * `guard status`: the per-VM guards an operator should know about.
+ * What `guard status` shows: the per-VM guards an operator should know about.
  *
  * - running guards (visibility `WorkflowType = 'vmGuard' AND ExecutionStatus = 'Running'`), each
  *   with the state its `state` query returns: phase, recorded policy, holders, abandoned jobs;
@@ -7,7 +7,9 @@
  *   reconciler will restore), from their memo.
  *
  *   const status = await readGuardStatus(client, { vm: 'sql-01' });
- *   printGuardStatus(status, { json: false, write: (t) => process.stdout.write(t) });
+ *   for (const line of formatGuardStatus(status)) console.log(line);
+ *
+ * The CLI command (client/cli/guard.ts) prints the same lines, or the status as JSON, through Output.
  */
 import type { Client } from '@temporalio/client';
 import { findUnrestoredGuards, type UnrestoredGuard } from '../../activities/reconcile';
@@ -32,11 +34,6 @@ export interface RunningGuard {
 export interface GuardStatus {
   running: RunningGuard[];
   unrestored: UnrestoredGuard[];
-}
-
-export interface PrintOptions {
-  json: boolean;
-  write: (text: string) => unknown;
 }
 
 export async function readGuardStatus(client: Client, options: GuardStatusOptions = {}): Promise<GuardStatus> {
@@ -105,17 +102,11 @@ export function formatGuardStatus(status: GuardStatus): string[] {
   return lines;
 }
 
-export function printGuardStatus(status: GuardStatus, { json, write }: PrintOptions): void {
-  if (json) write(`${JSON.stringify(status, null, 2)}\n`);
-  else for (const line of formatGuardStatus(status)) write(`${line}\n`);
-}
-
-/** Reads and prints; returns the data (for the CLI's exit code and for tests). */
-export async function guardStatusCommand(
-  client: Client,
-  options: GuardStatusOptions & PrintOptions,
-): Promise<GuardStatus> {
-  const status = await readGuardStatus(client, options);
-  printGuardStatus(status, options);
-  return status;
+/**
+ * @deprecated Print `formatGuardStatus(status)` (text) or the status itself (JSON) instead. Kept
+ * for test/integration/guard-overlap.test.ts (owned elsewhere); the CLI prints through Output.
+ */
+export function printGuardStatus(status: GuardStatus, sink: { json: boolean; write: (text: string) => unknown }): void {
+  if (sink.json) sink.write(`${JSON.stringify(status, null, 2)}\n`);
+  else for (const line of formatGuardStatus(status)) sink.write(`${line}\n`);
 }

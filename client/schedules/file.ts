@@ -22,7 +22,7 @@ import { ProtectedBackupInput, type ProtectedBackupRequest } from '../../workflo
 import { DurationInput } from '../../domain/duration';
 import { calendarProblem, CALENDAR_FIELDS, type CalendarInput } from './calendar';
 import { cronProblem } from './cron';
-import { ScheduleFileError, type FileIssue } from './errors';
+import { ScheduleFileError, type FileIssue } from '../errors';
 
 export const DEFAULT_OWNER = 'schedules-as-code';
 
@@ -186,10 +186,6 @@ export function toDefinition(entry: z.infer<typeof ScheduleEntry>): ScheduleDefi
   };
 }
 
-export function formatPath(path: PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
-}
-
 /** The line of the node at `path` (or of its nearest ancestor that exists); for an unknown key, that key's line. */
 function lineOf(doc: Document, counter: LineCounter, path: PropertyKey[], key?: string): number | null {
   for (let depth = path.length; depth >= 0; depth -= 1) {
@@ -225,7 +221,7 @@ export function parseScheduleFile(text: string, fileName: string): ScheduleSet {
       const unknownKey = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
       return {
         line: lineOf(doc, counter, issue.path, unknownKey),
-        path: formatPath(issue.path) || '(file)',
+        path: z.core.toDotPath(issue.path) || '(file)',
         message: issue.message,
       };
     });

@@ -5,13 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
+import { z } from 'zod';
 import { WORKFLOW_TYPE } from '../ids';
-import { InvalidScheduleError, ScheduleFileError, ScheduleNotOursError } from './errors';
+import { InvalidScheduleError, ScheduleFileError, ScheduleNotOursError } from '../errors';
 import {
   parseScheduleFile,
   ScheduleEntry,
   toDefinition,
-  formatPath,
   type ScheduleDefinition,
   type ScheduleEntryInput,
   type ScheduleSet,
@@ -36,7 +36,7 @@ export function parseScheduleEntry(entry: ScheduleEntryInput): ScheduleDefinitio
   const parsed = ScheduleEntry.safeParse(entry);
   if (!parsed.success) {
     throw new InvalidScheduleError(
-      parsed.error.issues.map((i) => ({ line: null, path: formatPath(i.path), message: i.message })),
+      parsed.error.issues.map((i) => ({ line: null, path: z.core.toDotPath(i.path), message: i.message })),
     );
   }
   return toDefinition(parsed.data);

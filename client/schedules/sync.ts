@@ -6,7 +6,7 @@
  */
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { ScheduleDefinition, ScheduleSet } from './file';
-import { ScheduleNotOursError } from './errors';
+import { ScheduleNotOursError } from '../errors';
 import { canonical, storedDefinition, toScheduleOptions, toUpdateOptions, type StoredDefinition } from './options';
 import { describeOwnership, ownedByFile } from './ownership';
 

@@ -8,12 +8,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, resolveConnectConfig } from '../../client/connection';
-import { InvalidInputError, RunAlreadyActiveError, RunNotFoundError } from '../../client/errors';
+import {
+  InvalidInputError,
+  ProtectedBackupRunError,
+  RunAlreadyActiveError,
+  RunNotFoundError,
+} from '../../client/errors';
 import {
   cancelProtectedBackup,
   executeProtectedBackup,
   listProtectedBackups,
-  ProtectedBackupRunError,
   readRun,
   startProtectedBackup,
   waitForOutcome,

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toCalendarSpec } from '../../client/schedules/calendar';
 import { cronProblem } from '../../client/schedules/cron';
-import { ScheduleFileError } from '../../client/schedules/errors';
+import { ScheduleFileError } from '../../client/errors';
 import { parseScheduleFile } from '../../client/schedules/file';
 import { canonical, toScheduleOptions } from '../../client/schedules/options';
 import { repoRoot } from '../helpers/tools';

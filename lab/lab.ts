@@ -21,7 +21,7 @@ import type {
 } from './api';
 import { InvocationsQuery as InvocationsQuerySchema, VerdictsQuery as VerdictsQuerySchema } from './api';
 import { describeIssues } from './model/errors';
-import { SetFaultsBody, pickFault, type FaultRule } from './model/faults';
+import { SetFaultsBody, armFault, pickFault, type FaultRule } from './model/faults';
 import {
   currentRequested,
   effectiveAt,
@@ -209,7 +209,8 @@ export class Lab {
 
   setFaults(body: unknown): FaultsView {
     const parsed = parseInput(SetFaultsBody, body, 'faults');
-    this.state.faults.rules = parsed.rules.map((rule) => ({ rule, applied: 0 }));
+    const now = this.now();
+    this.state.faults.rules = parsed.rules.map((rule) => ({ rule: armFault(rule, now), applied: 0 }));
     if (parsed.seed !== undefined) {
       this.state.faults.seed = parsed.seed;
       this.state.faults.prng = parsed.seed;
@@ -277,7 +278,8 @@ export class Lab {
     pushBounded(this.log, record, LIMITS.invocations);
     this.touch();
 
-    const fault = pickFault(this.state.faults, { endpoint, op, pid });
+    const connectedAt = this.state.connections.find((c) => c.endpoint === endpoint && c.pid === pid)?.at;
+    const fault = pickFault(this.state.faults, { endpoint, op, pid, connectedAt });
     let envelope: Envelope | null = null;
     if (fault === null || fault.afterEffect || fault.action === 'delay') {
       envelope = await runOp(this.opContext(request), op, request.args);
@@ -456,7 +458,23 @@ function faultResponse(rule: FaultRule, op: string, envelope: Envelope | null): 
       return print({
         ok: false,
         op,
-        error: { type: rule.type, message: rule.message ?? `injected fault: ${op} failed`, category: rule.category },
+        error: {
+          type: rule.type ?? 'InjectedFault',
+          message: rule.message ?? `injected fault: ${op} failed`,
+          category: rule.category,
+        },
+      });
+    case 'server-restart':
+      return print({
+        ok: false,
+        op,
+        error: {
+          type: rule.type ?? 'Unauthorized',
+          message:
+            rule.message ??
+            `The remote server returned an error: (401) Unauthorized. The session is not valid (the server restarted at ${new Date(rule.restartedAt ?? 0).toISOString()})`,
+          category: rule.category,
+        },
       });
     case 'die':
       return { kind: 'die', exitCode: rule.exitCode ?? 1 };

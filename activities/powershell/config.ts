@@ -51,6 +51,16 @@ export const EndpointConfig = z
       .int()
       .positive()
       .default(15 * 60_000),
+    /**
+     * A session connected longer ago than this is closed instead of reused, however busy it is:
+     * vendor server sessions and tokens expire, and a server restart can leave a process "connected"
+     * to nothing without an error that says so.
+     */
+    maxSessionAgeMs: z
+      .number()
+      .int()
+      .positive()
+      .default(30 * 60_000),
     /** `-ExecutionPolicy` for the process (the module is an unsigned local file); null: do not pass one. */
     executionPolicy: z.string().min(1).nullable().default('Bypass'),
     /** FvpBackup.psm1 to import (an admin's adapted copy); default: the one shipped next to the TypeScript. */

@@ -26,13 +26,46 @@ const RETRYABLE: Record<PowerShellErrorCategory, boolean> = {
   // A job that is already running is waited for, not started again: the caller decides.
   'already-running': false,
   protocol: false,
-  'policy-changed': false,
-  'fence-moved': false,
-  'start-unknown': false,
 };
 
 export function isRetryableCategory(category: PowerShellErrorCategory): boolean {
   return RETRYABLE[category];
+}
+
+/**
+ * Error types FvpBackup.psm1 raises itself (New-OpError) about the caller's request or the world:
+ * a VM or job that does not exist or is ambiguous, a bad argument. The session that reported one is
+ * healthy. Any other vendor error (an expired token after a server restart, "Unauthorized", a
+ * NullReferenceException, a classified or unclassified transient) may mean the session's connection
+ * is dead, and a retry on the same session would fail the same way forever: the session is retired
+ * and the next call connects afresh.
+ */
+const CALLER_FAULT_TYPES: ReadonlySet<string> = new Set([
+  'VmNotFound',
+  'VmAmbiguous',
+  'VmNotAccelerated',
+  'InvalidArgument',
+  'JobNotFound',
+  'JobAmbiguous',
+  'SessionNotFound',
+  'FaultDomainsNotConfigured',
+]);
+
+/**
+ * Categories that are answers about the world read through a working connection, not about the
+ * session (one line each). A category missing here retires the session: the safe default.
+ */
+const ANSWER_CATEGORIES: ReadonlySet<string> = new Set([
+  'already-running',
+  // Refusals of a conditional write or start: the module read the current state to decide.
+  'policy-changed',
+  'fence-moved',
+]);
+
+/** Whether a session that returned this vendor error may serve the next call. */
+export function keepsSession(category: PowerShellErrorCategory, errorType: string | undefined): boolean {
+  if (ANSWER_CATEGORIES.has(category)) return true;
+  return category === 'permanent' && errorType !== undefined && CALLER_FAULT_TYPES.has(errorType);
 }
 
 export interface PowerShellErrorDetails {

@@ -1,8 +1,9 @@
 /**
  * A pool of long-lived PowerShell sessions for one endpoint. At most `poolSize` processes, started
  * lazily and reused (module import and Connect-* are slow on real hosts); a session that died,
- * timed out, lost its connection or printed something unexpected is replaced by a fresh one on
- * the next call. Calls beyond `poolSize` wait their turn.
+ * timed out, printed something unexpected, returned a vendor error that is not the caller's fault
+ * (see keepsSession) or is older than `maxSessionAgeMs` is replaced by a fresh one, which connects
+ * again, on the next call. Calls beyond `poolSize` wait their turn.
  */
 import { join } from 'node:path';
 import { EndpointConfig, type EndpointConfigInput } from './config';
@@ -153,9 +154,9 @@ export class PowerShellPool {
   /** A reusable idle session (most recently used first), or a new one. Holds a permit. */
   private async checkout(op: OperationName): Promise<PowerShellSession> {
     for (let s = this.idle.pop(); s; s = this.idle.pop()) {
-      const idleMs = Date.now() - s.lastUsedAt;
-      if (s.reusable && idleMs <= this.config.maxIdleMs) return s;
-      this.retire(s, s.reusable ? `idle for ${idleMs} ms` : 'no longer usable');
+      const unfit = this.unfit(s);
+      if (unfit === null) return s;
+      this.retire(s, unfit);
     }
     const start = PowerShellSession.start({
       endpoint: this.endpoint,
@@ -197,9 +198,22 @@ export class PowerShellPool {
     }
   }
 
+  /** Why a session must not serve another call, or null when it may. */
+  private unfit(session: PowerShellSession): string | null {
+    if (this.closed) return 'pool closed';
+    if (!session.reusable) return 'no longer usable';
+    const now = Date.now();
+    const idleMs = now - session.lastUsedAt;
+    if (idleMs > this.config.maxIdleMs) return `idle for ${idleMs} ms`;
+    const ageMs = now - session.startedAt;
+    if (ageMs > this.config.maxSessionAgeMs) return `connected ${ageMs} ms ago (maxSessionAgeMs)`;
+    return null;
+  }
+
   private checkin(session: PowerShellSession): void {
-    if (!this.closed && session.reusable) this.idle.push(session);
-    else this.retire(session, this.closed ? 'pool closed' : 'no longer usable');
+    const unfit = this.unfit(session);
+    if (unfit === null) this.idle.push(session);
+    else this.retire(session, unfit);
   }
 
   private retire(session: PowerShellSession, reason: string): void {

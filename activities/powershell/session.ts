@@ -10,7 +10,14 @@ import { z } from 'zod';
 import type { EndpointConfig } from './config';
 import { CredentialError, loadCredential, type Credential } from './credentials';
 import { childEnvironment } from './environment';
-import { PowerShellError, redact, redactedExcerpt, secretForms, type PowerShellErrorCategory } from './errors';
+import {
+  keepsSession,
+  PowerShellError,
+  redact,
+  redactedExcerpt,
+  secretForms,
+  type PowerShellErrorCategory,
+} from './errors';
 import type { Logger } from './logger';
 import { operations, type OperationName, type OperationResult } from './operations';
 import { type EndpointName } from '../../domain/endpoint';
@@ -270,7 +277,9 @@ export class PowerShellSession {
     const envelope = parsed.envelope;
     if (!envelope.ok) {
       const { category, message, type } = envelope.error;
-      if (category === 'not-connected') this.usable = false;
+      // After a server restart the connection is dead but the process is not: only an error about
+      // the caller's request proves the session still works.
+      if (!keepsSession(category, type)) this.usable = false;
       throw this.error(op, category, `${op} failed (${category}): ${message}`, { errorType: type });
     }
     const schema = operations[op].result as unknown as z.ZodType<OperationResult<O>>;

@@ -1,13 +1,21 @@
 /**
  * Fault injection: rules that make the simulated PowerShell host fail, die, hang, print garbage or
- * answer late. Rules are tried in order; the first one that matches the call and fires applies.
+ * answer late, or make the vendor server forget every connection (a restart). Rules are tried in
+ * order; the first one that matches the call and fires applies.
  * Probabilities draw from a seeded PRNG whose state is part of the lab state, so runs repeat.
  */
 import { z } from 'zod';
 import { ErrorCategory, operationNames } from '../../activities/powershell/operations';
 import { EndpointName } from '../../domain/endpoint';
 
-export const FaultAction = z.enum(['fail', 'die', 'hang', 'garbage', 'delay', 'stderr']);
+/**
+ * `server-restart`: the endpoint's server (FVP management server, VBR service) restarted when the
+ * rule was set (`restartedAt`). Host processes that connected before then still believe they are
+ * connected; every call they make fails with an expired-session error (`type` default
+ * 'Unauthorized', `category` as given) until the process connects again. Processes that connect
+ * afterwards are not affected, and Connect-Endpoint itself always goes through.
+ */
+export const FaultAction = z.enum(['fail', 'die', 'hang', 'garbage', 'delay', 'stderr', 'server-restart']);
 export type FaultAction = z.infer<typeof FaultAction>;
 
 export const FaultRule = z
@@ -26,10 +34,13 @@ export const FaultRule = z
     times: z.number().int().min(1).optional(),
     /** Chance that a matching call fires the rule (seeded PRNG). */
     probability: z.number().min(0).max(1).default(1),
-    /** For `fail`: the error's category, type and message. */
+    /** For `fail` and `server-restart`: the error's category, type and message. */
     category: ErrorCategory.default('transient'),
-    type: z.string().min(1).default('InjectedFault'),
+    /** Default 'InjectedFault' (`fail`) or 'Unauthorized' (`server-restart`). */
+    type: z.string().min(1).optional(),
     message: z.string().optional(),
+    /** For `server-restart`: when the server restarted (epoch ms); default: when the rule is set. */
+    restartedAt: z.number().int().optional(),
     /** For `delay` (default 1000): how long the host waits before printing the answer. */
     delayMs: z.number().int().min(0).max(3_600_000).optional(),
     /** For `die` (default 1). */
@@ -72,6 +83,19 @@ export interface FaultCall {
   endpoint: EndpointName;
   op: string;
   pid: number;
+  /** When the calling host process last connected (Connect-Endpoint), if it did. */
+  connectedAt?: number;
+}
+
+/** A `server-restart` rule concerns only calls on a connection made before the restart. */
+function onStaleConnection(rule: FaultRule, call: FaultCall): boolean {
+  if (call.op === 'Connect-Endpoint' || call.connectedAt === undefined) return false;
+  return rule.restartedAt !== undefined && call.connectedAt <= rule.restartedAt;
+}
+
+/** A rule as stored when it is set at `now`: a restart without a time happened now. */
+export function armFault(rule: FaultRule, now: number): FaultRule {
+  return rule.action === 'server-restart' && rule.restartedAt === undefined ? { ...rule, restartedAt: now } : rule;
 }
 
 export interface FaultState {
@@ -89,6 +113,7 @@ export function pickFault(state: FaultState, call: FaultCall): FaultRule | null 
     if (rule.op !== undefined && rule.op !== call.op) continue;
     if (rule.endpoint !== undefined && rule.endpoint !== call.endpoint) continue;
     if (rule.pid !== undefined && rule.pid !== call.pid) continue;
+    if (rule.action === 'server-restart' && !onStaleConnection(rule, call)) continue;
     if (rule.times !== undefined && entry.applied >= rule.times) continue;
     if (rule.probability < 1) {
       const [value, next] = nextRandom(state.prng);

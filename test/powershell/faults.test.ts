@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { startLab, type RunningLab } from '../../lab/launch';
 import { defaultScenario } from '../../lab/scenario';
 import { fakeEndpointConfig, type FakeEndpointOptions } from '../../lab/fake-powershell/endpoint';
-import { PowerShellError, PowerShellPool } from '../../activities/powershell';
+import { EndpointConfig, PowerShellError, PowerShellPool } from '../../activities/powershell';
+import { waitFor } from '../helpers/wait';
 
 let lab: RunningLab;
 const pools: PowerShellPool[] = [];
@@ -180,15 +181,20 @@ test('output on stderr fails the call and retires the process', async () => {
   assert.notEqual(await lastPid(), first);
 });
 
-test('vendor errors keep the category and type the module gave them', async () => {
+test('vendor errors keep the category and type the module gave them; only caller faults keep the session', async () => {
   const pool = fvpPool();
   await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
   const first = await lastPid();
   const cases = [
-    { category: 'transient', type: 'ManagementServerBusy', retryable: true, replaced: false },
+    // An error about the caller's request or the job keeps the session...
     { category: 'permanent', type: 'VmNotAccelerated', retryable: false, replaced: false },
+    { category: 'permanent', type: 'InvalidArgument', retryable: false, replaced: false },
     { category: 'already-running', type: 'JobAlreadyRunning', retryable: false, replaced: false },
+    // ...any other vendor error may mean a dead connection: the next call connects afresh.
     { category: 'not-connected', type: 'NotConnected', retryable: true, replaced: true },
+    { category: 'transient', type: 'ManagementServerBusy', retryable: true, replaced: true },
+    { category: 'transient', type: 'System.NullReferenceException', retryable: true, replaced: true },
+    { category: 'permanent', type: 'System.Net.WebException', retryable: false, replaced: true },
   ] as const;
   for (const c of cases) {
     const before = await lastPid();
@@ -251,4 +257,54 @@ test('a process that dies while idle is replaced on the next call, without an er
   assert.equal(policy.vm, 'sql-01');
   assert.notEqual(await lastPid(), first);
   assert.equal(pool.stats().started, 2);
+});
+
+async function connectsOf(pid: number): Promise<number> {
+  const log = (await lab.client.invocations({ op: 'Connect-Endpoint' })).invocations;
+  return log.filter((r) => r.pid === pid).length;
+}
+
+for (const category of ['permanent', 'transient'] as const) {
+  test(`after a server restart (${category} "Unauthorized"), the dead session is retired and the next call reconnects`, async () => {
+    const pool = fvpPool();
+    await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
+    const before = await lastPid();
+    await lab.client.setFaults([{ endpoint: 'fvp', action: 'server-restart', category }]);
+
+    const err = await rejection(pool.invoke('Get-VmFlushState', { vm: 'sql-01' }));
+    assert.equal(err.pid, before, 'the old session met the restart');
+    assert.equal(err.errorType, 'Unauthorized');
+    assert.equal(err.category, category);
+    assert.match(err.message, /\(401\) Unauthorized/);
+
+    // The retry runs on a fresh process that connected after the restart, and stays there.
+    const flush = await pool.invoke('Get-VmFlushState', { vm: 'sql-01' });
+    assert.equal(flush.vm, 'sql-01');
+    const after = await lastPid();
+    assert.notEqual(after, before);
+    assert.equal(await connectsOf(after), 1, 'the new process connected before serving the retry');
+    await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
+    assert.equal(await lastPid(), after, 'a connection made after the restart is not affected');
+    await waitFor('the dead session to be closed', async () => !alive(before));
+  });
+}
+
+test('a session older than maxSessionAgeMs is replaced before the next call, even when busy all along', async () => {
+  const pool = fvpPool({ maxSessionAgeMs: 1 });
+  await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
+  const first = await lastPid();
+  // Process start and Connect-Endpoint alone took far longer than 1 ms: the session is too old.
+  await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
+  const second = await lastPid();
+  assert.notEqual(second, first);
+  assert.equal(await connectsOf(second), 1);
+  assert.equal(pool.stats().started, 2);
+});
+
+test('maxSessionAgeMs defaults to 30 minutes and must be a positive integer', () => {
+  const base = { executable: 'pwsh', server: 's' };
+  assert.equal(EndpointConfig.parse(base).maxSessionAgeMs, 30 * 60_000);
+  for (const bad of [0, -1, 1.5, '60000']) {
+    assert.equal(EndpointConfig.safeParse({ ...base, maxSessionAgeMs: bad }).success, false, String(bad));
+  }
 });

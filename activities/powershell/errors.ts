@@ -26,6 +26,9 @@ const RETRYABLE: Record<PowerShellErrorCategory, boolean> = {
   // A job that is already running is waited for, not started again: the caller decides.
   'already-running': false,
   protocol: false,
+  'policy-changed': false,
+  'fence-moved': false,
+  'start-unknown': false,
 };
 
 export function isRetryableCategory(category: PowerShellErrorCategory): boolean {

@@ -11,10 +11,35 @@
  *   J started by a schedule is visible (best effort: visibility lags by up to a second).
  * - Every run carries the memo `{ job }`, so lists can show and filter the job of any run.
  */
+import { z } from 'zod';
+import {
+  JobName,
+  MAX_JOB_NAME_BYTES,
+  RUN_ID_PREFIX,
+  SCHEDULED_ID_SUFFIX_EXAMPLE,
+  TEMPORAL_MAX_ID_BYTES,
+  utf8ByteLength,
+} from '../workflows/input';
+import { InvalidInputError } from './errors';
+
 export const WORKFLOW_TYPE = 'protectedBackup';
 export const ID_PREFIX = 'protected-backup/';
 
+// The input's bound on job names is computed from this prefix and from what a schedule appends: a
+// valid job's ids, `protected-backup/<job>` and `protected-backup/<job>-<time>`, fit Temporal's limit.
+if (
+  ID_PREFIX !== RUN_ID_PREFIX ||
+  utf8ByteLength(ID_PREFIX) + MAX_JOB_NAME_BYTES + utf8ByteLength(SCHEDULED_ID_SUFFIX_EXAMPLE) > TEMPORAL_MAX_ID_BYTES
+) {
+  throw new Error(`client/ids.ts: ${ID_PREFIX}<job> does not fit the job-name bound of workflows/input.ts`);
+}
+
+const JobOfId = z.object({ job: JobName });
+
+/** `protected-backup/<job>`; throws InvalidInputError naming `job` for a name whose ids would be too long. */
 export function workflowIdFor(job: string): string {
+  const parsed = JobOfId.safeParse({ job });
+  if (!parsed.success) throw InvalidInputError.from(WORKFLOW_TYPE, parsed.error);
   return `${ID_PREFIX}${job}`;
 }
 

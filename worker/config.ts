@@ -16,26 +16,63 @@
  *   FVPB_<FVP|VEEAM>_REMOTE_COMPUTER  run the module there through PowerShell remoting
  *   FVPB_<FVP|VEEAM>_CREDENTIALS "env:USER_VAR:PASSWORD_VAR" or "file:/path/to/secret.json"
  *   FVPB_<FVP|VEEAM>_POOL_SIZE   long-lived PowerShell processes             (2)
- *   FVPB_<FVP|VEEAM>_TIMEOUT_MS  one invocation's limit; the process is killed beyond it (120000)
+ *   FVPB_<FVP|VEEAM>_TIMEOUT_MS  one invocation's limit; the process is killed beyond it (120000; 1000-86400000)
  *   FVPB_LAB_URL                 only with the lab: where the fake PowerShell host forwards
  *   FVPB_MAX_CONCURRENT_ACTIVITIES / FVPB_MAX_CONCURRENT_WORKFLOW_TASKS   (20 / 10)
  *   FVPB_METRICS_ADDRESS         Prometheus scrape address, e.g. 0.0.0.0:9464 (off)
  *   FVPB_WORKFLOW_BUNDLE         a pre-built workflow bundle (npm run build:bundle); else bundled at start
- *   FVPB_SHUTDOWN_GRACE          how long running activities may finish on SIGTERM ('10 seconds')
- *   FVPB_STICKY_QUEUE_TIMEOUT    how soon a dead worker's cached workflows move to another worker ('10 seconds')
- *   FVPB_GUARD_CHECK_INTERVAL    how often a per-VM guard checks that its holders still run ('1 minute')
- *   FVPB_GUARD_RESEND_INTERVAL   how long a run waits for its guard's answer before asking again ('1 minute')
+ *   FVPB_SHUTDOWN_GRACE          how long running activities may finish on SIGTERM ('10 seconds'; 1 s-1 h)
+ *   FVPB_STICKY_QUEUE_TIMEOUT    how soon a dead worker's cached workflows move to another worker ('10 seconds'; 1 s-10 min)
+ *   FVPB_GUARD_CHECK_INTERVAL    how often a per-VM guard checks that its holders still run ('1 minute'; 1 s-1 h)
+ *   FVPB_GUARD_RESEND_INTERVAL   how long a run waits for its guard's answer before asking again ('1 minute'; 1 s-1 h)
  *   FVPB_GUARD_HISTORY_LIMIT     history events after which a guard continues as new (2000)
  *   LOG_LEVEL                    trace | debug | info | warn | error        (info)
  */
 import { z } from 'zod';
-import { DurationInput, durationMs } from '../domain/duration';
+import { boundedDuration, type DurationInput, durationMs, HOUR, MINUTE, SECOND } from '../domain/duration';
 import { DEFAULT_TASK_QUEUE } from '../domain/task-queue';
 import { describeZodError } from '../domain/zod-issues';
 import { EndpointConfig } from '../activities/powershell/config';
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * One PowerShell invocation's limit, in milliseconds: a Node timer in the session (activities/powershell),
+ * so below 2^31 ms. Connect-* alone takes seconds; no single vendor call should take a day.
+ */
+const INVOCATION_TIMEOUT_MS = [SECOND, 24 * HOUR] as const;
+const invocationTimeoutMs = z.coerce
+  .number()
+  .int()
+  .min(
+    INVOCATION_TIMEOUT_MS[0],
+    `expected milliseconds between ${INVOCATION_TIMEOUT_MS[0]} and ${INVOCATION_TIMEOUT_MS[1]}`,
+  )
+  .max(
+    INVOCATION_TIMEOUT_MS[1],
+    `expected milliseconds between ${INVOCATION_TIMEOUT_MS[0]} and ${INVOCATION_TIMEOUT_MS[1]}`,
+  );
+
+/**
+ * The worker's durations, each within its range (inclusive):
+ * - shutdown grace, 1 s to 1 h: running activities are cancelled after it and retried elsewhere; a
+ *   service manager kills the process long before an hour (systemd 90 s, Kubernetes 30 s by default);
+ * - sticky queue timeout, 1 s to 10 min: how long a dead worker's cached runs and guards wait before
+ *   another worker takes them over;
+ * - guard check and resend intervals, 1 s to 1 h: how long a dead holder keeps its VMs in
+ *   write-through before its guard notices, and how long a lost request waits to be sent again.
+ */
+export const WORKER_DURATION_BOUNDS = {
+  FVPB_SHUTDOWN_GRACE: [SECOND, HOUR],
+  FVPB_STICKY_QUEUE_TIMEOUT: [SECOND, 10 * MINUTE],
+  FVPB_GUARD_CHECK_INTERVAL: [SECOND, HOUR],
+  FVPB_GUARD_RESEND_INTERVAL: [SECOND, HOUR],
+} as const;
+function workerDuration(name: keyof typeof WORKER_DURATION_BOUNDS) {
+  const [minMs, maxMs] = WORKER_DURATION_BOUNDS[name];
+  return boundedDuration(minMs, maxMs);
+}
 
 const Credentials = z
   .string()
@@ -58,7 +95,7 @@ function endpointEnv(prefix: 'FVP' | 'VEEAM', defaultExecutable: string) {
     [key('REMOTE_COMPUTER')]: z.string().min(1).optional(),
     [key('CREDENTIALS')]: Credentials.optional(),
     [key('POOL_SIZE')]: positiveInt.max(32).default(2),
-    [key('TIMEOUT_MS')]: positiveInt.default(120_000),
+    [key('TIMEOUT_MS')]: invocationTimeoutMs.default(120_000),
   };
 }
 
@@ -82,10 +119,10 @@ const Env = z.object({
     .regex(/^[^:]+:\d{1,5}$/, { message: 'expected host:port, e.g. 0.0.0.0:9464' })
     .optional(),
   FVPB_WORKFLOW_BUNDLE: z.string().min(1).optional(),
-  FVPB_SHUTDOWN_GRACE: DurationInput.default('10 seconds'),
-  FVPB_STICKY_QUEUE_TIMEOUT: DurationInput.default('10 seconds'),
-  FVPB_GUARD_CHECK_INTERVAL: DurationInput.default('1 minute'),
-  FVPB_GUARD_RESEND_INTERVAL: DurationInput.default('1 minute'),
+  FVPB_SHUTDOWN_GRACE: workerDuration('FVPB_SHUTDOWN_GRACE').default('10 seconds'),
+  FVPB_STICKY_QUEUE_TIMEOUT: workerDuration('FVPB_STICKY_QUEUE_TIMEOUT').default('10 seconds'),
+  FVPB_GUARD_CHECK_INTERVAL: workerDuration('FVPB_GUARD_CHECK_INTERVAL').default('1 minute'),
+  FVPB_GUARD_RESEND_INTERVAL: workerDuration('FVPB_GUARD_RESEND_INTERVAL').default('1 minute'),
   FVPB_GUARD_HISTORY_LIMIT: z.coerce.number().int().min(100).max(50_000).default(2000),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });

@@ -3,10 +3,12 @@
  * Veeam) and returns the reports, so an operator sees what is missing before the first backup.
  * Read-only: it changes nothing on FVP or Veeam.
  */
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
+import type { Activities } from '../activities';
 import { EndpointName, type DoctorReport } from '../domain/endpoint';
-import { runDoctor } from './activity-proxies';
-import { parseWorkflowInput } from './parse-input';
+import { FailureType } from './failures';
+import { describeZodError } from '../domain/zod-issues';
 
 export const DoctorInput = z
   .object({
@@ -20,9 +22,21 @@ export interface DoctorResult {
   reports: DoctorReport[];
 }
 
+const { runDoctor } = proxyActivities<Activities>({
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+});
+
 export async function doctor(request: DoctorRequest = {}): Promise<DoctorResult> {
-  const input = parseWorkflowInput(DoctorInput, request ?? {}, 'doctor');
+  const parsed = DoctorInput.safeParse(request ?? {});
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid doctor input: ${describeZodError(parsed.error)}`,
+      FailureType.invalidInput,
+    );
+  }
   const reports: DoctorReport[] = [];
-  for (const endpoint of new Set(input.endpoints)) reports.push(await runDoctor({ endpoint }));
+  for (const endpoint of new Set(parsed.data.endpoints)) reports.push(await runDoctor({ endpoint }));
   return { reports };
 }

@@ -5,17 +5,130 @@
  * There is deliberately no field for credentials: they live with the worker.
  */
 import { z } from 'zod';
-import { DurationInput, durationMs } from '../domain/duration';
+import { boundedDuration, DAY, durationMs, HOUR, MINUTE, SECOND } from '../domain/duration';
 
 export const TransportMode = z.enum(['auto', 'directsan', 'hotadd', 'nbd']);
 export type TransportMode = z.infer<typeof TransportMode>;
 
-const VmNameInput = z.string().min(1, 'expected a VM name, got an empty string').max(8192);
+/**
+ * Temporal's limit on workflow ids (dynamic config `limit.maxIDLength`, 1000 by default, Temporal
+ * Cloud alike). The frontend compares Go's `len()` of the id, so it counts UTF-8 bytes, not characters.
+ */
+export const TEMPORAL_MAX_ID_BYTES = 1000;
+/** The id of a run of job J is `protected-backup/J` (client/ids.ts `ID_PREFIX`, which asserts this). */
+export const RUN_ID_PREFIX = 'protected-backup/';
+/**
+ * What a schedule appends to its action's id for each run: `-` and the nominal time in RFC 3339, UTC,
+ * whole seconds. The server validates a schedule with this very example (`AppendedTimestampForValidation`
+ * in service/worker/scheduler), so a schedule of a job whose scheduled ids would be too long is refused.
+ */
+export const SCHEDULED_ID_SUFFIX_EXAMPLE = '-2009-11-10T23:00:00Z';
+
+/** UTF-8 bytes of a string, as the Temporal server counts them (a lone surrogate travels as U+FFFD, 3 bytes). */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) ?? 0;
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return bytes;
+}
+
+/**
+ * The longest Veeam job name, in UTF-8 bytes, for which both ids of its runs fit Temporal's limit:
+ * `protected-backup/<job>` and a schedule's `protected-backup/<job>-2009-11-10T23:00:00Z`
+ * (1000 - 17 - 21 = 962). Veeam documents no limit on the names of VMware backup jobs (its plug-in
+ * jobs, AHV, oVirt, Proxmox, allow 40 characters), so Temporal's id is the binding limit.
+ */
+export const MAX_JOB_NAME_BYTES =
+  TEMPORAL_MAX_ID_BYTES - utf8ByteLength(RUN_ID_PREFIX) - utf8ByteLength(SCHEDULED_ID_SUFFIX_EXAMPLE);
+
+export const JobName = z
+  .string()
+  .min(1, 'expected the name of a Veeam job')
+  .refine((job) => utf8ByteLength(job) <= MAX_JOB_NAME_BYTES, {
+    message:
+      `expected a Veeam job name of at most ${MAX_JOB_NAME_BYTES} bytes in UTF-8, so that the ids of its runs ` +
+      `(${RUN_ID_PREFIX}<job>, and <job>-<time> from a schedule) stay within Temporal's ${TEMPORAL_MAX_ID_BYTES}-byte limit`,
+  });
+
+/**
+ * The longest VM name, in characters. vCenter itself allows 80, but names reach FVP and Veeam byte for
+ * byte (test/powershell/hostile-names.test.ts sends 4096-character names) and the PowerShell contract
+ * (domain/policy.ts `VmName`) accepts 8192: the same bound here, so that every name the input takes the
+ * activities take too. It is there to refuse a pasted megabyte, not to judge names; guard ids hash
+ * names too long for an id (domain/guard-protocol.ts).
+ */
+export const MAX_VM_NAME_CHARS = 8192;
+const VmNameInput = z
+  .string()
+  .min(1, 'expected a VM name, got an empty string')
+  .max(MAX_VM_NAME_CHARS, `expected a VM name of at most ${MAX_VM_NAME_CHARS} characters`);
+
+/**
+ * The range of every duration of the input, inclusive. Every one stays below the 2^31 ms a Node timer
+ * honours (boundedDuration refuses more), and so does the longest sum the worker uses
+ * (veeam.maxDuration + timeouts.step, the start-to-close timeout of a step that waits for a job).
+ * The lower bounds accept what the recorded histories in test/fixtures/histories carry (100 ms polls,
+ * a 1 second flush deadline): they must replay.
+ */
+export const DURATION_BOUNDS = {
+  /**
+   * An activity heartbeats every third of this (activities/heartbeat.ts). Below 1 s a garbage
+   * collection or a busy event loop makes a live worker look dead and its step be retried elsewhere;
+   * above 10 minutes a killed worker's step (and its VMs in write-through) waits that long for a retry.
+   */
+  heartbeat: [SECOND, 10 * MINUTE],
+  /**
+   * One PowerShell-backed step: module import and Connect-* alone take seconds on real hosts, so less
+   * than 10 s fails healthy steps; no single vendor call should take a day.
+   */
+  step: [10 * SECOND, 24 * HOUR],
+  /** First pause before a retry (doubles each time): 100 ms is what the tests use; 10 min at most. */
+  retryInitialInterval: [100, 10 * MINUTE],
+  /**
+   * Restores never give up; this caps the pause between two attempts, so it is also how long a VM
+   * may stay in write-through after the fault that blocked its restore clears.
+   */
+  restoreMaxInterval: [SECOND, HOUR],
+  /**
+   * How long all VMs may take to destage. A short deadline fails closed (no backup, every VM
+   * restored), so 1 s is harmless (the flush-timeout histories use it); beyond a day the VMs stay
+   * in write-through for too long.
+   */
+  flushDeadline: [SECOND, 24 * HOUR],
+  /**
+   * A Node timer inside the flush activity. It must also be shorter than the deadline (checked
+   * below); up to an hour, as the review suggested for every poll interval.
+   */
+  flushPollInterval: [100, HOUR],
+  /**
+   * A Node timer inside the Veeam activities; each poll reads the job's sessions. 100 ms is what the
+   * tests use; more than 10 minutes delays every restore after the job by that much.
+   */
+  veeamPollInterval: [100, 10 * MINUTE],
+  /**
+   * Longest a job may run before the run fails and restores. Less than a minute fails healthy jobs;
+   * 7 days (with a 24 h step, 8 days) stays well below a Node timer's 24.8 days, and a job that runs
+   * for a week keeps its VMs in write-through for a week.
+   */
+  veeamMaxDuration: [MINUTE, 7 * DAY],
+} as const satisfies Record<string, readonly [number, number]>;
+
+function duration(field: keyof typeof DURATION_BOUNDS) {
+  const [minMs, maxMs] = DURATION_BOUNDS[field];
+  return boundedDuration(minMs, maxMs);
+}
+
+/** Milliseconds of a field's value, or undefined when it failed its own check (refinements run even then). */
+function msWithin(field: keyof typeof DURATION_BOUNDS, value: unknown): number | undefined {
+  return duration(field).safeParse(value).success ? durationMs(value as string | number) : undefined;
+}
 
 export const ProtectedBackupInput = z
   .object({
     /** The Veeam Backup & Replication job to run, by name. */
-    job: z.string().min(1, 'expected the name of a Veeam job'),
+    job: JobName,
     /**
      * VMs to protect. Every VM of the job that FVP accelerates is always protected as well (a VM
      * left out would be backed up in write-back); list VMs here that the job reaches through a
@@ -29,13 +142,24 @@ export const ProtectedBackupInput = z
     flush: z
       .object({
         /** How long every VM together may take to destage before the run gives up (no backup). */
-        deadline: DurationInput.default('10 minutes'),
+        deadline: duration('flushDeadline').default('10 minutes'),
         /** How often the flush state is read while waiting. */
-        pollInterval: DurationInput.default('2 seconds'),
+        pollInterval: duration('flushPollInterval').default('2 seconds'),
         /** How many VMs are switched and polled at once on the FVP management server. */
         concurrency: z.number().int().min(1).max(64).default(8),
       })
       .strict()
+      .superRefine((flush, ctx) => {
+        const poll = msWithin('flushPollInterval', flush.pollInterval);
+        const deadline = msWithin('flushDeadline', flush.deadline);
+        if (poll !== undefined && deadline !== undefined && poll >= deadline) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['pollInterval'],
+            message: 'expected a poll interval shorter than the flush deadline',
+          });
+        }
+      })
       .default({ deadline: '10 minutes', pollInterval: '2 seconds', concurrency: 8 }),
     veeam: z
       .object({
@@ -46,9 +170,9 @@ export const ProtectedBackupInput = z
         /** On cancellation: stop the Veeam job (then restore), or let it finish first. */
         onCancel: z.enum(['stop', 'let-finish']).default('stop'),
         /** How often the job's session is read. */
-        pollInterval: DurationInput.default('5 seconds'),
+        pollInterval: duration('veeamPollInterval').default('5 seconds'),
         /** Longest a job may run; the run fails (and restores) beyond it. */
-        maxDuration: DurationInput.default('12 hours'),
+        maxDuration: duration('veeamMaxDuration').default('12 hours'),
       })
       .strict()
       .default({
@@ -66,17 +190,41 @@ export const ProtectedBackupInput = z
     timeouts: z
       .object({
         /** A worker that stops heartbeating for this long is presumed dead; its activity is retried. */
-        heartbeat: DurationInput.default('30 seconds'),
+        heartbeat: duration('heartbeat').default('30 seconds'),
         /** Upper bound on any single PowerShell-backed step. */
-        step: DurationInput.default('5 minutes'),
+        step: duration('step').default('5 minutes'),
         /** First pause before a failed step is retried; doubles each time. */
-        retryInitialInterval: DurationInput.default('1 second'),
+        retryInitialInterval: duration('retryInitialInterval').default('1 second'),
         /** Attempts of a forward step (reading, switching, starting) before the run gives up and restores. */
         retryMaximumAttempts: z.number().int().min(1).max(100).default(10),
         /** Longest pause between two restore attempts (they never give up). */
-        restoreMaxInterval: DurationInput.default('1 minute'),
+        restoreMaxInterval: duration('restoreMaxInterval').default('1 minute'),
       })
       .strict()
+      // On the object, so that every schema reusing `ProtectedBackupInput.shape.timeouts` checks them too.
+      .superRefine((t, ctx) => {
+        const heartbeat = msWithin('heartbeat', t.heartbeat);
+        const step = msWithin('step', t.step);
+        if (heartbeat !== undefined && step !== undefined && heartbeat >= step) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['heartbeat'],
+            message: 'expected a heartbeat timeout shorter than the step timeout',
+          });
+        }
+        // Temporal refuses a retry policy whose maximum interval is below its initial one ("MaximumInterval
+        // cannot be less than InitialInterval"): every restore step would fail its workflow task.
+        const initial = msWithin('retryInitialInterval', t.retryInitialInterval);
+        const restoreMax = msWithin('restoreMaxInterval', t.restoreMaxInterval);
+        if (initial !== undefined && restoreMax !== undefined && initial > restoreMax) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['retryInitialInterval'],
+            message:
+              'expected at most restoreMaxInterval (Temporal refuses a retry policy whose maximum interval is shorter)',
+          });
+        }
+      })
       .default({
         heartbeat: '30 seconds',
         step: '5 minutes',
@@ -94,18 +242,6 @@ export const ProtectedBackupInput = z
         code: 'custom',
         path: ['hotAddProxies'],
         message: 'transportMode hotadd needs the proxy VMs that hot-add disks, to check their VADP blacklist',
-      });
-    }
-    // Refinements run even when a field failed: only compare durations that parsed.
-    if (
-      DurationInput.safeParse(input.flush.pollInterval).success &&
-      DurationInput.safeParse(input.flush.deadline).success &&
-      durationMs(input.flush.pollInterval) >= durationMs(input.flush.deadline)
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['flush', 'pollInterval'],
-        message: 'expected a poll interval shorter than the flush deadline',
       });
     }
   });

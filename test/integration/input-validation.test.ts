@@ -44,6 +44,62 @@ const cases: { name: string; input: unknown; field: RegExp }[] = [
     field: /timeouts\.retryMaximumAttempts: /,
   },
   { name: 'dryRun as a string', input: { job, dryRun: 'true' }, field: /dryRun: / },
+  // Bounds (README "Limits"): each refusal names the field and its range.
+  {
+    name: "a '30 days' heartbeat",
+    input: { job, timeouts: { heartbeat: '30 days' } },
+    field: /timeouts\.heartbeat: expected a duration between 1 second and 10 minutes/,
+  },
+  {
+    name: 'a 1 ms heartbeat',
+    input: { job, timeouts: { heartbeat: 1 } },
+    field: /timeouts\.heartbeat: expected a duration between 1 second and 10 minutes/,
+  },
+  {
+    name: 'a 1 ms step',
+    input: { job, timeouts: { step: '1ms' } },
+    field: /timeouts\.step: expected a duration between 10 seconds and 24 hours/,
+  },
+  {
+    name: "a '30 days' Veeam poll interval (a 1 ms timer in Node)",
+    input: { job, veeam: { pollInterval: '30 days' } },
+    field: /veeam\.pollInterval: expected a duration between 100 ms and 10 minutes/,
+  },
+  {
+    name: 'a Veeam job allowed to run for a month',
+    input: { job, veeam: { maxDuration: '30 days' } },
+    field: /veeam\.maxDuration: expected a duration between 1 minute and 7 days/,
+  },
+  {
+    name: 'a first retry interval longer than restoreMaxInterval',
+    input: { job, timeouts: { retryInitialInterval: '5 minutes', restoreMaxInterval: '1 minute' } },
+    field: /timeouts\.retryInitialInterval: expected at most restoreMaxInterval/,
+  },
+  {
+    name: 'a heartbeat as long as the step',
+    input: { job, timeouts: { heartbeat: '1 minute', step: '1 minute' } },
+    field: /timeouts\.heartbeat: expected a heartbeat timeout shorter than the step timeout/,
+  },
+  {
+    name: 'a 2000-character job name',
+    input: { job: 'x'.repeat(2000) },
+    field: /job: expected a Veeam job name of at most 962 bytes in UTF-8/,
+  },
+  {
+    name: 'a 1 MB job name pasted into the Web UI',
+    input: { job: 'x'.repeat(1_000_000) },
+    field: /job: expected a Veeam job name of at most 962 bytes in UTF-8/,
+  },
+  {
+    name: 'a job name of 962 characters but more bytes',
+    input: { job: 'é'.repeat(962) },
+    field: /job: expected a Veeam job name of at most 962 bytes in UTF-8/,
+  },
+  {
+    name: 'a VM name over 8192 characters',
+    input: { job, vms: ['v'.repeat(8193)] },
+    field: /vms\.0: expected a VM name of at most 8192 characters/,
+  },
   { name: 'a password field', input: { job, password: 'hunter2' }, field: /Unrecognized key.*"password"/ },
   {
     name: 'a credentials object',
@@ -83,6 +139,7 @@ describe('malformed protectedBackup inputs', () => {
       const cause = err.cause as { message: string; type?: string };
       assert.equal(cause.type, 'InvalidInput');
       assert.match(cause.message, field);
+      assert.ok(cause.message.length < 2000, 'the message does not echo the input');
       assert.ok(elapsed < 2000, `failed after ${elapsed} ms`);
       const { invocations } = await h.lab.client.invocations({ sinceSeq: nextSeq });
       assert.deepEqual(

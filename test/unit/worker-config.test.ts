@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../../worker/config';
+import { ConfigError, loadConfig, WORKER_DURATION_BOUNDS } from '../../worker/config';
+import { formatMs } from '../../domain/duration';
 
 const minimal = { FVPB_FVP_SERVER: 'fvp-mgmt.example', FVPB_VEEAM_SERVER: 'vbr.example' };
 
@@ -63,6 +64,71 @@ describe('worker configuration from the environment', () => {
       );
     });
   }
+
+  describe('durations are bounded, each refusal naming the variable and its range', () => {
+    const expected: Record<keyof typeof WORKER_DURATION_BOUNDS, string> = {
+      FVPB_SHUTDOWN_GRACE: '1 second and 1 hour',
+      FVPB_STICKY_QUEUE_TIMEOUT: '1 second and 10 minutes',
+      FVPB_GUARD_CHECK_INTERVAL: '1 second and 1 hour',
+      FVPB_GUARD_RESEND_INTERVAL: '1 second and 1 hour',
+    };
+    for (const [name, range] of Object.entries(expected) as [keyof typeof WORKER_DURATION_BOUNDS, string][]) {
+      test(`${name}: ${range}`, () => {
+        const [min, max] = WORKER_DURATION_BOUNDS[name];
+        for (const edge of [formatMs(min), formatMs(max), String(min), String(max)]) {
+          assert.doesNotThrow(() => loadConfig({ ...minimal, [name]: edge }), `${name}=${edge}`);
+        }
+        for (const outside of [String(min - 1), String(max + 1), '30 days', '1ms']) {
+          assert.throws(
+            () => loadConfig({ ...minimal, [name]: outside }),
+            (err: unknown) =>
+              err instanceof ConfigError && err.message.includes(`${name}: expected a duration between ${range}`),
+            `${name}=${outside}`,
+          );
+        }
+      });
+    }
+
+    test('the invocation timeouts (FVPB_*_TIMEOUT_MS, a Node timer) stay between 1 second and 24 hours', () => {
+      for (const prefix of ['FVP', 'VEEAM']) {
+        const name = `FVPB_${prefix}_TIMEOUT_MS`;
+        for (const edge of ['1000', '86400000']) {
+          assert.equal(
+            loadConfig({ ...minimal, [name]: edge })[prefix === 'FVP' ? 'fvp' : 'veeam'].invocationTimeoutMs,
+            Number(edge),
+          );
+        }
+        for (const outside of ['999', '86400001', '2592000000', '2147483648']) {
+          assert.throws(
+            () => loadConfig({ ...minimal, [name]: outside }),
+            (err: unknown) =>
+              err instanceof ConfigError &&
+              err.message.includes(`${name}: expected milliseconds between 1000 and 86400000`),
+            `${name}=${outside}`,
+          );
+        }
+      }
+    });
+
+    test("the defaults and the test workers' short timings are within range", () => {
+      const config = loadConfig(minimal);
+      assert.equal(config.shutdownGrace, '10 seconds');
+      assert.equal(config.stickyQueueTimeout, '10 seconds');
+      assert.deepEqual(config.guard, { holderCheckIntervalMs: 60_000, resendIntervalMs: 60_000, historyLimit: 2000 });
+      assert.equal(config.fvp.invocationTimeoutMs, 120_000);
+      assert.doesNotThrow(() =>
+        loadConfig({
+          ...minimal,
+          FVPB_FVP_TIMEOUT_MS: '10000',
+          FVPB_VEEAM_TIMEOUT_MS: '10000',
+          FVPB_SHUTDOWN_GRACE: '1 second',
+          FVPB_STICKY_QUEUE_TIMEOUT: '1 second',
+          FVPB_GUARD_CHECK_INTERVAL: '1 second',
+          FVPB_GUARD_RESEND_INTERVAL: '3 seconds',
+        }),
+      );
+    });
+  });
 
   test('a refused configuration never echoes a value from the environment', () => {
     const secret = 'pa55-w0rd-that-must-not-leak';

@@ -1,40 +1,113 @@
 /**
- * Activity stubs with the options each kind of step needs, derived from the run's input.
- * Every activity waits for its cancellation to complete: with Temporal's default (TRY_CANCEL) the
- * workflow could restore a VM while a cancelled step is still changing it, or while the job reads.
+ * Every activity stub the workflows use, in one place, named by purpose; each exposes only the
+ * activities it is for. Steps that touch FVP or Veeam wait for their cancellation to complete:
+ * with Temporal's default (TRY_CANCEL) a workflow could restore a VM while a cancelled step is
+ * still changing it, or while the job reads.
  */
-import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  proxyActivities,
+  proxyLocalActivities,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { type ProtectedBackupInput } from './input';
-import { durationMs } from '../domain/duration';
+import type { StepTimeouts } from './step-timeouts';
 
-export function activityProxies(timeouts: ProtectedBackupInput['timeouts'], longestWait: string | number = '12 hours') {
-  const retryInitialMs = durationMs(timeouts.retryInitialInterval);
-  const forwardOptions: ActivityOptions = {
-    heartbeatTimeout: durationMs(timeouts.heartbeat),
-    startToCloseTimeout: durationMs(timeouts.step),
+type A = Activities;
+export type FvpSteps = Pick<
+  A,
+  'readCachePolicy' | 'setWriteThrough' | 'waitForFlush' | 'readVadpBlacklist' | 'setVadpBlacklist'
+>;
+export type RestoreStep = Pick<A, 'restoreCachePolicy'>;
+export type VeeamSteps = Pick<A, 'describeJob' | 'startJobOnce' | 'stopJob'>;
+export type VeeamWaits = Pick<A, 'prepareJobStart' | 'watchSession'>;
+
+const TWELVE_HOURS_MS = 12 * 3600_000;
+
+/** Forward steps: bounded retries, then the run gives up (and restores). */
+function forwardOptions(t: StepTimeouts): ActivityOptions {
+  return {
+    heartbeatTimeout: t.heartbeatMs,
+    startToCloseTimeout: t.stepMs,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    // Forward steps: bounded retries, then the run gives up (and restores).
     retry: {
-      initialInterval: retryInitialMs,
+      initialInterval: t.retryInitialMs,
       backoffCoefficient: 2,
-      maximumInterval: Math.max(retryInitialMs, 30_000),
-      maximumAttempts: timeouts.retryMaximumAttempts,
+      maximumInterval: Math.max(t.retryInitialMs, 30_000),
+      maximumAttempts: t.retryMaximumAttempts,
     },
   };
+}
+
+/** The FVP and Veeam steps of a run (or of a guard's cycle), built from its step timeouts. */
+export function stepProxies(t: StepTimeouts, longestWaitMs: number = TWELVE_HOURS_MS) {
+  const forward = forwardOptions(t);
   return {
-    forward: proxyActivities<Activities>(forwardOptions),
-    /** Restore: a few quick attempts per round; the workflow's restore loop never gives up. */
-    restore: proxyActivities<Activities>({
-      ...forwardOptions,
-      retry: { ...forwardOptions.retry, maximumInterval: durationMs(timeouts.restoreMaxInterval), maximumAttempts: 3 },
+    fvp: proxyActivities<FvpSteps>(forward),
+    /** A few quick attempts per round; the workflow's restore loop (restore-policy.ts) never gives up. */
+    restore: proxyActivities<RestoreStep>({
+      ...forward,
+      retry: { ...forward.retry, maximumInterval: t.restoreMaxIntervalMs, maximumAttempts: 3 },
     }),
+    veeam: proxyActivities<VeeamSteps>(forward),
     /** Steps that may wait for a whole Veeam job (another run's, or ours). */
-    longWait: proxyActivities<Activities>({
-      ...forwardOptions,
-      startToCloseTimeout: durationMs(longestWait) + durationMs(timeouts.step),
+    veeamWait: proxyActivities<VeeamWaits>({ ...forward, startToCloseTimeout: longestWaitMs + t.stepMs }),
+  };
+}
+export type StepProxies = ReturnType<typeof stepProxies>;
+
+/** What runBackupJob needs: the Veeam steps (bounded retries) and the waits that may last a whole job. */
+export interface ActivityProxies {
+  forward: StepProxies['veeam'];
+  longWait: StepProxies['veeamWait'];
+}
+
+export function jobSteps(steps: StepProxies): ActivityProxies {
+  return { forward: steps.veeam, longWait: steps.veeamWait };
+}
+
+/** The worker's guard settings (its FVP server, guard periods): a tiny local activity. */
+export const { vmGuardSettings } = proxyLocalActivities<Pick<A, 'vmGuardSettings'>>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200ms', maximumInterval: '5 seconds' },
+});
+
+/** A guard's questions to the Temporal server: are its holders alive, did a predecessor leave a record? */
+export const guardLookups = proxyActivities<Pick<A, 'describeHolders' | 'findGuardPredecessor'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200ms', maximumInterval: '5 seconds', maximumAttempts: 5 },
+});
+
+/**
+ * How requests reach the guards (signal-with-start, which workflow code cannot do itself).
+ * `request`: bounded retries, like a forward step; `release`: a release must get out, whatever it takes.
+ */
+export function guardMessengers(t: Pick<StepTimeouts, 'retryMaximumAttempts' | 'restoreMaxIntervalMs'>) {
+  return {
+    request: proxyLocalActivities<Pick<A, 'signalVmGuards'>>({
+      startToCloseTimeout: '30 seconds',
+      retry: { initialInterval: '200ms', maximumInterval: '10 seconds', maximumAttempts: t.retryMaximumAttempts },
+    }),
+    release: proxyLocalActivities<Pick<A, 'signalVmGuards'>>({
+      startToCloseTimeout: '30 seconds',
+      retry: { initialInterval: '200ms', maximumInterval: t.restoreMaxIntervalMs },
     }),
   };
 }
 
-export type ActivityProxies = ReturnType<typeof activityProxies>;
+/** The reconciler's: unrestored guards, their holders, and its requests to them. */
+export const reconcilerLookups = proxyActivities<Pick<A, 'findUnrestoredGuards' | 'describeHolders'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+export const reconcilerMessengers = proxyLocalActivities<Pick<A, 'vmGuardSettings' | 'signalVmGuards'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
+
+/** doctor: read-only checks on the worker's PowerShell hosts. */
+export const { runDoctor } = proxyActivities<Pick<A, 'runDoctor'>>({
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+});

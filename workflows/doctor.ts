@@ -3,12 +3,10 @@
  * Veeam) and returns the reports, so an operator sees what is missing before the first backup.
  * Read-only: it changes nothing on FVP or Veeam.
  */
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities';
 import { EndpointName, type DoctorReport } from '../domain/endpoint';
-import { FailureType } from './failures';
-import { describeZodError } from '../domain/zod-issues';
+import { runDoctor } from './activity-proxies';
+import { parseWorkflowInput } from './parse-input';
 
 export const DoctorInput = z
   .object({
@@ -22,21 +20,9 @@ export interface DoctorResult {
   reports: DoctorReport[];
 }
 
-const { runDoctor } = proxyActivities<Activities>({
-  startToCloseTimeout: '3 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 3 },
-});
-
 export async function doctor(request: DoctorRequest = {}): Promise<DoctorResult> {
-  const parsed = DoctorInput.safeParse(request ?? {});
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid doctor input: ${describeZodError(parsed.error)}`,
-      FailureType.invalidInput,
-    );
-  }
+  const input = parseWorkflowInput(DoctorInput, request ?? {}, 'doctor');
   const reports: DoctorReport[] = [];
-  for (const endpoint of new Set(parsed.data.endpoints)) reports.push(await runDoctor({ endpoint }));
+  for (const endpoint of new Set(input.endpoints)) reports.push(await runDoctor({ endpoint }));
   return { reports };
 }

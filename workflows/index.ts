@@ -2,5 +2,5 @@
 export { protectedBackup, statusQuery } from './protected-backup';
 export { setVadpBlacklist } from './set-vadp-blacklist';
 export { doctor } from './doctor';
-export { vmGuard } from './vm-guard';
+export { vmGuard } from './guard/entity';
 export { reconcilePolicies } from './reconcile-policies';

@@ -9,7 +9,7 @@
  * reconciler covers guards that were themselves terminated.
  *
  * Write-through and restore go through a WriteThroughGuard. Runs started since the `vm-guard`
- * patch use the per-VM guard (vm-guard-holder.ts), shared by every run that touches a VM; runs
+ * patch use the per-VM guard (guard/holder.ts), shared by every run that touches a VM; runs
  * recorded before it (test/fixtures/histories/v1-*) replay with the run-local guard they used. The
  * run-local guard can still be chosen for a benchmark baseline, by the memo `fvpb.guard: 'run-local'`
  * (not part of the input: it would let a run skip the coordination with other runs).
@@ -22,17 +22,19 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { activityProxies, type ActivityProxies } from './activity-proxies';
+import { durationMs } from '../domain/duration';
+import { jobSteps, stepProxies, type StepProxies } from './activity-proxies';
 import { runBackupJob } from './backup-job';
 import { asApplicationFailure, FailureType, messageOf } from './failures';
+import { runVmGuardHolder } from './guard/holder';
+import { runLocalGuard } from './guard/run-local';
+import type { WriteThroughGuard } from './guard/write-through-guard';
 import { ProtectedBackupInput, type ProtectedBackupRequest } from './input';
-import { describeZodError } from '../domain/zod-issues';
-import { durationMs } from '../domain/duration';
 import { rejections, settleWithLimit } from './limit';
+import { parseWorkflowInput } from './parse-input';
 import type { RunReport, RunStatus, VmStatus } from './status';
+import { stepTimeoutsOf } from './step-timeouts';
 import { RunTracker } from './tracker';
-import { runVmGuardHolder } from './vm-guard-holder';
-import { runLocalGuard, type WriteThroughGuard } from './write-through-guard';
 
 /** Memo key that selects the run-local guard (benchmark baselines only). */
 export const GUARD_MEMO_KEY = 'fvpb.guard';
@@ -40,35 +42,28 @@ export const GUARD_MEMO_KEY = 'fvpb.guard';
 export const statusQuery = defineQuery<RunStatus>('status');
 
 export async function protectedBackup(request: ProtectedBackupRequest): Promise<RunReport> {
-  const parsed = parseInput(request);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid protectedBackup input: ${describeZodError(parsed.error)}`,
-      FailureType.invalidInput,
-    );
-  }
-  const input = parsed.data;
+  const input = parseWorkflowInput(ProtectedBackupInput, request, 'protectedBackup');
   const tracker = new RunTracker(input.job, input.dryRun);
   setHandler(statusQuery, () => tracker.status);
 
-  const acts = activityProxies(input.timeouts, input.veeam.maxDuration);
-  const guard = chooseGuard(tracker, acts, input);
+  const steps = stepProxies(stepTimeoutsOf(input.timeouts), durationMs(input.veeam.maxDuration));
+  const guard = chooseGuard(tracker, steps, input);
   let failure: unknown = undefined;
   try {
-    const vms = await resolveVms(tracker, acts, input);
-    if (input.transportMode === 'hotadd') await checkHotAddProxies(tracker, acts, input.hotAddProxies ?? []);
+    const vms = await resolveVms(tracker, steps, input);
+    if (input.transportMode === 'hotadd') await checkHotAddProxies(tracker, steps, input.hotAddProxies ?? []);
     if (input.dryRun) {
       planOnly(tracker, vms);
     } else {
       // Wait out (or refuse) a session we did not start before switching: VMs must not sit in
       // write-through while another run of the job goes on.
-      await acts.longWait.prepareJobStart({
+      await steps.veeamWait.prepareJobStart({
         job: input.job,
         whenAlreadyRunning: input.veeam.whenAlreadyRunning,
         pollIntervalMs: durationMs(input.veeam.pollInterval),
       });
       await guard.protect(vms);
-      const session = await runBackupJob(tracker, acts, input.job, input.veeam);
+      const session = await runBackupJob(tracker, jobSteps(steps), input.job, input.veeam);
       if (session.result === 'Failed') {
         throw ApplicationFailure.nonRetryable(
           `Veeam job ${JSON.stringify(input.job)} ended with result Failed (session ${session.id})`,
@@ -96,42 +91,26 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
   return tracker.status;
 }
 
-function chooseGuard(tracker: RunTracker, acts: ActivityProxies, input: ProtectedBackupInput): WriteThroughGuard {
+function chooseGuard(tracker: RunTracker, steps: StepProxies, input: ProtectedBackupInput): WriteThroughGuard {
   const shared = patched('vm-guard'); // always called: new runs record the marker, v1 histories replay without it
   if (shared && workflowInfo().memo?.[GUARD_MEMO_KEY] !== 'run-local') return runVmGuardHolder(tracker, input);
-  return runLocalGuard(tracker, acts, input.flush, input.timeouts);
-}
-
-/** Validation must never throw a plain error: that would fail the workflow task forever, not the run. */
-function parseInput(request: unknown): ReturnType<typeof ProtectedBackupInput.safeParse> {
-  try {
-    return ProtectedBackupInput.safeParse(request);
-  } catch (err) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid protectedBackup input: ${err instanceof Error ? err.message : String(err)}`,
-      FailureType.invalidInput,
-    );
-  }
+  return runLocalGuard(tracker, steps, input.flush, stepTimeoutsOf(input.timeouts));
 }
 
 /**
  * The VMs to protect: those listed, plus every VM of the job that FVP accelerates. Each VM's
  * requested policy is recorded here, before anything is changed.
  */
-async function resolveVms(
-  tracker: RunTracker,
-  acts: ActivityProxies,
-  input: ProtectedBackupInput,
-): Promise<VmStatus[]> {
+async function resolveVms(tracker: RunTracker, steps: StepProxies, input: ProtectedBackupInput): Promise<VmStatus[]> {
   tracker.phase('resolving');
-  const job = await acts.forward.describeJob({ job: input.job });
+  const job = await steps.veeam.describeJob({ job: input.job });
   const listed = new Set(input.vms ?? []);
   const inJob = new Set(job.vms);
   for (const vm of new Set([...listed, ...inJob])) {
     tracker.addVm(vm, listed.has(vm) && inJob.has(vm) ? 'input+job' : listed.has(vm) ? 'input' : 'job');
   }
   const results = await settleWithLimit(tracker.status.vms, input.flush.concurrency, async (vm) => {
-    const policy = await acts.forward.readCachePolicy({ vm: vm.vm });
+    const policy = await steps.fvp.readCachePolicy({ vm: vm.vm });
     if (!policy) {
       if (vm.source === 'job') return tracker.step(vm, 'skipped'); // in the job, unknown to FVP: not cached
       throw ApplicationFailure.nonRetryable(
@@ -150,9 +129,9 @@ async function resolveVms(
   return tracker.status.vms.filter((vm) => vm.accelerated);
 }
 
-async function checkHotAddProxies(tracker: RunTracker, acts: ActivityProxies, proxies: string[]): Promise<void> {
+async function checkHotAddProxies(tracker: RunTracker, steps: StepProxies, proxies: string[]): Promise<void> {
   tracker.phase('preflight');
-  const states = await acts.forward.readVadpBlacklist({ proxies });
+  const states = await steps.fvp.readVadpBlacklist({ proxies });
   const missing = states.filter((p) => !p.vadp).map((p) => JSON.stringify(p.vm));
   if (missing.length) {
     throw ApplicationFailure.nonRetryable(

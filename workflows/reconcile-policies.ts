@@ -16,27 +16,18 @@
  * Idempotent: a reconciled guard's successor completes, becomes the newest run of its id, and is
  * not listed again. `dryRun` only reads and reports (current policy, live holders).
  */
-import {
-  ApplicationFailure,
-  condition,
-  proxyActivities,
-  proxyLocalActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities';
-import type { RequestedPolicy } from '../domain/policy';
 import type { UnrestoredGuard } from '../activities/reconcile';
-import { activityProxies } from './activity-proxies';
-import { FailureType, messageOf } from './failures';
-import { ProtectedBackupInput } from './input';
-import { describeZodError } from '../domain/zod-issues';
-import { boundedDuration, durationMs, MINUTE, SECOND } from '../domain/duration';
-import { settleWithLimit } from './limit';
+import { DurationInput, durationMs } from '../domain/duration';
 import { GuardReply, vmGuardReplySignal, type Requester } from '../domain/guard-protocol';
-import { guardTimeoutsOf } from './vm-guard-timeouts';
-import { samePolicy } from '../domain/policy';
+import { samePolicy, type RequestedPolicy } from '../domain/policy';
+import { reconcilerLookups, reconcilerMessengers, stepProxies } from './activity-proxies';
+import { messageOf } from './failures';
+import { ProtectedBackupInput } from './input';
+import { settleWithLimit } from './limit';
+import { parseWorkflowInput } from './parse-input';
+import { defaultGuardTimeouts, stepTimeoutsOf } from './step-timeouts';
 
 export const RECONCILE_WORKFLOW_TYPE = 'reconcilePolicies';
 
@@ -49,7 +40,7 @@ export const ReconcileInput = z
      * At most 30 minutes, the shortest run timeout the reconciler's schedule gives a run, so that a
      * missing answer is reported as `no-answer` before the run is cut short.
      */
-    answerTimeout: boundedDuration(SECOND, 30 * MINUTE).default('2 minutes'),
+    answerTimeout: DurationInput.default('2 minutes'),
     /** Guards reconciled at once. */
     concurrency: z.number().int().min(1).max(64).default(8),
     /** Activity timeouts the guards restore with (as in protectedBackup's `timeouts`). */
@@ -94,32 +85,16 @@ export interface ReconcileReport {
   entries: ReconcileEntry[];
 }
 
-const temporal = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
-});
-const local = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '200ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
-});
+/** The guards restore with protectedBackup's step timeouts, checked by the same schema. */
+const StepTimeoutsInput = z.object({ timeouts: ProtectedBackupInput.shape.timeouts }).strict();
 
 const now = (): string => new Date(Date.now()).toISOString();
 
 export async function reconcilePolicies(request: ReconcileRequest = {}): Promise<ReconcileReport> {
-  const parsed = ReconcileInput.safeParse(request ?? {});
-  const base = parsed.success
-    ? ProtectedBackupInput.safeParse({ job: 'reconcile', timeouts: parsed.data.timeouts })
-    : undefined;
-  if (!parsed.success || !base?.success) {
-    const error = !parsed.success ? parsed.error : (base?.error as z.ZodError);
-    throw ApplicationFailure.nonRetryable(
-      `invalid reconcilePolicies input: ${describeZodError(error)}`,
-      FailureType.invalidInput,
-    );
-  }
-  const input = parsed.data;
-  const guardTimeouts = guardTimeoutsOf(base.data);
-  const { forward } = activityProxies(base.data.timeouts);
+  const input = parseWorkflowInput(ReconcileInput, request ?? {}, 'reconcilePolicies');
+  const { timeouts } = parseWorkflowInput(StepTimeoutsInput, { timeouts: input.timeouts }, 'reconcilePolicies');
+  const guardTimeouts = { ...defaultGuardTimeouts(), ...stepTimeoutsOf(timeouts) };
+  const { fvp } = stepProxies(guardTimeouts);
   const info = workflowInfo();
   const me: Requester = { workflowId: info.workflowId, runId: info.runId, firstRunId: info.firstExecutionRunId };
 
@@ -132,14 +107,14 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
   });
 
   const startedAt = now();
-  const { fvpServer } = await local.vmGuardSettings();
-  const candidates = await temporal.findUnrestoredGuards();
+  const { fvpServer } = await reconcilerMessengers.vmGuardSettings();
+  const candidates = await reconcilerLookups.findUnrestoredGuards();
 
   async function reconcileOne(guard: UnrestoredGuard): Promise<ReconcileEntry> {
     const entry = entryFor(guard, '');
     let current;
     try {
-      current = await forward.readCachePolicy({ vm: guard.vm });
+      current = await fvp.readCachePolicy({ vm: guard.vm });
       entry.current = current?.requested ?? null;
     } catch (err) {
       entry.detail = `could not read the policy: ${messageOf(err)}; `;
@@ -149,12 +124,12 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
       if (current && guard.recorded && samePolicy(current.requested, guard.recorded)) {
         return done(entry, 'in-place', 'the recorded policy is in place');
       }
-      const live = (await temporal.describeHolders({ holders: guard.holderRuns })).filter((h) => h.alive);
+      const live = (await reconcilerLookups.describeHolders({ holders: guard.holderRuns })).filter((h) => h.alive);
       if (live.length > 0) return done(entry, 'held', `held by ${live.map((h) => h.workflowId).join(', ')}`);
       const jobs = guard.abandonedJobs.length ? ` once ${guard.abandonedJobs.join(', ')} has no running session` : '';
       return done(entry, 'would-restore', `would restore ${JSON.stringify(guard.recorded)}${jobs}`);
     }
-    await local.signalVmGuards({
+    await reconcilerMessengers.signalVmGuards({
       deliveries: [
         {
           guardId: guard.guardId,

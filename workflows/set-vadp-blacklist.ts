@@ -3,11 +3,10 @@
  * blacklist, so FVP destages a disk when the proxy hot-adds it. Idempotent: proxies already on
  * the list are left as they are.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
-import { activityProxies } from './activity-proxies';
-import { FailureType } from './failures';
-import { ProtectedBackupInput, SetVadpBlacklistInput, type SetVadpBlacklistRequest } from './input';
-import { describeZodError } from '../domain/zod-issues';
+import { stepProxies } from './activity-proxies';
+import { SetVadpBlacklistInput, type SetVadpBlacklistRequest } from './input';
+import { parseWorkflowInput } from './parse-input';
+import { defaultGuardTimeouts } from './step-timeouts';
 
 export interface VadpReport {
   proxies: { vm: string; before: boolean; after: boolean }[];
@@ -15,16 +14,9 @@ export interface VadpReport {
 }
 
 export async function setVadpBlacklist(request: SetVadpBlacklistRequest): Promise<VadpReport> {
-  const parsed = SetVadpBlacklistInput.safeParse(request);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid setVadpBlacklist input: ${describeZodError(parsed.error)}`,
-      FailureType.invalidInput,
-    );
-  }
-  const { proxies, dryRun } = parsed.data;
+  const { proxies, dryRun } = parseWorkflowInput(SetVadpBlacklistInput, request, 'setVadpBlacklist');
   // The same step defaults a protected backup uses.
-  const { forward } = activityProxies(ProtectedBackupInput.parse({ job: 'n/a' }).timeouts);
+  const { fvp: forward } = stepProxies(defaultGuardTimeouts());
   const before = await forward.readVadpBlacklist({ proxies });
   const report: VadpReport = { proxies: [], dryRun };
   for (const { vm, vadp } of before) {

@@ -1,7 +1,9 @@
 /**
  * Restores never give up, and never wait longer than `restoreMaxInterval` between attempts, even
  * when FVP refuses them for hours. Hours must pass, so this runs on the real time-skipping test
- * server, with an in-process worker whose activities stand in for FVP and Veeam.
+ * server, with an in-process worker whose activities stand in for FVP and Veeam. The run holds its
+ * VM through the per-VM guard, as in production: the guard's restore loop (restore-policy.ts) is
+ * the one under test, and the guard continues as new while it keeps failing.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,13 +15,14 @@ import type { BackupSession } from '../../domain/veeam';
 import type { RequestedPolicy, VmPolicy } from '../../domain/policy';
 import { workflowsPath } from '../../worker/bundle';
 import { protectedBackup, statusQuery } from '../../workflows';
-import { GUARD_MEMO_KEY } from '../../workflows/protected-backup';
+import { createVmGuardActivities } from '../../activities/vm-guard';
+import type { Client } from '@temporalio/client';
 import { startTimeSkippingServer } from '../helpers/temporal';
 
 const HOURS_OF_FAILURE = 3;
 const recorded: RequestedPolicy = { mode: 'WriteBack', peers: 2, externalPeers: null };
 
-function fakeFvpAndVeeam(failRestoresUntil: () => number, now: () => Promise<number>) {
+function fakeFvpAndVeeam(failRestoresUntil: () => number, now: () => Promise<number>, client: Client) {
   let requested: RequestedPolicy = recorded;
   const restoreAttemptTimes: number[] = [];
   const policy = (): VmPolicy => ({
@@ -40,7 +43,16 @@ function fakeFvpAndVeeam(failRestoresUntil: () => number, now: () => Promise<num
     endTime: '2026-01-01T00:01:00.0000000Z',
     tasks: [{ vm: 'sql-01', status: 'Success', result: 'Success', progress: 100 }],
   };
+  // The guard's Temporal-side activities are the real ones (signal-with-start, describe), on the
+  // test server; only the predecessor lookup (visibility queries) is answered "none": a fresh VM.
+  const temporal = createVmGuardActivities({
+    client,
+    taskQueue: 'restore-outage',
+    guard: { fvpServer: 'fvp01', holderCheckIntervalMs: 60_000, resendIntervalMs: 30_000, historyLimit: 500 },
+  });
   const activities: Partial<Activities> = {
+    ...temporal,
+    findGuardPredecessor: async () => null,
     describeJob: async () => ({ id: 'j-1', name: 'Nightly-SQL', vms: ['sql-01'], isRunning: false }),
     readCachePolicy: async () => policy(),
     prepareJobStart: async () => ({ previous: null }),
@@ -79,6 +91,7 @@ describe('restore under a long FVP outage (time-skipping server)', () => {
     const fake = fakeFvpAndVeeam(
       () => failUntil,
       () => env.currentTimeMs(),
+      env.client,
     );
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -90,8 +103,6 @@ describe('restore under a long FVP outage (time-skipping server)', () => {
       const handle = await env.client.workflow.start(protectedBackup, {
         taskQueue: 'restore-outage',
         workflowId: 'restore-outage',
-        // The run-local guard keeps this test about the restore loop alone.
-        memo: { [GUARD_MEMO_KEY]: 'run-local' },
         args: [
           {
             job: 'Nightly-SQL',
@@ -105,10 +116,14 @@ describe('restore under a long FVP outage (time-skipping server)', () => {
       assert.equal(midway.phase, 'restoring');
       assert.equal(midway.vms[0]?.step, 'restore-failing');
       assert.match(String(midway.vms[0]?.lastError), /Management Server/);
-      return handle.result();
+      const result = await handle.result();
+      const guard = await env.client.workflow.getHandle('vm-guard/fvp01/sql-01').result();
+      return { ...result, guard };
     });
 
     assert.equal(report.phase, 'completed');
+    assert.equal(report.vms[0]?.step, 'restored');
+    assert.ok(report.guard.counts.continuedAsNew >= 1, 'the guard continued as new while the restore kept failing');
     assert.deepEqual(fake.requested(), recorded, 'exactly the recorded policy is back');
     const times = fake.restoreAttemptTimes;
     assert.ok(times.length > HOURS_OF_FAILURE * 60, `attempted ${times.length} times`);

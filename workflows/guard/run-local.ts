@@ -1,35 +1,30 @@
 /**
- * The seam between a run and the VMs' caching policy: "switch these VMs to write-through and
- * verify the flush" and "give them back". This implementation (the run-local guard) works on the
- * run's own VMs: runs recorded before the `vm-guard` patch replay with it, and benchmarks use it as
- * their baseline. New runs go through the per-VM guard shared by overlapping runs
- * (vm-guard-holder.ts), behind the same interface.
+ * Kept only for v1 replays and the benchmark baseline: the run-local guard, which switches and
+ * restores the run's own VMs itself. Runs recorded before the `vm-guard` patch
+ * (test/fixtures/histories/v1-*) replay with it; `bench/` selects it by memo as the baseline. New
+ * runs hold their VMs through the per-VM guards (holder.ts, entity.ts) instead.
  */
-import { ApplicationFailure, CancellationScope, CancelledFailure, sleep } from '@temporalio/workflow';
-import type { ActivityProxies } from './activity-proxies';
-import { FailureType, messageOf } from './failures';
-import { type ProtectedBackupInput } from './input';
-import { durationMs } from '../domain/duration';
-import { rejections, settleWithLimit } from './limit';
-import { isFlushed } from '../domain/policy';
-import type { RunTracker } from './tracker';
-import type { VmStatus } from './status';
+import { ApplicationFailure, CancellationScope, CancelledFailure } from '@temporalio/workflow';
+import { durationMs } from '../../domain/duration';
+import { isFlushed } from '../../domain/policy';
+import type { StepProxies } from '../activity-proxies';
+import { FailureType } from '../failures';
+import type { ProtectedBackupInput } from '../input';
+import { rejections, settleWithLimit } from '../limit';
+import { restorePolicy } from '../restore-policy';
+import type { VmStatus } from '../status';
+import type { StepTimeouts } from '../step-timeouts';
+import type { RunTracker } from '../tracker';
+import type { WriteThroughGuard } from './write-through-guard';
 
 /** How long one flush-polling activity runs before it reports progress to the workflow. */
 const progressReportMs = 5_000;
 
-export interface WriteThroughGuard {
-  /** Switches the accelerated VMs to write-through and waits until FVP has destaged every one. */
-  protect(vms: VmStatus[]): Promise<void>;
-  /** Gives every VM this run touched exactly its recorded policy back. Never gives up; never throws. */
-  release(): Promise<void>;
-}
-
 export function runLocalGuard(
   tracker: RunTracker,
-  acts: ActivityProxies,
+  steps: StepProxies,
   flush: ProtectedBackupInput['flush'],
-  timeouts: ProtectedBackupInput['timeouts'],
+  timeouts: StepTimeouts,
 ): WriteThroughGuard {
   /** VMs whose policy this run may have changed: marked *before* the call, which can take effect and still fail. */
   const touched: VmStatus[] = [];
@@ -42,7 +37,7 @@ export function runLocalGuard(
       touched.push(vm);
       tracker.step(vm, 'switching');
       // Not cancellable: a cancel must not race a switch that would land after the restore.
-      const after = await CancellationScope.nonCancellable(() => acts.forward.setWriteThrough({ vm: vm.vm }));
+      const after = await CancellationScope.nonCancellable(() => steps.fvp.setWriteThrough({ vm: vm.vm }));
       vm.effective = after.effective;
       tracker.step(vm, 'flushing');
     });
@@ -68,7 +63,7 @@ export function runLocalGuard(
         );
       }
       // Each call polls for a while and reports back, so the status query shows progress.
-      const states = await acts.forward.waitForFlush({
+      const states = await steps.fvp.waitForFlush({
         vms: pending.map((vm) => vm.vm),
         pollIntervalMs,
         returnAfterMs: Math.min(remainingMs, progressReportMs),
@@ -86,24 +81,17 @@ export function runLocalGuard(
   async function restoreOne(vm: VmStatus): Promise<void> {
     const recorded = vm.recorded;
     if (!recorded) return;
-    const maxPauseMs = durationMs(timeouts.restoreMaxInterval);
-    let pauseMs = durationMs(timeouts.retryInitialInterval);
     tracker.step(vm, 'restoring');
-    for (;;) {
-      vm.restoreAttempts++;
-      try {
-        const after = await acts.restore.restoreCachePolicy({ vm: vm.vm, policy: recorded });
-        vm.effective = after.effective;
-        vm.lastError = null;
-        tracker.step(vm, 'restored');
-        return;
-      } catch (err) {
-        vm.lastError = messageOf(err);
+    const after = await restorePolicy(steps.restore, vm.vm, recorded, timeouts, {
+      attempt: () => vm.restoreAttempts++,
+      failed: (message) => {
+        vm.lastError = message;
         tracker.step(vm, 'restore-failing');
-        await sleep(pauseMs);
-        pauseMs = Math.min(pauseMs * 2, maxPauseMs);
-      }
-    }
+      },
+    });
+    vm.effective = after.effective;
+    vm.lastError = null;
+    tracker.step(vm, 'restored');
   }
 
   return {

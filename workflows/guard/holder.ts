@@ -1,6 +1,6 @@
 /**
  * The run's side of the per-VM guard: a WriteThroughGuard whose protect/release go through one
- * `vmGuard` entity workflow per VM (see vm-guard.ts) instead of switching the VMs itself, so that
+ * `vmGuard` entity workflow per VM (see entity.ts) instead of switching the VMs itself, so that
  * overlapping runs sharing a VM never restore write-back while another still reads it.
  *
  *   protect  asks the worker for its FVP server (the `vmGuardSettings` local activity: guard ids
@@ -18,20 +18,8 @@
  * The status query keeps showing per-VM steps: switching (asked) → flushing (guard's progress) →
  * flushed (granted) → restoring → restored, or released (others still hold it), or restore-failing.
  */
-import {
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  proxyLocalActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { FailureType } from './failures';
-import { type ProtectedBackupInput } from './input';
-import { durationMs } from '../domain/duration';
-import type { VmStatus } from './status';
-import type { RunTracker } from './tracker';
+import { ApplicationFailure, CancellationScope, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { durationMs } from '../../domain/duration';
 import {
   GuardReply,
   guardIdFor,
@@ -40,8 +28,13 @@ import {
   type GuardRequest,
   type GuardSettings,
   type Requester,
-} from '../domain/guard-protocol';
-import { guardTimeoutsOf } from './vm-guard-timeouts';
+} from '../../domain/guard-protocol';
+import { guardMessengers, vmGuardSettings } from '../activity-proxies';
+import { FailureType } from '../failures';
+import type { ProtectedBackupInput } from '../input';
+import type { VmStatus } from '../status';
+import { guardTimeoutsOf } from '../step-timeouts';
+import type { RunTracker } from '../tracker';
 import type { WriteThroughGuard } from './write-through-guard';
 
 interface Held {
@@ -58,19 +51,7 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
   const held = new Map<string, Held>();
   let settings: GuardSettings | undefined;
 
-  const local = proxyLocalActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
-    retry: {
-      initialInterval: '200ms',
-      maximumInterval: '10 seconds',
-      maximumAttempts: input.timeouts.retryMaximumAttempts,
-    },
-  });
-  // A release must get out, whatever it takes.
-  const persistent = proxyLocalActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
-    retry: { initialInterval: '200ms', maximumInterval: durationMs(input.timeouts.restoreMaxInterval) },
-  });
+  const messengers = guardMessengers(timeouts);
 
   setHandler(vmGuardReplySignal, (raw: unknown) => {
     const parsed = GuardReply.safeParse(raw);
@@ -129,7 +110,7 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
   });
 
   async function guardSettings(): Promise<GuardSettings> {
-    settings ??= await local.vmGuardSettings();
+    settings ??= await vmGuardSettings();
     return settings;
   }
 
@@ -154,7 +135,7 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
       const waiting = () => [...held.values()].filter((e) => e.state === 'acquiring');
       const refused = () => [...held.values()].find((e) => e.state === 'refused');
 
-      await local.signalVmGuards({ deliveries: waiting().map((e) => delivery(e, acquire, fvpServer)) });
+      await messengers.request.signalVmGuards({ deliveries: waiting().map((e) => delivery(e, acquire, fvpServer)) });
       tracker.phase('verifying-flush');
       for (;;) {
         const remainingMs = deadline - Date.now();
@@ -181,7 +162,7 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
           );
         }
         // No answer yet: the guard may have been restarted; asking again is harmless.
-        await local.signalVmGuards({ deliveries: pending.map((e) => delivery(e, acquire, fvpServer)) });
+        await messengers.request.signalVmGuards({ deliveries: pending.map((e) => delivery(e, acquire, fvpServer)) });
       }
     },
 
@@ -198,7 +179,9 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
         const release: GuardRequest = { kind: 'release', requester: me };
         const releasing = () => entries.filter((e) => e.state === 'releasing');
         for (;;) {
-          await persistent.signalVmGuards({ deliveries: releasing().map((e) => delivery(e, release, fvpServer)) });
+          await messengers.release.signalVmGuards({
+            deliveries: releasing().map((e) => delivery(e, release, fvpServer)),
+          });
           if (await condition(() => releasing().length === 0, resendIntervalMs)) return;
         }
       });

@@ -1,0 +1,178 @@
+/**
+ * The guard's steps that talk to FVP, Veeam and the Temporal server (through activities): record
+ * the policy, switch and verify the flush, check the holders, and end a hold with the restore.
+ * Every decision is the state class's (state.ts); these functions only call and hand the answers
+ * over, in the order the committed histories expect.
+ */
+import { ApplicationFailure, CancellationScope, condition, log, sleep } from '@temporalio/workflow';
+import type { FlushState } from '../../domain/policy';
+import { guardLookups, stepProxies } from '../activity-proxies';
+import { FailureType, messageOf } from '../failures';
+import { restorePolicy } from '../restore-policy';
+import type { Outcome, VmGuard } from './state';
+
+/** How long one flush-polling activity runs before the guard looks at its requests again. */
+const FLUSH_ROUND_MS = 2_000;
+
+/** What the steps need from the workflow around them. */
+export interface GuardRuntime {
+  /** Continues as new when the history is long (waits for replies and handlers first). */
+  continueIfLong(): Promise<void>;
+}
+
+function steps(guard: VmGuard) {
+  return stepProxies(guard.timeouts());
+}
+
+function settle<T>(promise: Promise<T>): Promise<Outcome<T>> {
+  return promise.then(
+    (value): Outcome<T> => ({ ok: true, value }),
+    (error: unknown): Outcome<T> => ({ ok: false, error }),
+  );
+}
+
+export function unknownVmFailure(vm: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`VM ${JSON.stringify(vm)} is not known to FVP`, FailureType.unknownVm);
+}
+
+/**
+ * Records the policy to give back at the end of this hold (a fresh guard also looks for a
+ * predecessor's record). Reads until it can decide; acquirers are refused while it cannot (their
+ * runs fail as a run does when FVP cannot be read), releases and reconciles wait.
+ */
+export async function recordPolicy(
+  guard: VmGuard,
+  fresh: boolean,
+  rt: GuardRuntime,
+): Promise<'recorded' | 'unknown-vm'> {
+  let pauseMs = guard.timeouts().retryInitialMs;
+  for (;;) {
+    const adoptedBefore = guard.state.adoptedFrom;
+    const [predecessor, policy] = await Promise.all([
+      settle(fresh ? guardLookups.findGuardPredecessor({ guardId: guard.guardId }) : Promise.resolve(null)),
+      settle(steps(guard).fvp.readCachePolicy({ vm: guard.state.vm })),
+    ]);
+    const decision = guard.decideRecord(predecessor, policy);
+    if (guard.state.adoptedFrom !== adoptedBefore) {
+      log.info('vmGuard: adopted the record of a guard that did not clean up', { from: guard.state.adoptedFrom });
+    }
+    if (decision !== 'undecided') return decision;
+    // Cannot decide (FVP or visibility unavailable): say so, wait, try again.
+    const error = !policy.ok ? policy.error : !predecessor.ok ? predecessor.error : 'unknown';
+    guard.drain();
+    guard.refuseWaiting(error);
+    await sleep(pauseMs);
+    pauseMs = Math.min(pauseMs * 2, guard.timeouts().restoreMaxIntervalMs);
+    if (guard.isEstablished) await rt.continueIfLong();
+  }
+}
+
+/** One round: switch if needed, poll the flush once, grant when flushed. */
+export async function protectRound(guard: VmGuard): Promise<void> {
+  const { fvp } = steps(guard);
+  try {
+    if (!guard.state.alreadyWriteThrough && !guard.owesRestore) await switchToWriteThrough(guard);
+    guard.phase('flushing');
+    const flushPollMs = guard.timeouts().flushPollMs;
+    const [state] = await fvp.waitForFlush({
+      vms: [guard.state.vm],
+      pollIntervalMs: flushPollMs,
+      returnAfterMs: Math.max(FLUSH_ROUND_MS, 2 * flushPollMs),
+    });
+    if (guard.flushRead(state as FlushState | undefined)) return;
+    // Requested write-back again (an admin, or an adopted record): switch again.
+    if (state && state.requested.mode !== 'WriteThrough') await switchToWriteThrough(guard);
+    guard.reportProgress();
+  } catch (err) {
+    guard.refuseWaiting(err);
+  }
+}
+
+async function switchToWriteThrough(guard: VmGuard): Promise<void> {
+  guard.switching();
+  guard.switched(await steps(guard).fvp.setWriteThrough({ vm: guard.state.vm }));
+}
+
+/** Drops holders that closed without releasing (terminated, timed out, reset away). */
+export async function checkHolders(guard: VmGuard): Promise<void> {
+  guard.checkRequested = false;
+  guard.nextCheckAt = Date.now() + (guard.settings?.holderCheckIntervalMs ?? 0);
+  if (guard.state.holders.length === 0) return;
+  let results;
+  try {
+    results = await guardLookups.describeHolders({
+      holders: guard.state.holders.map(({ workflowId, firstRunId }) => ({ workflowId, firstRunId })),
+    });
+  } catch (err) {
+    log.warn('vmGuard: could not check holders', { error: messageOf(err) });
+    return;
+  }
+  for (const holder of guard.dropClosedHolders(results)) {
+    const status = results.find(
+      (r) => r.workflowId === holder.workflowId && r.firstRunId === holder.firstRunId,
+    )?.status;
+    log.warn('vmGuard: dropped a holder that is no longer running', {
+      holder: holder.workflowId,
+      status,
+      job: holder.job,
+    });
+  }
+}
+
+/** Runs `work` until it ends (or fails) or a request arrives first. */
+async function untilRequest(guard: VmGuard, work: () => Promise<unknown>): Promise<'done' | 'failed' | 'request'> {
+  const scope = new CancellationScope();
+  const done = scope.run(work).then(
+    () => 'done' as const,
+    (err: unknown) => {
+      if (!scope.consideredCancelled) log.warn('vmGuard: wait failed', { error: messageOf(err) });
+      return 'failed' as const;
+    },
+  );
+  const request = scope
+    .run(() => condition(() => guard.state.inbox.length > 0))
+    .then(
+      () => 'request' as const,
+      () => 'failed' as const,
+    );
+  const first = await Promise.race([done, request]);
+  scope.cancel();
+  await Promise.allSettled([done, request]);
+  return first;
+}
+
+/**
+ * Nobody holds the VM: wait until the jobs of holders that died after their grant are over, then
+ * give the recorded policy back (restore-policy.ts). False when a request came first: serve it
+ * (the VM is still write-through).
+ */
+export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean> {
+  const s = guard.state;
+  if (!guard.owesRestore) {
+    s.abandonedJobs = [];
+    return true;
+  }
+  while (s.abandonedJobs.length > 0) {
+    guard.phase('waiting-for-abandoned-jobs');
+    guard.syncMemo();
+    const job = s.abandonedJobs[0] as string;
+    const jobPollMs = guard.timeouts().jobPollMs;
+    const outcome = await untilRequest(guard, () =>
+      steps(guard).veeamWait.prepareJobStart({ job, whenAlreadyRunning: 'wait', pollIntervalMs: jobPollMs }),
+    );
+    if (outcome === 'request') return false;
+    s.abandonedJobs = s.abandonedJobs.filter((j) => j !== job); // over (or gone: nothing reads any more)
+  }
+  guard.phase('restoring');
+  guard.syncMemo();
+  const recorded = s.recorded;
+  const after = recorded
+    ? await restorePolicy(steps(guard).restore, s.vm, recorded, guard.timeouts(), {
+        attempt: () => guard.restoreAttempt(),
+        failed: (message) => guard.restoreFailed(message),
+        paused: () => rt.continueIfLong(), // a restore failing for days must not grow the history without bound
+      })
+    : null;
+  guard.restored(after);
+  return true;
+}

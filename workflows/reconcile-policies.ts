@@ -19,7 +19,7 @@
 import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { UnrestoredGuard } from '../activities/reconcile';
-import { DurationInput, durationMs } from '../domain/duration';
+import { boundedDuration, durationMs, MINUTE, SECOND } from '../domain/duration';
 import { GuardReply, vmGuardReplySignal, type Requester } from '../domain/guard-protocol';
 import { samePolicy, type RequestedPolicy } from '../domain/policy';
 import { reconcilerLookups, reconcilerMessengers, stepProxies } from './activity-proxies';
@@ -40,7 +40,7 @@ export const ReconcileInput = z
      * At most 30 minutes, the shortest run timeout the reconciler's schedule gives a run, so that a
      * missing answer is reported as `no-answer` before the run is cut short.
      */
-    answerTimeout: DurationInput.default('2 minutes'),
+    answerTimeout: boundedDuration(SECOND, 30 * MINUTE).default('2 minutes'),
     /** Guards reconciled at once. */
     concurrency: z.number().int().min(1).max(64).default(8),
     /** Activity timeouts the guards restore with (as in protectedBackup's `timeouts`). */

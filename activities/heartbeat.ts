@@ -1,7 +1,10 @@
 /**
  * Keeps an activity's heartbeat going while it waits on one slow PowerShell call, so that a
  * killed worker is noticed after `heartbeatTimeout` instead of after the whole start-to-close
- * timeout, and so that cancellation can reach the activity.
+ * timeout, and so that cancellation can reach the activity. Returning on cancellation is not enough
+ * on its own: the PowerShell call it waited for is cancelled too, because the worker's invoker hands
+ * every call this activity's cancellation signal (activities/invoker.ts), so a stale attempt cannot
+ * act after its retry.
  */
 import { Context } from '@temporalio/activity';
 

@@ -7,6 +7,7 @@
 import { Client } from '@temporalio/client';
 import { Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { cancelledWithActivity } from '../activities/invoker';
 import { createPowerShellClients } from '../activities/powershell';
 import { ConfigError, loadConfig } from './config';
 import { connect } from './connection';
@@ -37,8 +38,9 @@ async function run(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath }),
       activities: createActivities({
-        fvp: powershell.fvp,
-        veeam: powershell.veeam,
+        // Each PowerShell call is cancelled with the activity attempt that makes it.
+        fvp: cancelledWithActivity(powershell.fvp),
+        veeam: cancelledWithActivity(powershell.veeam),
         temporal: {
           client,
           taskQueue: config.temporal.taskQueue,

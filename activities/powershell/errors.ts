@@ -14,14 +14,22 @@ import type { EndpointName } from '../../domain/endpoint';
  * - `process-died`: the PowerShell process exited during the call (or could not be started).
  * - `protocol`: the process answered something that is not the expected JSON document, wrote to
  *   stderr, or returned a result of the wrong shape.
+ * - `cancelled`: the caller's AbortSignal fired before anything was written to PowerShell (the call
+ *   waited for a pool permit or for its session to start): the call did not run.
+ * - `cancelled-in-flight`: the signal fired after the line was written; the process was killed. Like
+ *   `timeout`, the call may have taken effect: whoever retries must find out, never assume it did not.
  */
-export type PowerShellErrorCategory = ErrorCategory | 'timeout' | 'process-died' | 'protocol';
+export type PowerShellErrorCategory =
+  ErrorCategory | 'timeout' | 'process-died' | 'protocol' | 'cancelled' | 'cancelled-in-flight';
 
 const RETRYABLE: Record<PowerShellErrorCategory, boolean> = {
   transient: true,
   'not-connected': true,
   timeout: true,
   'process-died': true,
+  // The attempt was abandoned (its activity timed out or was cancelled): another attempt may run it.
+  cancelled: true,
+  'cancelled-in-flight': true,
   permanent: false,
   // A job that is already running is waited for, not started again: the caller decides.
   'already-running': false,

@@ -14,6 +14,31 @@ import { type EndpointName } from '../../domain/endpoint';
 import { isOperationName } from './protocol';
 import { PowerShellSession } from './session';
 
+const noop = (): void => undefined;
+
+/** Thrown by untilAborted: the signal fired first. */
+class Aborted extends Error {}
+
+/** `promise`, or a rejection with Aborted as soon as `signal` fires (the promise runs on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new Aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
 /** The module shipped next to this file. */
 export const DEFAULT_MODULE_PATH = join(__dirname, 'FvpBackup.psm1');
 
@@ -67,15 +92,43 @@ export class PowerShellPool {
   /**
    * Runs one operation of FvpBackup.psm1 and returns its result, validated against operations.ts.
    * Rejects with PowerShellRequestError (nothing sent) or PowerShellError.
+   *
+   * `signal` (the activity's cancellation): once it fires, a call still waiting for a permit or for
+   * its session to start is dropped and never sent (`cancelled`); a call already written to its
+   * process has that process killed and its session retired (`cancelled-in-flight`: it may have
+   * taken effect). An abandoned attempt must not act after a retry has acted in its place.
    */
-  async invoke<O extends OperationName>(op: O, args: OperationArgs<O>): Promise<OperationResult<O>> {
+  async invoke<O extends OperationName>(
+    op: O,
+    args: OperationArgs<O>,
+    signal?: AbortSignal,
+  ): Promise<OperationResult<O>> {
     const validArgs = this.validate(op, args);
-    await this.takePermit();
+    if (signal?.aborted) throw this.notSent(op, 'before it was queued');
+    await this.takePermit(op, signal);
+    if (signal?.aborted) {
+      this.givePermit();
+      throw this.notSent(op, 'while it waited for a PowerShell session');
+    }
     const began = Date.now();
     let session: PowerShellSession | undefined;
+    let holdsPermit = true;
     try {
-      session = await this.checkout(op);
-      const result = await session.invoke(op, validArgs);
+      const checkout = this.checkout(op);
+      try {
+        session = await untilAborted(checkout, signal);
+      } catch (err) {
+        if (!(err instanceof Aborted)) throw err;
+        // The session being started is healthy and slow to start: the next call gets it. Its
+        // permit is given back once the start settles, and the line of this call is never written.
+        holdsPermit = false;
+        checkout
+          .then((started) => this.checkin(started), noop)
+          .finally(() => this.givePermit())
+          .catch(noop);
+        throw this.notSent(op, 'while its PowerShell session was starting');
+      }
+      const result = await session.invoke(op, validArgs, signal);
       this.logger.debug(
         { endpoint: this.endpoint, op, pid: session.pid, durationMs: Date.now() - began, outcome: 'ok' },
         'PowerShell call',
@@ -93,7 +146,7 @@ export class PowerShellPool {
       throw err;
     } finally {
       if (session) this.checkin(session);
-      this.givePermit();
+      if (holdsPermit) this.givePermit();
     }
   }
 
@@ -133,9 +186,26 @@ export class PowerShellPool {
     return parsed.data;
   }
 
-  private async takePermit(): Promise<void> {
+  /** Waits for a permit; a waiter whose signal fires leaves the queue and never holds one. */
+  private async takePermit(op: OperationName, signal: AbortSignal | undefined): Promise<void> {
     if (this.permits > 0 && !this.closed) this.permits -= 1;
-    else if (!this.closed) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    else if (!this.closed) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          const index = this.waiters.indexOf(wake);
+          // Not in the queue any more: the permit was already handed over; invoke gives it back.
+          if (index < 0) return;
+          this.waiters.splice(index, 1);
+          reject(this.notSent(op, 'while it waited for a PowerShell session'));
+        };
+        const wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.waiters.push(wake);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
     if (this.closed) {
       throw new PowerShellError('the PowerShell pool is closed', {
         op: 'pool',
@@ -143,6 +213,15 @@ export class PowerShellPool {
         category: 'process-died',
       });
     }
+  }
+
+  /** The caller's signal fired before anything was written to PowerShell: the call did not run. */
+  private notSent(op: OperationName, when: string): PowerShellError {
+    return new PowerShellError(`${op} was cancelled ${when}; it was never sent to PowerShell and did not run`, {
+      op,
+      endpoint: this.endpoint,
+      category: 'cancelled',
+    });
   }
 
   private givePermit(): void {

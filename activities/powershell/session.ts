@@ -167,9 +167,12 @@ export class PowerShellSession {
     return this.busy;
   }
 
-  /** Runs one operation (arguments already validated) and returns its validated result. */
-  async invoke<O extends OperationName>(op: O, args: unknown): Promise<OperationResult<O>> {
-    const raw = await this.run(op, invocationLine(op, args), this.config.invocationTimeoutMs);
+  /**
+   * Runs one operation (arguments already validated) and returns its validated result. When
+   * `signal` fires, the line is not written if it was not yet, and the process is killed if it was.
+   */
+  async invoke<O extends OperationName>(op: O, args: unknown, signal?: AbortSignal): Promise<OperationResult<O>> {
+    const raw = await this.run(op, invocationLine(op, args), this.config.invocationTimeoutMs, signal);
     return this.interpret(op, raw);
   }
 
@@ -211,12 +214,19 @@ export class PowerShellSession {
     return redactedExcerpt(text, this.secrets);
   }
 
-  private async run(op: string, line: string, timeoutMs: number): Promise<string> {
+  private async run(op: string, line: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
     if (this.exited || !this.usable) throw this.error(op, 'process-died', `${op}: the PowerShell process is gone`);
+    // The last moment to give up without a trace: nothing has been written for this call yet.
+    if (signal?.aborted) {
+      throw this.error(op, 'cancelled', `${op} was cancelled before it was written to PowerShell; it did not run`);
+    }
     this.busy = true;
     this.invocations += 1;
     let timedOut = false;
+    let cancelled = false;
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    // node-powershell writes the line to stdin synchronously, inside this call.
     const invocation = this.shell.invoke(line);
     invocation.catch(noop);
     const deadline = new Promise<never>((_, reject) => {
@@ -225,8 +235,15 @@ export class PowerShellSession {
         reject(new Error('timeout'));
       }, timeoutMs);
     });
+    const abandoned = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        cancelled = true;
+        reject(new Error('cancelled'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      const result = await Promise.race([invocation, deadline]);
+      const result = await Promise.race([invocation, deadline, abandoned]);
       // A process that exits with code 0 mid-call "succeeds" in node-powershell with no output.
       if (this.exited) throw new ProcessError(this.child);
       return result.raw;
@@ -234,6 +251,16 @@ export class PowerShellSession {
       if (timedOut) {
         await this.kill();
         throw this.error(op, 'timeout', `${op} timed out after ${timeoutMs} ms; the PowerShell process was killed`);
+      }
+      if (cancelled) {
+        // Killed, not left to finish: an abandoned attempt must not act after its retry did.
+        await this.kill();
+        throw this.error(
+          op,
+          'cancelled-in-flight',
+          `${op} was cancelled in flight; the PowerShell process ${this.pid ?? ''} was killed. ` +
+            'The call may have taken effect: check, never assume it did not',
+        );
       }
       this.usable = false;
       if (this.exited || err instanceof ProcessError) {
@@ -260,6 +287,7 @@ export class PowerShellSession {
       throw this.error(op, 'protocol', `${op}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
       this.busy = false;
       this.lastUsedAt = Date.now();
       // node-powershell keeps every command and its output forever; a long-lived session must not.

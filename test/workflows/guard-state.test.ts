@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import type { ClosedGuard } from '../../activities/vm-guard';
 import type { GuardMemo, GuardRequest, GuardTimeouts, Holder, Requester } from '../../domain/guard-protocol';
 import type { FlushState, VmPolicy } from '../../domain/policy';
-import { freshGuardState, VmGuard, type Outcome, type ReplyBody } from '../../workflows/guard/state';
+import { freshGuardState, type Outcome } from '../../workflows/guard/record';
+import type { ReplyBody } from '../../workflows/guard/answers';
+import { VmGuard } from '../../workflows/guard/state';
 
 const timeouts: GuardTimeouts = {
   heartbeatMs: 1000,

@@ -52,7 +52,9 @@ import {
 import { vmGuardSettings } from '../activity-proxies';
 import { asApplicationFailure, messageOf } from '../failures';
 import { parseWorkflowInput } from '../parse-input';
-import { freshGuardState, VmGuard, type GuardPorts } from './state';
+import { freshGuardState } from './record';
+import type { GuardPorts } from './answers';
+import { VmGuard } from './state';
 import { checkHolders, endHold, protectRound, recordPolicy, unknownVmFailure, type GuardRuntime } from './steps';
 
 export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
@@ -116,19 +118,19 @@ async function run(
   repliesSent: () => Promise<void>,
   carried: boolean,
 ): Promise<VmGuardResult> {
-  const s = guard.state;
+  const guardState = guard.state;
   guard.settings = await vmGuardSettings();
   guard.nextCheckAt = Date.now() + guard.settings.holderCheckIntervalMs;
   if (!carried) {
     // The request that started the guard brings the timeouts to read with; it is processed only
     // after the record (a predecessor's holders, adopted, must not undo a release queued here).
-    const first = s.inbox.find((r) => r.kind === 'acquire' || r.kind === 'reconcile');
-    if (first && 'timeouts' in first) s.timeouts = first.timeouts;
+    const first = guardState.inbox.find((r) => r.kind === 'acquire' || r.kind === 'reconcile');
+    if (first && 'timeouts' in first) guardState.timeouts = first.timeouts;
     const outcome = await recordPolicy(guard, true, rt);
     guard.establish();
     if (outcome === 'unknown-vm') {
       guard.drain();
-      guard.refuseUnknownVm(unknownVmFailure(s.vm));
+      guard.refuseUnknownVm(unknownVmFailure(guardState.vm));
       await repliesSent();
       guard.phase('done');
       return guard.result();
@@ -139,25 +141,29 @@ async function run(
   for (;;) {
     await rt.continueIfLong();
     guard.drain();
-    if (s.recorded === null && (s.holders.length > 0 || s.waiters.length > 0)) {
+    if (guardState.recorded === null && (guardState.holders.length > 0 || guardState.waiters.length > 0)) {
       guard.phase('starting');
       if ((await recordPolicy(guard, false, rt)) === 'unknown-vm') {
-        guard.refuseUnknownVm(unknownVmFailure(s.vm));
+        guard.refuseUnknownVm(unknownVmFailure(guardState.vm));
         continue;
       }
       guard.syncMemo();
     }
-    if (guard.checkRequested || (s.holders.length > 0 && Date.now() >= guard.nextCheckAt)) await checkHolders(guard);
+    if (guard.checkRequested || (guardState.holders.length > 0 && Date.now() >= guard.nextCheckAt))
+      await checkHolders(guard);
     guard.answerReconcilesWhileHeld();
 
     if (guard.needsProtectRound()) {
       await protectRound(guard);
       continue;
     }
-    if (s.holders.length > 0) {
+    if (guardState.holders.length > 0) {
       guard.phase('protected');
       guard.syncMemo();
-      await condition(() => s.inbox.length > 0 || guard.checkRequested, Math.max(1, guard.nextCheckAt - Date.now()));
+      await condition(
+        () => guardState.inbox.length > 0 || guard.checkRequested,
+        Math.max(1, guard.nextCheckAt - Date.now()),
+      );
       continue;
     }
 
@@ -167,9 +173,9 @@ async function run(
     guard.answerWaiters(owedRestore);
     guard.idle();
     await repliesSent();
-    if (s.inbox.length > 0) continue;
+    if (guardState.inbox.length > 0) continue;
     await condition(allHandlersFinished);
-    if (s.inbox.length > 0) continue;
+    if (guardState.inbox.length > 0) continue;
     guard.phase('done');
     return guard.result();
   }

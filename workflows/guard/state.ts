@@ -11,67 +11,18 @@
 import type { ClosedGuard } from '../../activities/vm-guard';
 import {
   GuardRequest,
-  type GuardMemo,
   type GuardPhase,
-  type GuardReply,
   type GuardSettings,
   type GuardState,
   type GuardTimeouts,
   type Holder,
-  type Requester,
   type VmGuardResult,
 } from '../../domain/guard-protocol';
 import { isFlushed, type FlushState, type VmPolicy } from '../../domain/policy';
+import { answerReconcilesWhileHeld, answerWaiters, type GuardPorts } from './answers';
+import { decideRecord, memoOf, now, sameRun, type Outcome, type RecordDecision } from './record';
 import { FailureType, messageOf, typeOf } from '../failures';
 import { defaultGuardTimeouts } from '../step-timeouts';
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-/** A reply as the guard writes it; the transport adds who sends it and to which run. */
-export type ReplyBody = DistributiveOmit<GuardReply, 'guardId' | 'vm' | 'firstRunId'>;
-
-export interface GuardPorts {
-  /** Sends a reply to a requester; fire and forget (a reply that cannot be delivered asks for a holder check). */
-  reply(to: Requester | Holder, message: ReplyBody): void;
-  upsertMemo(memo: GuardMemo): void;
-}
-
-/** What a read of a predecessor or a policy gave: a value, or an error to wait out. */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-const now = (): string => new Date(Date.now()).toISOString(); // workflow clock: deterministic
-
-const sameRun = (a: { workflowId: string; firstRunId: string }, b: { workflowId: string; firstRunId: string }) =>
-  a.workflowId === b.workflowId && a.firstRunId === b.firstRunId;
-
-export function freshGuardState(vm: string, fvpServer: string): GuardState {
-  return {
-    vm,
-    fvpServer,
-    phase: 'starting',
-    recorded: null,
-    alreadyWriteThrough: false,
-    writeThrough: false,
-    flushed: false,
-    holders: [],
-    waiters: [],
-    abandonedJobs: [],
-    inbox: [],
-    timeouts: null,
-    lastFlush: null,
-    restoreAttempts: 0,
-    lastError: null,
-    adoptedFrom: null,
-    counts: {
-      acquires: 0,
-      releases: 0,
-      switches: 0,
-      restores: 0,
-      droppedHolders: 0,
-      rejectedMessages: 0,
-      continuedAsNew: 0,
-    },
-  };
-}
 
 export class VmGuard {
   /** Holders' liveness is checked at the next turn of the loop. */
@@ -131,20 +82,7 @@ export class VmGuard {
 
   syncMemo(): void {
     if (!this.established) return;
-    const s = this.state;
-    const memo: GuardMemo = {
-      kind: 'vm-guard',
-      vm: s.vm,
-      fvpServer: s.fvpServer,
-      record: {
-        recorded: s.recorded,
-        alreadyWriteThrough: s.alreadyWriteThrough,
-        writeThrough: s.writeThrough,
-        holders: s.holders,
-        abandonedJobs: s.abandonedJobs,
-        phase: s.phase,
-      },
-    };
+    const memo = memoOf(this.state);
     const text = JSON.stringify(memo);
     if (text === this.lastMemo) return;
     this.lastMemo = text;
@@ -183,37 +121,37 @@ export class VmGuard {
   }
 
   acquire(request: Extract<GuardRequest, { kind: 'acquire' }>): void {
-    const s = this.state;
-    s.counts.acquires++;
-    if (s.holders.length === 0 && !this.owesRestore) s.timeouts = request.timeouts;
-    s.timeouts ??= request.timeouts;
-    const known = s.holders.find((h) => sameRun(h, request.requester));
+    const guardState = this.state;
+    guardState.counts.acquires++;
+    if (guardState.holders.length === 0 && !this.owesRestore) guardState.timeouts = request.timeouts;
+    guardState.timeouts ??= request.timeouts;
+    const known = guardState.holders.find((h) => sameRun(h, request.requester));
     if (known) {
       // A resent acquire: the first answer was lost (or the guard restarted). Answer again if the
       // flush is verified now; else the next round verifies and grants it.
       known.runId = request.requester.runId;
-      if (known.granted && s.flushed) this.grant(known);
+      if (known.granted && guardState.flushed) this.grant(known);
       else known.granted = false;
     } else {
-      s.holders.push({ ...request.requester, job: request.job, since: now(), granted: false });
+      guardState.holders.push({ ...request.requester, job: request.job, since: now(), granted: false });
     }
   }
 
   release(request: Extract<GuardRequest, { kind: 'release' }>): void {
-    const s = this.state;
-    s.counts.releases++;
-    s.holders = s.holders.filter((h) => !sameRun(h, request.requester));
-    if (s.holders.length > 0) {
+    const guardState = this.state;
+    guardState.counts.releases++;
+    guardState.holders = guardState.holders.filter((h) => !sameRun(h, request.requester));
+    if (guardState.holders.length > 0) {
       this.ports.reply(request.requester, {
         kind: 'released',
         restored: false,
-        leftAlone: s.alreadyWriteThrough,
-        holders: s.holders.length,
+        leftAlone: guardState.alreadyWriteThrough,
+        holders: guardState.holders.length,
         policy: null,
         restoreAttempts: 0,
       });
-    } else if (!s.waiters.some((w) => w.kind === 'release' && sameRun(w.requester, request.requester))) {
-      s.waiters.push({ kind: 'release', requester: request.requester });
+    } else if (!guardState.waiters.some((w) => w.kind === 'release' && sameRun(w.requester, request.requester))) {
+      guardState.waiters.push({ kind: 'release', requester: request.requester });
     }
   }
 
@@ -236,62 +174,26 @@ export class VmGuard {
 
   /** A forward step failed for good: the holders still waiting are told why and let go. */
   refuseWaiting(err: unknown): void {
-    const s = this.state;
-    const message = `guard of ${JSON.stringify(s.vm)}: ${messageOf(err)}`;
-    s.lastError = message;
+    const guardState = this.state;
+    const message = `guard of ${JSON.stringify(guardState.vm)}: ${messageOf(err)}`;
+    guardState.lastError = message;
     const type = typeOf(err) ?? FailureType.stepFailed;
-    for (const holder of s.holders.filter((h) => !h.granted))
+    for (const holder of guardState.holders.filter((h) => !h.granted))
       this.ports.reply(holder, { kind: 'refused', message, type });
-    s.holders = s.holders.filter((h) => h.granted);
+    guardState.holders = guardState.holders.filter((h) => h.granted);
     this.syncMemo();
   }
 
   // ---- recording ----------------------------------------------------------------------------
 
   /**
-   * Decides the policy to give back at the end of this hold, from a predecessor's record (fresh
-   * guards only) and the VM's policy now: the record of a predecessor that did not clean up wins;
-   * else the VM's requested policy. `undecided` when either read failed in a way that matters.
+   * Decides the policy to give back at the end of this hold (record.ts): a predecessor's record
+   * that was not cleaned up wins over the VM's policy now; `undecided` while a read failed that matters.
    */
-  decideRecord(
-    predecessor: Outcome<ClosedGuard | null>,
-    policy: Outcome<VmPolicy | null>,
-  ): 'recorded' | 'unknown-vm' | 'undecided' {
-    const adopt = predecessor.ok && predecessor.value?.memo.record.writeThrough ? predecessor.value : null;
-    const current = policy.ok ? policy.value : undefined;
-    if (adopt && adopt.memo.record.recorded) {
-      this.adopt(adopt, current);
-      return 'recorded';
-    }
-    if (current === null) return 'unknown-vm';
-    if (current !== undefined && (current.requested.mode === 'WriteBack' || predecessor.ok)) {
-      this.state.recorded = current.requested;
-      this.state.alreadyWriteThrough = current.requested.mode === 'WriteThrough';
-      this.owesRestore = false;
-      return 'recorded';
-    }
-    return 'undecided';
-  }
-
-  /** Takes over the record, holders and abandoned jobs of a predecessor that did not clean up. */
-  private adopt(predecessor: ClosedGuard, current: VmPolicy | null | undefined): void {
-    const s = this.state;
-    const record = predecessor.memo.record;
-    s.recorded = record.recorded;
-    s.alreadyWriteThrough = record.alreadyWriteThrough;
-    s.adoptedFrom = predecessor.runId;
-    // Still write-through (or unknown): ours to restore. Already back: nothing left to restore.
-    this.owesRestore = current === undefined || current === null || current.requested.mode === 'WriteThrough';
-    const releasing = [
-      ...s.waiters.map((w) => w.requester),
-      ...s.inbox.flatMap((r) => (r.kind === 'release' ? [r.requester] : [])),
-    ];
-    for (const holder of record.holders) {
-      if (s.holders.some((h) => sameRun(h, holder)) || releasing.some((r) => sameRun(r, holder))) continue;
-      s.holders.push({ ...holder });
-    }
-    for (const job of record.abandonedJobs) if (!s.abandonedJobs.includes(job)) s.abandonedJobs.push(job);
-    this.checkRequested = true; // adopted holders may be long gone
+  decideRecord(predecessor: Outcome<ClosedGuard | null>, policy: Outcome<VmPolicy | null>): RecordDecision {
+    const { decision, adopted } = decideRecord(this.state, predecessor, policy);
+    if (adopted) this.checkRequested = true; // adopted holders may be long gone
+    return decision;
   }
 
   /** The VM is unknown to FVP: every waiting holder is refused, every waiter answered. */
@@ -353,14 +255,14 @@ export class VmGuard {
 
   /** Drops holders that no longer run; a dropped holder that had been granted leaves its job to wait for. */
   dropClosedHolders(results: { workflowId: string; firstRunId: string; alive: boolean; status: string }[]): Holder[] {
-    const s = this.state;
+    const guardState = this.state;
     const dropped: Holder[] = [];
     for (const result of results.filter((r) => !r.alive)) {
-      const holder = s.holders.find((h) => sameRun(h, result));
+      const holder = guardState.holders.find((h) => sameRun(h, result));
       if (!holder) continue;
-      s.holders = s.holders.filter((h) => h !== holder);
-      s.counts.droppedHolders++;
-      if (holder.granted && !s.abandonedJobs.includes(holder.job)) s.abandonedJobs.push(holder.job);
+      guardState.holders = guardState.holders.filter((h) => h !== holder);
+      guardState.counts.droppedHolders++;
+      if (holder.granted && !guardState.abandonedJobs.includes(holder.job)) guardState.abandonedJobs.push(holder.job);
       dropped.push(holder);
     }
     this.syncMemo();
@@ -397,44 +299,14 @@ export class VmGuard {
     this.syncMemo();
   }
 
+  /** Answers every waiting release (`released`) and reconcile (`reconciled`): the hold is over. */
   answerWaiters(restoredNow: boolean, unknownVm = false): void {
-    const s = this.state;
-    for (const w of s.waiters) {
-      if (w.kind === 'release') {
-        this.ports.reply(w.requester, {
-          kind: 'released',
-          restored: !s.alreadyWriteThrough && !unknownVm,
-          leftAlone: s.alreadyWriteThrough,
-          holders: 0,
-          policy: this.lastPolicy,
-          restoreAttempts: s.restoreAttempts,
-        });
-      } else {
-        const outcome = unknownVm
-          ? 'unknown-vm'
-          : restoredNow
-            ? 'restored'
-            : s.alreadyWriteThrough
-              ? 'left-alone'
-              : 'in-place';
-        this.ports.reply(w.requester, { kind: 'reconciled', outcome, holders: [], policy: this.lastPolicy });
-      }
-    }
-    s.waiters = [];
+    answerWaiters(this.state, this.ports, { restoredNow, unknownVm, policy: this.lastPolicy });
   }
 
+  /** A reconcile that finds live holders is answered `held` at once: their last release restores. */
   answerReconcilesWhileHeld(): void {
-    const s = this.state;
-    if (s.holders.length === 0) return;
-    for (const w of s.waiters.filter((w) => w.kind === 'reconcile')) {
-      this.ports.reply(w.requester, {
-        kind: 'reconciled',
-        outcome: 'held',
-        holders: s.holders.map((h) => h.workflowId),
-        policy: null,
-      });
-    }
-    s.waiters = s.waiters.filter((w) => w.kind !== 'reconcile');
+    answerReconcilesWhileHeld(this.state, this.ports);
   }
 
   /** The hold is over and answered: the guard is idle until the next acquire. */
@@ -447,7 +319,12 @@ export class VmGuard {
   }
 
   result(): VmGuardResult {
-    const s = this.state;
-    return { vm: s.vm, fvpServer: s.fvpServer, adoptedFrom: s.adoptedFrom, counts: s.counts };
+    const guardState = this.state;
+    return {
+      vm: guardState.vm,
+      fvpServer: guardState.fvpServer,
+      adoptedFrom: guardState.adoptedFrom,
+      counts: guardState.counts,
+    };
   }
 }

@@ -9,7 +9,8 @@ import type { FlushState } from '../../domain/policy';
 import { guardLookups, stepProxies } from '../activity-proxies';
 import { FailureType, messageOf } from '../failures';
 import { restorePolicy } from '../restore-policy';
-import type { Outcome, VmGuard } from './state';
+import type { Outcome } from './record';
+import type { VmGuard } from './state';
 
 /** How long one flush-polling activity runs before the guard looks at its requests again. */
 const FLUSH_ROUND_MS = 2_000;
@@ -147,27 +148,27 @@ async function untilRequest(guard: VmGuard, work: () => Promise<unknown>): Promi
  * (the VM is still write-through).
  */
 export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean> {
-  const s = guard.state;
+  const guardState = guard.state;
   if (!guard.owesRestore) {
-    s.abandonedJobs = [];
+    guardState.abandonedJobs = [];
     return true;
   }
-  while (s.abandonedJobs.length > 0) {
+  while (guardState.abandonedJobs.length > 0) {
     guard.phase('waiting-for-abandoned-jobs');
     guard.syncMemo();
-    const job = s.abandonedJobs[0] as string;
+    const job = guardState.abandonedJobs[0] as string;
     const jobPollMs = guard.timeouts().jobPollMs;
     const outcome = await untilRequest(guard, () =>
       steps(guard).veeamWait.prepareJobStart({ job, whenAlreadyRunning: 'wait', pollIntervalMs: jobPollMs }),
     );
     if (outcome === 'request') return false;
-    s.abandonedJobs = s.abandonedJobs.filter((j) => j !== job); // over (or gone: nothing reads any more)
+    guardState.abandonedJobs = guardState.abandonedJobs.filter((j) => j !== job); // over (or gone: nothing reads any more)
   }
   guard.phase('restoring');
   guard.syncMemo();
-  const recorded = s.recorded;
+  const recorded = guardState.recorded;
   const after = recorded
-    ? await restorePolicy(steps(guard).restore, s.vm, recorded, guard.timeouts(), {
+    ? await restorePolicy(steps(guard).restore, guardState.vm, recorded, guard.timeouts(), {
         attempt: () => guard.restoreAttempt(),
         failed: (message) => guard.restoreFailed(message),
         paused: () => rt.continueIfLong(), // a restore failing for days must not grow the history without bound

@@ -21,5 +21,3 @@ export function createDoctorActivities({ fvp, veeam }: DoctorDependencies) {
     },
   };
 }
-
-export type DoctorActivities = ReturnType<typeof createDoctorActivities>;

@@ -68,5 +68,3 @@ export function createReconcileActivities({ client, guard }: TemporalDependencie
     },
   };
 }
-
-export type ReconcileActivities = ReturnType<typeof createReconcileActivities>;

@@ -35,7 +35,6 @@ export interface TemporalDependencies {
 }
 
 /** Statuses after which a guard did not clean up (Completed and ContinuedAsNew did). */
-export const UNCLEAN_STATUSES = ['TERMINATED', 'TIMED_OUT', 'FAILED', 'CANCELLED'] as const;
 const UNCLEAN_QUERY = "ExecutionStatus IN ('Terminated', 'TimedOut', 'Failed', 'Canceled')";
 
 export interface ClosedGuard {
@@ -138,5 +137,3 @@ export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDe
     },
   };
 }
-
-export type VmGuardActivities = ReturnType<typeof createVmGuardActivities>;

@@ -1,6 +1,8 @@
 /**
- * The run's live status: the object the `status` query returns and the report is made from.
- * Workflow code changes it only through these methods, so every change stamps its time.
+ * The run's live status: the object the `status` query returns and the report is made from. Phase
+ * and step changes go through these methods, which stamp their times; the guards and the job
+ * follower also write the facts they learn (flush progress, restore attempts, session state)
+ * straight into the VM and backup entries.
  */
 import type { Phase, RunStatus, VmStatus } from './status';
 

@@ -110,21 +110,33 @@ export class ScheduleNotOursError extends Error {
   override name = 'ScheduleNotOursError';
 }
 
-/**
- * `schedule trigger`: the server dropped the action under the schedule's overlap policy (SKIP with
- * a run still open). Nothing was started.
- */
+/** `schedule trigger`: the server took the trigger and started nothing. */
 export class TriggerDroppedError extends Error {
   override name = 'TriggerDroppedError';
   constructor(
     readonly scheduleId: string,
-    readonly overlap: string,
-    readonly openRuns: string[],
+    message: string,
   ) {
-    super(
-      `schedule ${scheduleId}: the trigger was dropped by its overlap policy ${overlap}` +
-        (openRuns.length ? ` (still open: ${openRuns.join(', ')})` : '') +
-        '; nothing was started. Wait for the open run to end, or cancel it, then trigger again',
+    super(`schedule ${scheduleId}: ${message}`);
+  }
+
+  /** The schedule's overlap policy dropped it (SKIP with a run open, or BUFFER_ONE with its buffer full). */
+  static byOverlap(scheduleId: string, overlap: string, openRuns: string[]): TriggerDroppedError {
+    const open = openRuns.length ? ` (still open: ${openRuns.join(', ')})` : '';
+    return new TriggerDroppedError(
+      scheduleId,
+      `the trigger was dropped by its overlap policy ${overlap}${open}: nothing was started. ` +
+        'Wait for the open run to end, or cancel it, then trigger again',
+    );
+  }
+
+  /** No run started and none is open: the likely cause is a run started in the same second (same workflow id). */
+  static nothingStarted(scheduleId: string, waitedMs: number): TriggerDroppedError {
+    return new TriggerDroppedError(
+      scheduleId,
+      `the server started no run within ${waitedMs / 1000} s and none is open: nothing was started (a run this ` +
+        'schedule started in the same second has the same workflow id, and Temporal drops the second one). ' +
+        'Trigger it again in a moment',
     );
   }
 }

@@ -14,6 +14,7 @@ import {
   triggerSchedule,
   unpauseSchedule,
 } from '../schedules/manage';
+import { dstWarnings, type DstWarning } from '../schedules/dst';
 import { ownershipOf } from '../schedules/ownership';
 import { formatSync, syncSchedules } from '../schedules/sync';
 import { buildRequest, RequestFlagsShape } from './runs';
@@ -28,6 +29,11 @@ function fileManagedWarning(description: ScheduleDescription, out: Output): void
       `note: ${description.scheduleId} is managed by a schedule file (owner ${o.owner}): the next sync puts it back as declared`,
     );
   }
+}
+
+/** On stderr, in text and --json mode alike (the JSON document carries them too). */
+function printWarnings(warnings: DstWarning[], out: Output): void {
+  for (const w of warnings) out.note(`warning: ${w.message}`);
 }
 
 export function registerScheduleCommands(program: Command, io: CliIo, state: CliState): void {
@@ -78,8 +84,10 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
     run: async ({ flags, out, conn: { client, taskQueue } }, definition) => {
       await createSchedule(client, definition, taskQueue);
       const { id, job } = definition;
+      const warnings = dstWarnings([definition]);
       out.line(`Created schedule ${id} (job ${job}) on task queue ${taskQueue}${flags.paused ? ', paused' : ''}`);
-      out.document({ id, job, taskQueue, created: true });
+      printWarnings(warnings, out);
+      out.document({ id, job, taskQueue, created: true, warnings });
     },
   });
 
@@ -115,7 +123,22 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
   simple('delete', 'delete a schedule (its running backup, if any, goes on)', deleteSchedule, 'Deleted');
   simple('pause', 'pause a schedule', pauseSchedule, 'Paused', true);
   simple('unpause', 'unpause a schedule', unpauseSchedule, 'Unpaused', true);
-  simple('trigger', "take the schedule's action now (its overlap policy applies)", triggerSchedule, 'Triggered');
+
+  // A trigger the overlap policy drops exits 5 (TriggerDroppedError) instead of 0: nothing started.
+  const trigger = schedule
+    .command('trigger')
+    .description("take the schedule's action now (its overlap policy applies; exit 5 when it drops it)")
+    .argument('<schedule-id>', 'schedule id');
+  const TriggerFlags = ConnectionFlags.extend({ '<schedule-id>': IdArg }).strict();
+  serverAction(cli, trigger, TriggerFlags, async ({ flags, out, conn: { client } }) => {
+    const id = flags['<schedule-id>'];
+    const { description, workflowId, waitingFor } = await triggerSchedule(client, id);
+    fileManagedWarning(description, out);
+    out.line(`Triggered ${id}`);
+    if (workflowId) out.line(`  started ${workflowId}`);
+    else out.line(`  buffered (overlap policy BUFFER_ONE): starts when ${waitingFor.join(', ')} closes`);
+    out.document({ id, action: 'trigger', done: true, started: workflowId, waitingFor });
+  });
 
   const SyncFlags = ConnectionFlags.extend({ file: z.string().min(1), dryRun: z.boolean().default(false) }).strict();
   const sync = schedule
@@ -128,6 +151,7 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
     run: async ({ flags, out, conn: { client, taskQueue } }, set) => {
       const result = await syncSchedules(client, set, { taskQueue, dryRun: flags.dryRun });
       out.lines(formatSync(result));
+      printWarnings(result.warnings, out);
       out.document(result);
     },
   });

@@ -111,3 +111,16 @@ export function toCalendarSpec(calendar: CalendarInput): CalendarSpec {
   if (calendar.comment) spec.comment = calendar.comment;
   return spec as CalendarSpec;
 }
+
+/** The numbers a valid field stands for (months from 1, days from 0 = Sunday); null for `*` or unset. */
+export function calendarValues(calendar: CalendarInput, field: CalendarField): number[] | null {
+  const value = calendar[field];
+  if (value === undefined) return null;
+  const values = new Set<number>();
+  for (const raw of Array.isArray(value) ? value : [value]) {
+    const range = parseValue(field, raw) as Range;
+    if (range === '*') return null;
+    for (let v = range.start; v <= range.end; v += 1) values.add(v);
+  }
+  return [...values].sort((a, b) => a - b);
+}

@@ -59,3 +59,50 @@ export function cronProblem(expression: string): string | null {
   }
   return null;
 }
+
+const MACRO_FIELDS: Record<string, string> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
+
+/** The numbers one field of a valid expression stands for; null for `*` (every value). */
+function expand(text: string, field: (typeof FIELDS)[number]): number[] | null {
+  if (text === '*') return null;
+  const values = new Set<number>();
+  for (const part of text.split(',')) {
+    const [range = '*', step] = part.split('/');
+    const [low, high] = range === '*' ? [field.min, field.max] : range.split('-').map((b) => value(b, field) as number);
+    // `5/15` runs from 5 to the end of the field, as in the usual cron.
+    const end = high ?? (step !== undefined ? field.max : (low as number));
+    for (let v = low as number; v <= end; v += Number(step ?? 1)) values.add(v);
+  }
+  return [...values].sort((a, b) => a - b);
+}
+
+/**
+ * What a valid expression (check cronProblem first) can fire at: minutes, hours, days of month,
+ * months (1-12), days of week (0 = Sunday); null where the field is `*`.
+ */
+export function cronValues(expression: string): {
+  minute: number[] | null;
+  hour: number[] | null;
+  dayOfMonth: number[] | null;
+  month: number[] | null;
+  dayOfWeek: number[] | null;
+} {
+  const text = expression.trim();
+  const fields = (MACRO_FIELDS[text] ?? text).split(/\s+/);
+  const [minute, hour, dayOfMonth, month, dayOfWeek] = FIELDS.map((field, i) => expand(fields[i] ?? '*', field));
+  return {
+    minute: minute ?? null,
+    hour: hour ?? null,
+    dayOfMonth: dayOfMonth ?? null,
+    month: month ?? null,
+    dayOfWeek: dayOfWeek ?? null,
+  };
+}

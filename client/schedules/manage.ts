@@ -4,10 +4,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+} from '@temporalio/client';
 import { z } from 'zod';
 import { WORKFLOW_TYPE } from '../ids';
-import { InvalidScheduleError, ScheduleFileError, ScheduleNotOursError } from '../errors';
+import { InvalidScheduleError, ScheduleFileError, ScheduleNotOursError, TriggerDroppedError } from '../errors';
 import {
   parseScheduleFile,
   ScheduleEntry,
@@ -139,9 +144,44 @@ export async function unpauseSchedule(client: Client, id: string, note?: string)
   return description;
 }
 
-/** Takes the schedule's action now, under its own overlap policy (SKIP: nothing if a run is open). */
-export async function triggerSchedule(client: Client, id: string): Promise<ScheduleDescription> {
+export interface TriggerResult {
+  description: ScheduleDescription;
+  /** The run the trigger started; null while it waits behind an open run (see `waitingFor`). */
+  workflowId: string | null;
+  /** BUFFER_ONE: the open runs the trigger waits for. */
+  waitingFor: string[];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Takes the schedule's action now under the schedule's own overlap policy, and finds out what the
+ * server did with it. The SDK's trigger() defaults to ALLOW_ALL, which would start a second backup
+ * of the job beside an open one: the policy is passed explicitly. The server decides after the
+ * call returns, so this watches the schedule's counters: a run started (its id is returned); or
+ * the policy dropped it, or nothing started at all (TriggerDroppedError); or, after `waitMs` with
+ * a run open, it waits in BUFFER_ONE's buffer.
+ */
+export async function triggerSchedule(client: Client, id: string, { waitMs = 5_000 } = {}): Promise<TriggerResult> {
   const description = await ours(client, id);
-  await client.schedule.getHandle(id).trigger();
-  return description;
+  const overlap = description.policies.overlap ?? ScheduleOverlapPolicy.SKIP; // the server's default
+  const handle = client.schedule.getHandle(id);
+  await handle.trigger(overlap);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const { info } = await handle.describe();
+    const open = info.runningActions.map((a) => a.workflow.workflowId);
+    if (info.numActionsSkippedOverlap > description.info.numActionsSkippedOverlap) {
+      throw TriggerDroppedError.byOverlap(id, overlap, open);
+    }
+    if (info.numActionsTaken > description.info.numActionsTaken) {
+      const latest = info.recentActions.at(-1)?.action.workflow.workflowId ?? null;
+      return { description, workflowId: latest, waitingFor: [] };
+    }
+    if (Date.now() >= deadline) {
+      if (open.length) return { description, workflowId: null, waitingFor: open };
+      throw TriggerDroppedError.nothingStarted(id, waitMs);
+    }
+    await sleep(200);
+  }
 }

@@ -4,9 +4,10 @@
  * the file declares an id that exists but is not its own, then applies the plan unless dry-run.
  * A second sync of the same file finds nothing to change.
  */
-import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
+import { isGrpcServiceError, ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { ScheduleDefinition, ScheduleSet } from './file';
-import { ScheduleNotOursError } from '../errors';
+import { ScheduleNotOursError, SyncInterruptedError } from '../errors';
+import { dstWarnings, type DstWarning } from './dst';
 import { canonical, storedDefinition, toScheduleOptions, toUpdateOptions, type StoredDefinition } from './options';
 import { describeOwnership, ownedByFile } from './ownership';
 
@@ -28,6 +29,8 @@ export interface SyncResult {
   taskQueue: string;
   dryRun: boolean;
   changes: ScheduleChange[];
+  /** Declared times that do not exist on a spring-forward day of their zone (see dst.ts). */
+  warnings: DstWarning[];
 }
 
 async function describeOrNull(client: Client, id: string): Promise<ScheduleDescription | null> {
@@ -127,24 +130,67 @@ export async function syncSchedules(
   options: { taskQueue: string; dryRun?: boolean },
 ): Promise<SyncResult> {
   const taskQueue = set.taskQueue ?? options.taskQueue;
+  const warnings = dstWarnings(set.schedules);
   const changes = await planSync(client, set, taskQueue);
-  const result: SyncResult = { owner: set.owner, taskQueue, dryRun: Boolean(options.dryRun), changes };
+  const result: SyncResult = { owner: set.owner, taskQueue, dryRun: Boolean(options.dryRun), changes, warnings };
   if (options.dryRun) return result;
-  const ownership = { source: 'file' as const, owner: set.owner };
-  for (const change of changes) {
-    const definition = set.schedules.find((s) => s.id === change.id);
-    const handle = client.schedule.getHandle(change.id);
-    if (change.action === 'create' && definition) {
-      await client.schedule.create(toScheduleOptions(definition, taskQueue, ownership));
-    } else if (change.action === 'update' && definition) {
-      await handle.update(() => toUpdateOptions(definition, taskQueue, ownership));
-      const { state } = await handle.describe();
-      if (state.paused !== definition.paused) await (definition.paused ? handle.pause() : handle.unpause());
-    } else if (change.action === 'delete') {
-      await handle.delete();
+  const pending = changes.filter((c) => c.action !== 'unchanged');
+  for (const [index, change] of pending.entries()) {
+    try {
+      await applyChange(client, set, taskQueue, change);
+    } catch (err) {
+      throw interrupted(err, pending.slice(0, index), pending.slice(index));
     }
   }
   return result;
+}
+
+async function applyChange(client: Client, set: ScheduleSet, taskQueue: string, change: ScheduleChange) {
+  const ownership = { source: 'file' as const, owner: set.owner };
+  const definition = set.schedules.find((s) => s.id === change.id);
+  const handle = client.schedule.getHandle(change.id);
+  if (change.action === 'create' && definition) {
+    await client.schedule.create(toScheduleOptions(definition, taskQueue, ownership));
+  } else if (change.action === 'update' && definition) {
+    await handle.update(() => toUpdateOptions(definition, taskQueue, ownership));
+    const { state } = await handle.describe();
+    if (state.paused !== definition.paused) await (definition.paused ? handle.pause() : handle.unpause());
+  } else if (change.action === 'delete') {
+    await handle.delete();
+  }
+}
+
+/** gRPC status codes meaning the server stopped answering (UNAVAILABLE, DEADLINE_EXCEEDED). */
+const GONE = new Set([14, 4]);
+
+/** The SDK wraps the gRPC error (ServiceError, cause): look down the cause chain. */
+function serverWentAway(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e) && GONE.has(e.code)) return true;
+  }
+  return false;
+}
+
+/**
+ * A sync that stopped part-way says what it did and what it did not, and how to finish: every
+ * step is idempotent and the next sync plans again from what the server has, so running the same
+ * sync again completes it.
+ */
+function interrupted(err: unknown, applied: ScheduleChange[], notApplied: ScheduleChange[]): SyncInterruptedError {
+  const label = (c: ScheduleChange) => `${c.action} ${c.id}`;
+  const cause = err instanceof Error ? err.message : String(err);
+  const what = serverWentAway(err)
+    ? `the Temporal server went away during the sync (${cause})`
+    : `the sync stopped at ${label(notApplied[0] as ScheduleChange)}: ${cause}`;
+  const total = applied.length + notApplied.length;
+  return new SyncInterruptedError(
+    `${what}; applied ${applied.length} of ${total} changes (${applied.map(label).join(', ') || 'none'}), ` +
+      `not applied: ${notApplied.map(label).join(', ')}. Run the same \`schedule sync\` again ` +
+      `${serverWentAway(err) ? 'once the server is back' : 'after fixing that'}: it plans again from what the server has and finishes the job`,
+    applied.map(label),
+    notApplied.map(label),
+    err,
+  );
 }
 
 function show(value: unknown): string {

@@ -1,6 +1,12 @@
 /**
  * FVP activities: read, switch, verify and restore a VM's caching policy, and the VADP blacklist
  * of HotAdd proxies. Each is one or two calls of our PowerShell module; the workflow decides order.
+ *
+ * The two writes are conditional: given `expected` (the requested policy the caller believes the
+ * VM has now), the module writes only if the VM still has it, and otherwise fails non-retryable
+ * with type PolicyChanged (POLICY_CHANGED): someone else changed the VM, the workflow reads again
+ * and decides instead of overwriting. A write whose target is already in place succeeds without
+ * writing, so the retry of an attempt whose answer was lost is harmless.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { OperationInvoker } from './invoker';
@@ -26,9 +32,14 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
       });
     },
 
-    /** Requests write-through. Does not wait: -WaitTimeSeconds is unreliable, the workflow verifies the flush. */
-    async setWriteThrough({ vm }: { vm: string }): Promise<VmPolicy> {
-      return classified(() => whileHeartbeating(fvp.invoke('Set-VmWriteThrough', { vm })));
+    /**
+     * Requests write-through, if the VM's requested policy is still `expected` (the one recorded
+     * before the switch). Does not wait: -WaitTimeSeconds is unreliable, the workflow verifies the
+     * flush. `expected` is optional only until every caller passes it.
+     */
+    async setWriteThrough({ vm, expected }: { vm: string; expected?: RequestedPolicy }): Promise<VmPolicy> {
+      const args = expected === undefined ? { vm } : { vm, expected };
+      return classified(() => whileHeartbeating(fvp.invoke('Set-VmWriteThrough', args)));
     },
 
     /**
@@ -62,10 +73,23 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
       });
     },
 
-    /** Puts back exactly the recorded requested policy, then reads it again to verify it took effect. */
-    async restoreCachePolicy({ vm, policy }: { vm: string; policy: RequestedPolicy }): Promise<VmPolicy> {
+    /**
+     * Puts back exactly the recorded requested policy, if the VM's requested policy is still
+     * `expected` (write-through, as the run or guard left it), then reads it again to verify it took
+     * effect. `expected` is optional only until every caller passes it.
+     */
+    async restoreCachePolicy({
+      vm,
+      policy,
+      expected,
+    }: {
+      vm: string;
+      policy: RequestedPolicy;
+      expected?: RequestedPolicy;
+    }): Promise<VmPolicy> {
       return classified(async () => {
-        await whileHeartbeating(fvp.invoke('Restore-VmCachePolicy', { vm, policy }));
+        const args = expected === undefined ? { vm, policy } : { vm, policy, expected };
+        await whileHeartbeating(fvp.invoke('Restore-VmCachePolicy', args));
         const after = await whileHeartbeating(fvp.invoke('Get-VmCachePolicy', { vm }));
         if (!samePolicy(after.requested, policy)) {
           throw ApplicationFailure.retryable(

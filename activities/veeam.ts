@@ -1,15 +1,21 @@
 /**
  * Veeam activities. The job must start exactly once per run, whatever crashes, so starting is
- * fenced: the workflow first records the job's newest session (the fence), and `startJobOnce`
- * treats any session newer than the fence as the one this run started, instead of starting again.
- * A retried attempt of `startJobOnce` therefore re-attaches, even when the previous attempt's
- * Start-VBRJob took effect and its answer was lost with the process.
+ * fenced: the workflow first records the job's newest session (the fence), `startJobOnce` treats
+ * any session newer than the fence as the one this run started instead of starting again, and the
+ * module itself refuses to start once the newest session is no longer the fence. A retried attempt
+ * of `startJobOnce` therefore re-attaches, even when the previous attempt's Start-VBRJob took effect
+ * and its answer was lost with the process. Once a start may have been sent and no session shows,
+ * nothing here starts again: it waits for the session (re-attach) or for proof that the job stayed
+ * idle, and otherwise leaves the decision to the workflow (non-retryable), which stops whatever
+ * runs before it restores anything.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
 import type { OperationInvoker } from './invoker';
-import type { BackupJob, BackupSession } from '../domain/veeam';
-import { classified, isAlreadyRunning } from './failures';
+import { isAfterFence, StartFailureType, type BackupJob, type BackupSession, type SessionFence } from '../domain/veeam';
+import { classified, startMayHaveHappened } from './failures';
 import { pause, whileHeartbeating } from './heartbeat';
+import { PowerShellError } from './powershell/errors';
 
 export interface VeeamDependencies {
   veeam: OperationInvoker;
@@ -20,16 +26,111 @@ export function sessionEnded(session: BackupSession): boolean {
   return session.state === 'Stopped';
 }
 
-export interface SessionFence {
-  /** The newest session of the job before this run started it, or null when the job never ran. */
-  previous: { id: string; creationTime: string } | null;
-}
+export type { SessionFence };
 
 const EPOCH = '1970-01-01T00:00:00.0000000Z';
+
+/** Defaults for callers that do not say how to wait after an uncertain start (the module waits 30 s for a session). */
+const DEFAULT_POLL_MS = 1_000;
+const DEFAULT_SETTLE_MS = 30_000;
+
+/** This attempt's end, less a margin to answer in: a loop must return a verdict before Temporal times it out. */
+function attemptDeadline(): number {
+  const info = Context.current().info;
+  const budget = info.startToCloseTimeoutMs;
+  if (!budget) return Infinity;
+  return info.currentAttemptScheduledTimestampMs + budget - Math.max(2_000, budget / 10);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 export function createVeeamActivities({ veeam }: VeeamDependencies) {
   async function newestSession(job: string): Promise<BackupSession | null> {
     return (await whileHeartbeating(veeam.invoke('Find-BackupSession', { job, since: EPOCH }))).session;
+  }
+
+  async function jobIsRunning(job: string): Promise<boolean> {
+    return (await whileHeartbeating(veeam.invoke('Get-BackupJob', { job }))).isRunning;
+  }
+
+  /**
+   * After a start that may have happened: the session newer than the fence once it shows, or null
+   * once the job has stayed idle without one for `settleMs`. Any error here, or running out of
+   * this attempt's time, is non-retryable JobStartUnknown: a retry would call Start-BackupJob.
+   */
+  async function awaitSessionAfterFence(
+    job: string,
+    fence: SessionFence,
+    pollIntervalMs: number,
+    settleMs: number,
+    cause: unknown,
+  ): Promise<BackupSession | null> {
+    const deadline = attemptDeadline();
+    let idleSince: number | null = null;
+    try {
+      for (;;) {
+        const newest = await newestSession(job);
+        if (isAfterFence(newest, fence)) return newest;
+        const now = Date.now();
+        if (await jobIsRunning(job)) idleSince = null;
+        else if (idleSince === null) idleSince = now;
+        else if (now - idleSince >= settleMs) return null;
+        if (Date.now() + pollIntervalMs > deadline)
+          throw new Error('no session after the fence before the step timeout');
+        await pause(pollIntervalMs);
+      }
+    } catch (err) {
+      if (Context.current().cancellationSignal.aborted) throw err;
+      throw ApplicationFailure.nonRetryable(
+        `Veeam job ${JSON.stringify(job)} may have been started (${messageOf(cause)}), and no session after ` +
+          `the fence could be confirmed: ${messageOf(err)}`,
+        StartFailureType.startUnknown,
+      );
+    }
+  }
+
+  /**
+   * Stops whatever started after the fence and waits until it is over; see stopJob. Returns the
+   * session newer than the fence as last seen, or null when none ever showed.
+   */
+  async function stopAfterFence(
+    job: string,
+    fence: SessionFence,
+    pollIntervalMs: number,
+    settleMs: number,
+  ): Promise<BackupSession | null> {
+    const deadline = attemptDeadline();
+    let seen: BackupSession | null = null;
+    let idleSince: number | null = null;
+    for (;;) {
+      const newest = await newestSession(job);
+      if (isAfterFence(newest, fence)) seen = newest;
+      const running = await jobIsRunning(job);
+      const live = running || (seen !== null && !sessionEnded(seen));
+      const now = Date.now();
+      if (live) {
+        idleSince = null;
+        // Stop-VBRJob acts on the job: it also stops a session that lookups do not show yet.
+        if (seen === null || seen.state !== 'Stopping')
+          await whileHeartbeating(veeam.invoke('Stop-BackupJob', { job }));
+      } else if (seen !== null) {
+        return seen;
+      } else if (idleSince === null) {
+        idleSince = now;
+      } else if (now - idleSince >= settleMs) {
+        return null;
+      }
+      if (Date.now() + pollIntervalMs > deadline) {
+        // Retryable: stopping again is harmless, and the workflow's loop never gives up anyway.
+        throw ApplicationFailure.retryable(
+          `Veeam job ${JSON.stringify(job)}: not confirmed idle before the step timeout`,
+          'JobNotConfirmedStopped',
+        );
+      }
+      await pause(pollIntervalMs);
+    }
   }
 
   return {
@@ -67,32 +168,51 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
       });
     },
 
-    /** Starts the job unless a session newer than the fence exists already; returns this run's session. */
+    /**
+     * Starts the job unless a session newer than the fence exists already; returns this run's
+     * session. When the start may have happened (refused because a session or a running job
+     * exists, or failed after Start-VBRJob may have been sent), it never starts again: it waits
+     * until a session newer than the fence shows up and re-attaches to it, or until the job has
+     * stayed idle with none for `settleMs` (then JobNotStarted: nothing runs, restoring is safe).
+     * Both give-ups are non-retryable, so Temporal never retries into a second start.
+     */
     async startJobOnce({
       job,
       fence,
       fullBackup,
       retryBackup,
+      pollIntervalMs = DEFAULT_POLL_MS,
+      settleMs = DEFAULT_SETTLE_MS,
     }: {
       job: string;
       fence: SessionFence;
       fullBackup: boolean;
       retryBackup: boolean;
+      /** How often to look for the session after an uncertain start. */
+      pollIntervalMs?: number;
+      /** How long the job must stay idle, with no session after the fence, for "nothing started". */
+      settleMs?: number;
     }): Promise<{ session: BackupSession; reattached: boolean }> {
       return classified(async () => {
-        const isOurs = (s: BackupSession | null): s is BackupSession => s !== null && s.id !== fence.previous?.id;
         const existing = await newestSession(job);
-        if (isOurs(existing)) return { session: existing, reattached: true };
+        if (isAfterFence(existing, fence)) return { session: existing, reattached: true };
         try {
-          const session = await whileHeartbeating(veeam.invoke('Start-BackupJob', { job, fullBackup, retryBackup }));
+          const session = await whileHeartbeating(
+            veeam.invoke('Start-BackupJob', { job, fullBackup, retryBackup, fence: fence.previous?.id ?? null }),
+          );
           return { session, reattached: false };
         } catch (err) {
-          // Someone (or a lost earlier attempt) started it after the fence: that session reads flushed disks too.
-          if (isAlreadyRunning(err)) {
-            const started = await newestSession(job);
-            if (isOurs(started)) return { session: started, reattached: true };
-          }
-          throw err;
+          if (!startMayHaveHappened(err)) throw err;
+          // Someone (this call, a lost earlier attempt, an operator) started it after the fence:
+          // that session reads flushed disks too. Find it; never start again.
+          const found = await awaitSessionAfterFence(job, fence, pollIntervalMs, settleMs, err);
+          if (found !== null) return { session: found, reattached: true };
+          if (err instanceof PowerShellError && err.category === 'fence-moved') throw err;
+          throw ApplicationFailure.nonRetryable(
+            `Veeam job ${JSON.stringify(job)} stayed idle with no session after the fence for ${settleMs} ms ` +
+              `after an uncertain start; nothing was started (${messageOf(err)})`,
+            StartFailureType.notStarted,
+          );
         }
       });
     },
@@ -120,17 +240,34 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
       });
     },
 
-    /** Asks Veeam to stop the job and waits until its session has really stopped. */
+    /**
+     * Asks Veeam to stop the job and waits until its session has really stopped. Without a
+     * `sessionId` (a start whose outcome is unknown), the session is whatever started after
+     * `fence`: stops the job while it runs or such a session is live, and returns once the job is
+     * idle and that session (if any) is over; when none was ever seen, only after the job stayed
+     * idle for `settleMs`, so that a start Veeam registers late is not missed. Returns the session
+     * it stopped, or null when nothing had started.
+     */
     async stopJob({
       job,
       sessionId,
+      fence,
       pollIntervalMs,
+      settleMs = DEFAULT_SETTLE_MS,
     }: {
       job: string;
-      sessionId: string;
+      sessionId?: string;
+      fence?: SessionFence;
       pollIntervalMs: number;
-    }): Promise<BackupSession> {
+      settleMs?: number;
+    }): Promise<BackupSession | null> {
       return classified(async () => {
+        if (sessionId === undefined) {
+          if (fence === undefined) {
+            throw ApplicationFailure.nonRetryable('stopJob needs a sessionId or a fence', 'InvalidArgument');
+          }
+          return stopAfterFence(job, fence, pollIntervalMs, settleMs);
+        }
         let session = await whileHeartbeating(veeam.invoke('Get-BackupSession', { sessionId }));
         if (!sessionEnded(session) && session.state !== 'Stopping') {
           await whileHeartbeating(veeam.invoke('Stop-BackupJob', { job }));

@@ -59,3 +59,33 @@ export const BackupJob = z
   })
   .strict();
 export type BackupJob = z.infer<typeof BackupJob>;
+
+/**
+ * The fence a run takes before it starts its job: the job's newest session at that moment (null
+ * when the job never ran). Any session newer than it was started after the flush was verified.
+ */
+export interface SessionFence {
+  previous: { id: string; creationTime: string } | null;
+}
+
+/** Whether `session` was created after the fence (a session of this run, or of someone who acted since). */
+export function isAfterFence(session: BackupSession | null, fence: SessionFence): session is BackupSession {
+  if (session === null) return false;
+  const previous = fence.previous;
+  if (previous === null) return true;
+  return session.id !== previous.id && Date.parse(session.creationTime) >= Date.parse(previous.creationTime);
+}
+
+/**
+ * ApplicationFailure types of a start that did not (or may not) go as asked: "someone else acted",
+ * or "the outcome is unknown", as opposed to a failure. None is retried by Temporal: the workflow
+ * reads again and decides (re-attach, or stop what runs), and never starts again.
+ */
+export const StartFailureType = {
+  /** Start-BackupJob refused: a session newer than the fence exists (and could not be re-attached). */
+  fenceMoved: 'FenceMoved',
+  /** Start-VBRJob may have been sent and the session did not show up: the job may be running. */
+  startUnknown: 'JobStartUnknown',
+  /** After an uncertain start, the job stayed idle with no session after the fence: nothing started. */
+  notStarted: 'JobNotStarted',
+} as const;

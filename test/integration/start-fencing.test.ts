@@ -1,0 +1,141 @@
+/**
+ * A failed start never restores under a live job. The lab's session-appearance delay makes Veeam
+ * start a session that lookups do not show yet; the start's answer is then lost or fails. The run
+ * must re-attach to that session or stop it, and in every case restore only once nothing reads the
+ * disks: every backup consistent, one session, every policy back after the session ended.
+ * Real Temporal dev server, real worker process, the lab behind the real PowerShell boundary.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ScenarioInput } from '../../lab/scenario';
+import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
+import { assertConsistentSessions, assertPoliciesAre, requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
+import { JOB, scenario, vmNames } from '../helpers/scenarios';
+import { statusQuery } from '../../workflows';
+
+/** Sessions of the job appear in lookups `appearMs` after the start; Start-BackupJob looks for `lookMs`. */
+function slowToAppear(appearMs: number, lookMs: number, startDelayMs: number): ScenarioInput {
+  const base = scenario();
+  return {
+    ...base,
+    veeam: {
+      ...base.veeam,
+      sessionAppearWaitMs: lookMs,
+      jobs: (base.veeam?.jobs ?? []).map((job) => ({ ...job, sessionAppearDelayMs: appearMs, startDelayMs })),
+    },
+  };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<{ message: string; type: string | undefined }> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof WorkflowFailedError, `expected a failed workflow, got ${String(err)}`);
+    const cause = err.cause as { message: string; type?: string } | undefined;
+    return { message: String(cause?.message), type: cause?.type };
+  }
+  assert.fail('the run was expected to fail');
+}
+
+describe('a failed start never restores under a live job', () => {
+  let h: Harness;
+  const taskQueue = uniqueId('start-fencing');
+
+  before(async () => {
+    h = await startHarness();
+    await h.startWorker(taskQueue);
+  });
+  after(async () => h?.stop());
+
+  async function load(input: ScenarioInput) {
+    await h.lab.client.loadScenario(input);
+    return { vms: vmNames(input), policies: await requestedPolicies(h.lab) };
+  }
+
+  /** No VM left write-through (a restore) before every session of the job had ended. */
+  async function assertRestoredOnlyAfterSessionsEnded(): Promise<void> {
+    const sessions = await sessionsOf(h.lab, JOB);
+    const lastEnd = Math.max(...sessions.map((s) => s.endsAt));
+    for (const vm of await h.lab.client.timeline()) {
+      for (const window of vm.writeThroughWindows) {
+        assert.ok(window.endedAt !== null, `${vm.vm} was restored`);
+        assert.ok(
+          window.endedAt >= lastEnd,
+          `${vm.vm} restored at ${window.endedAt}, before the session ended at ${lastEnd}`,
+        );
+      }
+    }
+  }
+
+  test('the start answer is lost and its session is not visible yet: the run re-attaches once it shows', async () => {
+    const { vms, policies } = await load(slowToAppear(2_000, 0, 2_500));
+    // The host performs the start, then dies: no answer, and for 2 s no session in any lookup.
+    await h.lab.client.setFaults([{ op: 'Start-BackupJob', action: 'die', times: 1, afterEffect: true }]);
+    const handle = await h.start(taskQueue, fastRequest(JOB));
+    const report = await handle.result();
+    assert.equal(report.phase, 'completed');
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    const [session] = await sessionsOf(h.lab, JOB);
+    assert.equal(report.backup.sessionId, session?.id, 'the run followed the session its lost start created');
+    assert.ok(report.warnings.some((w) => /attached to session/.test(w)));
+    await assertRestoredOnlyAfterSessionsEnded();
+    await assertPoliciesAre(h.lab, policies);
+  });
+
+  test('Start-BackupJob gives up looking for its session (start-unknown): the run re-attaches, never starts again', async () => {
+    const { vms, policies } = await load(slowToAppear(2_000, 300, 2_500));
+    const report = await (await h.start(taskQueue, fastRequest(JOB))).result();
+    assert.equal(report.phase, 'completed');
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    const { invocations } = await h.lab.client.invocations({ op: 'Start-BackupJob' });
+    assert.equal(invocations.length, 1, 'one start, no retry of it');
+    assert.equal(invocations[0]?.error?.category, 'start-unknown');
+    await assertRestoredOnlyAfterSessionsEnded();
+    await assertPoliciesAre(h.lab, policies);
+  });
+
+  test('the start fails non-retryable after it took effect: the session is stopped before any restore', async () => {
+    const { policies } = await load(slowToAppear(1_500, 0, 3_000));
+    // What the old module did with an InvalidOperationException raised after Start-VBRJob.
+    await h.lab.client.setFaults([
+      {
+        op: 'Start-BackupJob',
+        action: 'fail',
+        afterEffect: true,
+        times: 1,
+        category: 'permanent',
+        type: 'System.InvalidOperationException',
+        message: 'Operation is not valid due to the current state of the object.',
+      },
+    ]);
+    const handle = await h.start(taskQueue, fastRequest(JOB));
+    const failure = await failureOf(handle.result());
+    assert.equal(failure.type, 'System.InvalidOperationException', 'the start failure is what the run reports');
+    const sessions = await sessionsOf(h.lab, JOB);
+    assert.equal(sessions.length, 1);
+    const [session] = sessions;
+    assert.ok(session && session.state === 'Stopped' && session.stopRequestedAt !== null, 'the session was stopped');
+    const verdicts = await h.lab.client.verdicts({ job: JOB });
+    assert.deepEqual(
+      verdicts.filter((v) => !v.consistent).map((v) => `${v.vm}: ${v.reason}`),
+      [],
+      'no inconsistent backup',
+    );
+    await assertRestoredOnlyAfterSessionsEnded();
+    await assertPoliciesAre(h.lab, policies);
+    const status = await handle.query(statusQuery);
+    assert.ok(status.warnings.some((w) => /making sure nothing it may have started runs/.test(w)));
+  });
+
+  test('a start refused before it took effect: nothing runs, the run fails and restores', async () => {
+    const { policies } = await load(slowToAppear(0, 0, 100));
+    await h.lab.client.setFaults([
+      { op: 'Start-BackupJob', action: 'fail', times: 1, category: 'permanent', type: 'JobNotFound' },
+    ]);
+    const failure = await failureOf((await h.start(taskQueue, fastRequest(JOB))).result());
+    assert.equal(failure.type, 'JobNotFound');
+    assert.equal((await sessionsOf(h.lab, JOB)).length, 0, 'no session');
+    await assertPoliciesAre(h.lab, policies);
+  });
+});

@@ -130,7 +130,7 @@ export class Output {
   }
 }
 
-export async function withConnection<T>(
+async function withConnection<T>(
   flags: ConnectionFlags,
   io: CliIo,
   body: (conn: BackupConnection) => Promise<T>,
@@ -151,7 +151,7 @@ export async function withConnection<T>(
 }
 
 /** Picks the connection flags out of a command's parsed options. */
-export function connectionFlags(options: ConnectionFlags): ConnectionFlags {
+function connectionFlags(options: ConnectionFlags): ConnectionFlags {
   const { address, namespace, profile, configFile, taskQueue, json } = options;
   return { address, namespace, profile, configFile, taskQueue, json };
 }
@@ -160,7 +160,6 @@ export function connectionFlags(options: ConnectionFlags): ConnectionFlags {
 export interface ActionContext<F> {
   flags: F;
   out: Output;
-  command: Command;
   conn: BackupConnection;
 }
 
@@ -202,7 +201,7 @@ export function serverAction<S extends z.ZodType<ConnectionFlags>, P>(
     const prepared = prepare(flags, command);
     const out = new Output(cli.io, flags.json);
     const code = await withConnection(connectionFlags(flags), cli.io, (conn) =>
-      run({ flags, out, command, conn }, prepared as P),
+      run({ flags, out, conn }, prepared as P),
     );
     cli.state.exitCode = code ?? ExitCode.success;
   });

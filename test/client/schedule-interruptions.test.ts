@@ -1,6 +1,7 @@
 /**
  * Schedule commands that used to end quietly when something got in their way, against the real
- * dev server: a trigger that the overlap policy drops says so and exits 5; a sync whose server
+ * dev server: a trigger that the overlap policy drops says so and exits 5 (SKIP, and BUFFER_ONE
+ * with its buffer full), one that BUFFER_ONE holds says what it waits for; a sync whose server
  * goes away part-way says so, says what it applied, and the same sync run again finishes the job.
  */
 import { after, before, describe, test } from 'node:test';
@@ -57,6 +58,29 @@ describe('schedule trigger and an interrupted sync', () => {
     assert.equal(info.numActionsTaken, 1, 'still one run');
     // The run never reached a worker: nothing of it to clean up but the execution.
     await env.client.workflow.getHandle(started).terminate('test cleanup: never ran');
+  });
+
+  test('BUFFER_ONE: a trigger behind an open run waits and says for what; one more is dropped (exit 5)', async () => {
+    const cli = cliEnv(env.address, uniqueId('nobody'));
+    const id = uniqueId('buffer').replace(/[^A-Za-z0-9._-]/g, '-');
+    const create = ['schedule', 'create', '--id', id, '--job', 'J', '--cron', NEVER_SOON, '--overlap', 'BUFFER_ONE'];
+    assert.equal((await runCli([...create, '--paused'], cli)).code, ExitCode.success);
+    const { started } = (await runCli(['schedule', 'trigger', id, '--json'], cli)).json<{ started: string }>();
+    assert.ok(started, 'the first trigger starts a run');
+
+    const buffered = await runCli(['schedule', 'trigger', id], cli);
+    assert.equal(buffered.code, ExitCode.success, buffered.stderr);
+    assert.match(
+      buffered.stdout,
+      new RegExp(`^  buffered \\(overlap policy BUFFER_ONE\\): starts when ${started} closes$`, 'm'),
+    );
+
+    const dropped = await runCli(['schedule', 'trigger', id, '--json'], cli);
+    assert.equal(dropped.code, ExitCode.alreadyRunning, dropped.stderr);
+    assert.match(
+      dropped.json<{ error: { message: string } }>().error.message,
+      /the trigger was dropped by its overlap policy BUFFER_ONE \(still open: .*\): nothing was started/,
+    );
   });
 
   test('a sync whose server goes away part-way says so; running it again finishes the job', async () => {

@@ -107,6 +107,8 @@ export const GuardReply = z.discriminatedUnion('kind', [
       holders: z.number().int().min(0),
       policy: VmPolicy.nullable(),
       restoreAttempts: z.number().int().min(0),
+      /** Someone else changed the VM's policy during the hold: kept as they set it, not restored (why). */
+      keptChange: z.string().optional(),
     })
     .strict(),
   /** A restore that keeps failing (it never gives up): the waiting runs show it. */
@@ -117,7 +119,7 @@ export const GuardReply = z.discriminatedUnion('kind', [
     .object({
       ...replyBase,
       kind: z.literal('reconciled'),
-      outcome: z.enum(['restored', 'in-place', 'held', 'left-alone', 'unknown-vm']),
+      outcome: z.enum(['restored', 'in-place', 'held', 'left-alone', 'unknown-vm', 'kept-change']),
       holders: z.array(z.string()),
       policy: VmPolicy.nullable(),
     })

@@ -13,6 +13,8 @@ export const FailureType = {
   jobFailed: 'BackupJobFailed',
   jobTooLong: 'BackupJobTooLong',
   stepFailed: 'StepFailed',
+  /** A conditional policy write found another policy than expected: someone else changed the VM. */
+  policyChanged: 'PolicyChanged',
   internal: 'InternalError',
 } as const;
 

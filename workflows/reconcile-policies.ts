@@ -56,6 +56,7 @@ export const ReconcileOutcome = z.enum([
   'held', // a live run holds the VM: its guard restores when the last one releases
   'left-alone', // requested write-through before the guard: nothing to restore
   'unknown-vm', // FVP no longer knows the VM
+  'kept-change', // someone else changed the VM's policy from write-through: kept as they set it, reported
   'no-answer', // the guard did not answer in time (it keeps working; the next period looks again)
 ]);
 export type ReconcileOutcome = z.infer<typeof ReconcileOutcome>;

@@ -4,11 +4,16 @@
  * gives up: a failed attempt waits, doubling up to `restoreMaxIntervalMs`, and tries again, for as
  * long as it takes. Both guards use it: the per-VM guard (guard/entity.ts) in production, the
  * run-local guard (guard/run-local.ts) for v1 replays and the benchmark baseline.
+ *
+ * The write is conditional: it replaces only the write-through the guard left. When FVP says the
+ * VM's requested policy is something else now (an admin changed it on purpose during the hold),
+ * the change is kept and reported, never overwritten. A retry after a lost answer finds the
+ * recorded policy in place and succeeds.
  */
 import { sleep } from '@temporalio/workflow';
 import type { RequestedPolicy, VmPolicy } from '../domain/policy';
 import type { StepProxies } from './activity-proxies';
-import { messageOf } from './failures';
+import { FailureType, messageOf, typeOf } from './failures';
 import type { StepTimeouts } from './step-timeouts';
 
 export interface RestoreHooks {
@@ -20,19 +25,32 @@ export interface RestoreHooks {
   paused?(): Promise<void>;
 }
 
+/** The write-through a guard leaves, which a restore expects to replace (peer counts do not matter in it). */
+const LEFT_WRITE_THROUGH: RequestedPolicy = { mode: 'WriteThrough', peers: 0, externalPeers: null };
+
+export type RestoreOutcome =
+  | { kind: 'restored'; policy: VmPolicy }
+  /** Someone else changed the VM's policy during the hold: kept as they set it, and reported. */
+  | { kind: 'changed-by-someone-else'; message: string };
+
 export async function restorePolicy(
   restore: StepProxies['restore'],
   vm: string,
   recorded: RequestedPolicy,
   timeouts: Pick<StepTimeouts, 'retryInitialMs' | 'restoreMaxIntervalMs'>,
   hooks: RestoreHooks,
-): Promise<VmPolicy> {
+): Promise<RestoreOutcome> {
   let pauseMs = timeouts.retryInitialMs;
   for (;;) {
     hooks.attempt();
     try {
-      return await restore.restoreCachePolicy({ vm, policy: recorded });
+      return {
+        kind: 'restored',
+        policy: await restore.restoreCachePolicy({ vm, policy: recorded, expected: LEFT_WRITE_THROUGH }),
+      };
     } catch (err) {
+      if (typeOf(err) === FailureType.policyChanged)
+        return { kind: 'changed-by-someone-else', message: messageOf(err) };
       hooks.failed(messageOf(err));
       await sleep(pauseMs);
       pauseMs = Math.min(pauseMs * 2, timeouts.restoreMaxIntervalMs);

@@ -29,6 +29,7 @@ export const VmStep = z.enum([
   'restoring',
   'restored',
   'restore-failing', // keeps being retried; visible here until it succeeds
+  'kept-change', // someone else changed its policy during the run: kept as they set it, reported, not restored
   'released', // let go to its per-VM guard while other runs still hold it; the last one restores
 ]);
 export type VmStep = z.infer<typeof VmStep>;

@@ -77,6 +77,48 @@ describe('per-VM guard: holders and guards that close without cleaning up', () =
     await assertRestoredAfterJob(policies, since, vms);
   });
 
+  test("a dead holder's job that Veeam cannot confirm over keeps its VMs in write-through until it can", async () => {
+    const { handle, policies, since, vms } = await runUntilMidJob({ taskMs: 1000 });
+    // Every session lookup fails for good (non-retryable) while the job runs on in Veeam: the
+    // guard's wait for the dead holder's job cannot confirm it over.
+    await h.lab.client.setFaults([
+      {
+        endpoint: 'veeam',
+        op: 'Find-BackupSession',
+        action: 'fail',
+        category: 'permanent',
+        type: 'InjectedLookupFault',
+      },
+    ]);
+    await handle.terminate('test: terminated mid-job, Veeam lookups failing');
+    const [session] = await sessionsOf(h.lab, JOB);
+    assert.ok(session, 'the job ran');
+    await waitFor(
+      'the job to end in the lab',
+      async () => Date.now() > session.endsAt + 3 * CHECK_PERIOD_MS + SLACK_MS,
+    );
+    for (const vm of vms) {
+      const windows = await windowsSince(h.lab, vm, since);
+      assert.ok(windows.length > 0 && windows.every((w) => w.endedAt === null), `${vm} is still in write-through`);
+      assert.match(String((await guardState(h.env.client, vm))?.lastError), /cannot confirm .* no live session/);
+    }
+    const cleared = Date.now();
+    await h.lab.client.setFaults([]);
+    for (const vm of vms) {
+      const window = await waitFor(
+        `${vm} restored once Veeam answers`,
+        async () => (await windowsSince(h.lab, vm, since)).find((w) => w.endedAt !== null),
+        30_000,
+      );
+      assert.ok(
+        window.endedAt !== null && window.endedAt >= cleared,
+        `${vm} restored only after the lookups worked again`,
+      );
+    }
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    await assertPoliciesAre(h.lab, policies);
+  });
+
   test('a run whose workflow run timeout fires mid-job: its VMs are restored once the job is over', async () => {
     const { handle, policies, since, vms } = await runUntilMidJob({ workflowRunTimeout: '5 seconds', taskMs: 2500 });
     await assert.rejects(handle.result());

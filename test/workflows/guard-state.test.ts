@@ -123,13 +123,26 @@ describe('vmGuard state', () => {
     assert.equal(guard.state.holders.length, 0);
     assert.equal(guard.state.waiters.length, 1);
     guard.restoreAttempt();
-    guard.restored(policy(writeBack));
+    guard.restored({ kind: 'restored', policy: policy(writeBack) });
     guard.answerWaiters(true);
     const last = replies.at(-1)?.message;
     assert.ok(last?.kind === 'released');
     assert.equal(last.restored, true);
     assert.deepEqual(last.policy?.requested, writeBack);
     assert.equal(guard.owesRestore, false);
+  });
+
+  test("release: a restore that finds someone else's change keeps it and says so, never overwrites", () => {
+    const { guard, replies } = protectedGuard();
+    guard.receive(release(1));
+    guard.drain();
+    guard.restored({ kind: 'changed-by-someone-else', message: 'VM has requested policy WriteBack/2' });
+    guard.answerWaiters(true);
+    const answer = replies.at(-1)?.message;
+    assert.ok(answer?.kind === 'released');
+    assert.equal(answer.restored, false);
+    assert.match(String(answer.keptChange), /WriteBack\/2/);
+    assert.equal(guard.owesRestore, false, 'the guard no longer owes a restore: the VM is not in its write-through');
   });
 
   test('reconcile: asks for a holder check; answered "held" while a holder lives, "restored" after', () => {
@@ -146,7 +159,7 @@ describe('vmGuard state', () => {
     guard.drain();
     guard.dropClosedHolders([{ workflowId: run(1).workflowId, firstRunId: 'f1', alive: false, status: 'TERMINATED' }]);
     guard.answerReconcilesWhileHeld(); // nobody holds it now: the reconcile waits for the end of the hold
-    guard.restored(policy(writeBack));
+    guard.restored({ kind: 'restored', policy: policy(writeBack) });
     guard.answerWaiters(true);
     const done = replies.at(-1)?.message;
     assert.ok(done?.kind === 'reconciled');

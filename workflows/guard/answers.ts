@@ -19,26 +19,29 @@ export interface GuardPorts {
 export function answerWaiters(
   state: GuardState,
   ports: GuardPorts,
-  end: { restoredNow: boolean; unknownVm: boolean; policy: VmPolicy | null },
+  end: { restoredNow: boolean; unknownVm: boolean; policy: VmPolicy | null; keptChange: string | null },
 ): void {
   for (const waiter of state.waiters) {
     if (waiter.kind === 'release') {
       ports.reply(waiter.requester, {
         kind: 'released',
-        restored: !state.alreadyWriteThrough && !end.unknownVm,
+        restored: !state.alreadyWriteThrough && !end.unknownVm && end.keptChange === null,
         leftAlone: state.alreadyWriteThrough,
         holders: 0,
         policy: end.policy,
         restoreAttempts: state.restoreAttempts,
+        ...(end.keptChange === null ? {} : { keptChange: end.keptChange }),
       });
     } else {
       const outcome = end.unknownVm
         ? 'unknown-vm'
-        : end.restoredNow
-          ? 'restored'
-          : state.alreadyWriteThrough
-            ? 'left-alone'
-            : 'in-place';
+        : end.keptChange !== null
+          ? 'kept-change'
+          : end.restoredNow
+            ? 'restored'
+            : state.alreadyWriteThrough
+              ? 'left-alone'
+              : 'in-place';
       ports.reply(waiter.requester, { kind: 'reconciled', outcome, holders: [], policy: end.policy });
     }
   }

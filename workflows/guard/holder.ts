@@ -97,6 +97,14 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
         vm.restoreAttempts = reply.restoreAttempts;
         if (reply.policy) vm.effective = reply.policy.effective;
         if (reply.leftAlone) return; // already write-through before: verified, left alone
+        if (reply.keptChange !== undefined) {
+          vm.lastError = reply.keptChange;
+          tracker.warn(
+            `${vm.vm}: its policy was changed during the run; kept as changed, not restored (${reply.keptChange})`,
+          );
+          tracker.step(vm, 'kept-change');
+          return;
+        }
         if (reply.restored) {
           vm.lastError = null;
           tracker.step(vm, 'restored');

@@ -82,14 +82,22 @@ export function runLocalGuard(
     const recorded = vm.recorded;
     if (!recorded) return;
     tracker.step(vm, 'restoring');
-    const after = await restorePolicy(steps.restore, vm.vm, recorded, timeouts, {
+    const outcome = await restorePolicy(steps.restore, vm.vm, recorded, timeouts, {
       attempt: () => vm.restoreAttempts++,
       failed: (message) => {
         vm.lastError = message;
         tracker.step(vm, 'restore-failing');
       },
     });
-    vm.effective = after.effective;
+    if (outcome.kind === 'changed-by-someone-else') {
+      vm.lastError = outcome.message;
+      tracker.warn(
+        `${vm.vm}: its policy was changed during the run; kept as changed, not restored (${outcome.message})`,
+      );
+      tracker.step(vm, 'kept-change');
+      return;
+    }
+    vm.effective = outcome.policy.effective;
     vm.lastError = null;
     tracker.step(vm, 'restored');
   }

@@ -20,6 +20,7 @@ import {
 } from '../../domain/guard-protocol';
 import { isFlushed, type FlushState, type VmPolicy } from '../../domain/policy';
 import { answerReconcilesWhileHeld, answerWaiters, type GuardPorts } from './answers';
+import type { RestoreOutcome } from '../restore-policy';
 import { decideRecord, memoOf, now, sameRun, type Outcome, type RecordDecision } from './record';
 import { FailureType, messageOf, typeOf } from '../failures';
 import { defaultGuardTimeouts } from '../step-timeouts';
@@ -33,6 +34,8 @@ export class VmGuard {
   settings: GuardSettings | null = null;
   /** The policy the last verified restore read back (what `released` and `reconciled` report). */
   lastPolicy: VmPolicy | null = null;
+  /** Set when the last restore found someone else's change and kept it: why, for the waiters. */
+  keptChange: string | null = null;
   /**
    * Until its first record (or adoption), a fresh guard keeps the bare memo it was started with:
    * a successor looking for a record to adopt skips it and looks further back.
@@ -288,10 +291,16 @@ export class VmGuard {
     }
   }
 
-  restored(after: VmPolicy | null): void {
-    if (after) {
+  /** The hold's restore is done: verified, or someone else's change kept (reported to the waiters). */
+  restored(outcome: RestoreOutcome | null): void {
+    this.keptChange = null;
+    if (outcome?.kind === 'restored') {
       this.state.lastError = null;
-      this.lastPolicy = after;
+      this.lastPolicy = outcome.policy;
+    } else if (outcome) {
+      this.state.lastError = outcome.message;
+      this.keptChange = outcome.message;
+      this.lastPolicy = null;
     }
     this.owesRestore = false;
     this.state.flushed = false;
@@ -301,7 +310,12 @@ export class VmGuard {
 
   /** Answers every waiting release (`released`) and reconcile (`reconciled`): the hold is over. */
   answerWaiters(restoredNow: boolean, unknownVm = false): void {
-    answerWaiters(this.state, this.ports, { restoredNow, unknownVm, policy: this.lastPolicy });
+    answerWaiters(this.state, this.ports, {
+      restoredNow,
+      unknownVm,
+      policy: this.lastPolicy,
+      keptChange: this.keptChange,
+    });
   }
 
   /** A reconcile that finds live holders is answered `held` at once: their last release restores. */

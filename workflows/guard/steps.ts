@@ -4,10 +4,10 @@
  * Every decision is the state class's (state.ts); these functions only call and hand the answers
  * over, in the order the committed histories expect.
  */
-import { ApplicationFailure, CancellationScope, condition, log, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, log, patched, sleep } from '@temporalio/workflow';
 import type { FlushState } from '../../domain/policy';
 import { guardLookups, stepProxies } from '../activity-proxies';
-import { FailureType, messageOf } from '../failures';
+import { FailureType, messageOf, typeOf } from '../failures';
 import { restorePolicy } from '../restore-policy';
 import type { Outcome } from './record';
 import type { VmGuard } from './state';
@@ -120,21 +120,23 @@ export async function checkHolders(guard: VmGuard): Promise<void> {
   }
 }
 
+type WaitOutcome = { kind: 'done' } | { kind: 'failed'; error: string; type?: string } | { kind: 'request' };
+
 /** Runs `work` until it ends (or fails) or a request arrives first. */
-async function untilRequest(guard: VmGuard, work: () => Promise<unknown>): Promise<'done' | 'failed' | 'request'> {
+async function untilRequest(guard: VmGuard, work: () => Promise<unknown>): Promise<WaitOutcome> {
   const scope = new CancellationScope();
   const done = scope.run(work).then(
-    () => 'done' as const,
-    (err: unknown) => {
+    (): WaitOutcome => ({ kind: 'done' }),
+    (err: unknown): WaitOutcome => {
       if (!scope.consideredCancelled) log.warn('vmGuard: wait failed', { error: messageOf(err) });
-      return 'failed' as const;
+      return { kind: 'failed', error: messageOf(err), type: typeOf(err) };
     },
   );
   const request = scope
     .run(() => condition(() => guard.state.inbox.length > 0))
     .then(
-      () => 'request' as const,
-      () => 'failed' as const,
+      (): WaitOutcome => ({ kind: 'request' }),
+      (): WaitOutcome => ({ kind: 'failed', error: 'interrupted' }),
     );
   const first = await Promise.race([done, request]);
   scope.cancel();
@@ -161,19 +163,29 @@ export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean
     const outcome = await untilRequest(guard, () =>
       steps(guard).veeamWait.prepareJobStart({ job, whenAlreadyRunning: 'wait', pollIntervalMs: jobPollMs }),
     );
-    if (outcome === 'request') return false;
-    guardState.abandonedJobs = guardState.abandonedJobs.filter((j) => j !== job); // over (or gone: nothing reads any more)
+    if (outcome.kind === 'request') return false;
+    // A job Veeam no longer has reads nothing; any other failure leaves the question open.
+    if (outcome.kind === 'failed' && outcome.type !== 'JobNotFound' && patched('abandoned-job-wait-holds')) {
+      // Not confirmed over (Veeam unreachable, the lookup failing): the job may still read the
+      // disks, so the VM stays in write-through, and the wait goes on until Veeam answers.
+      guardState.lastError = `cannot confirm that Veeam job ${JSON.stringify(job)} has no live session: ${outcome.error}`;
+      const pauseMs = guard.timeouts().restoreMaxIntervalMs;
+      if ((await untilRequest(guard, () => sleep(pauseMs))).kind === 'request') return false;
+      await rt.continueIfLong();
+      continue;
+    }
+    guardState.abandonedJobs = guardState.abandonedJobs.filter((j) => j !== job); // confirmed over: nothing reads any more
   }
   guard.phase('restoring');
   guard.syncMemo();
   const recorded = guardState.recorded;
-  const after = recorded
+  const outcome = recorded
     ? await restorePolicy(steps(guard).restore, guardState.vm, recorded, guard.timeouts(), {
         attempt: () => guard.restoreAttempt(),
         failed: (message) => guard.restoreFailed(message),
         paused: () => rt.continueIfLong(), // a restore failing for days must not grow the history without bound
       })
     : null;
-  guard.restored(after);
+  guard.restored(outcome);
   return true;
 }

@@ -2,6 +2,7 @@
  * The only thing activities need from the PowerShell boundary: run one operation of our module
  * and get its validated result. Tests and the lab satisfy it with the same pools production uses.
  */
+import { performance } from 'node:perf_hooks';
 import { Context } from '@temporalio/activity';
 import type { OperationArgs, OperationName, OperationResult } from './powershell/operations';
 
@@ -14,24 +15,68 @@ export interface CancellableInvoker {
   invoke<O extends OperationName>(op: O, args: OperationArgs<O>, signal?: AbortSignal): Promise<OperationResult<O>>;
 }
 
-/** The running activity's cancellation signal; undefined outside an activity (a script, a test). */
-export function activityCancellationSignal(): AbortSignal | undefined {
+/** The running activity's context; undefined outside an activity (a script, a test). */
+function activityContext(): Context | undefined {
   try {
-    return Context.current().cancellationSignal;
+    return Context.current();
   } catch {
     // Context.current() throws when no activity is running in this async context.
     return undefined;
   }
 }
 
+/** The running activity's cancellation signal; undefined outside an activity. */
+export function activityCancellationSignal(): AbortSignal | undefined {
+  return activityContext()?.cancellationSignal;
+}
+
+/** The worker froze for longer than this many heartbeat timeouts: its attempt is surely gone. */
+export const STALL_HEARTBEAT_TIMEOUTS = 2;
+
+/**
+ * A signal that fires when this process stood still (SIGSTOP, a paused VM, a debugger, a starved
+ * event loop) for longer than STALL_HEARTBEAT_TIMEOUTS heartbeat timeouts: no heartbeat left
+ * meanwhile, so the server has timed the attempt out and a retry may already have acted. Temporal's
+ * own cancellation arrives only after the next heartbeat's round trip, and in that gap a queued call
+ * would be handed the permit freed by output read on waking and be sent. Overdue timers run before
+ * the pool writes a line (session.ts yields to them), so this fires first.
+ */
+function stallWatchdog(heartbeatTimeoutMs: number): { signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const limit = heartbeatTimeoutMs * STALL_HEARTBEAT_TIMEOUTS;
+  let last = performance.now();
+  const timer = setInterval(
+    () => {
+      const now = performance.now();
+      if (now - last > limit) {
+        controller.abort(new Error(`the worker stood still for ${Math.round(now - last)} ms`));
+      }
+      last = now;
+    },
+    Math.max(50, Math.floor(heartbeatTimeoutMs / 4)),
+  );
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
+}
+
 /**
  * An invoker whose every call is cancelled with the activity that makes it: when the attempt times
- * out or is cancelled, a call still queued is dropped and one in flight is killed, so a stale
- * attempt can never write after its retry (on this or another worker) went on. The activities stay
- * unaware of it: the context is read at each call.
+ * out or is cancelled (or the worker froze past its heartbeat timeout), a call still queued is
+ * dropped and one in flight is killed, so a stale attempt can never write after its retry (on this
+ * or another worker) went on. The activities stay unaware of it: the context is read at each call.
  */
 export function cancelledWithActivity(pool: CancellableInvoker): OperationInvoker {
   return {
-    invoke: (op, args) => pool.invoke(op, args, activityCancellationSignal()),
+    async invoke(op, args) {
+      const ctx = activityContext();
+      if (ctx === undefined) return pool.invoke(op, args);
+      const heartbeatTimeoutMs = ctx.info.heartbeatTimeoutMs;
+      if (!heartbeatTimeoutMs) return pool.invoke(op, args, ctx.cancellationSignal);
+      const watchdog = stallWatchdog(heartbeatTimeoutMs);
+      try {
+        return await pool.invoke(op, args, AbortSignal.any([ctx.cancellationSignal, watchdog.signal]));
+      } finally {
+        watchdog.stop();
+      }
+    },
   };
 }

@@ -34,6 +34,8 @@ export interface SessionOptions {
 }
 
 const noop = (): void => undefined;
+/** Resolves from a timer, so that every timer already overdue runs first. */
+const yieldToTimers = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 /** How long a closing session may take to exit after its stdin is closed, before SIGKILL. */
 const CLOSE_GRACE_MS = 3_000;
 
@@ -215,6 +217,11 @@ export class PowerShellSession {
   }
 
   private async run(op: string, line: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+    // Output that freed this session may have been read right after the worker was frozen: let
+    // overdue timers, such as the activity's stall watchdog (activities/invoker.ts), fire before
+    // the point of no return. (After SIGSTOP, Linux interrupts epoll_wait and timers run first
+    // anyway; after a paused VM, epoll returns the output first.)
+    if (signal) await yieldToTimers();
     if (this.exited || !this.usable) throw this.error(op, 'process-died', `${op}: the PowerShell process is gone`);
     // The last moment to give up without a trace: nothing has been written for this call yet.
     if (signal?.aborted) {

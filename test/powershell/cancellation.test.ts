@@ -6,6 +6,7 @@
  */
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { startLab, type RunningLab } from '../../lab/launch';
 import { defaultScenario } from '../../lab/scenario';
@@ -160,26 +161,85 @@ test('a call whose signal already fired is refused before anything starts', asyn
   assert.deepEqual(await opsSeen(), []);
 });
 
-test('the activity invoker passes the running activity’s cancellation signal, and none outside one', async () => {
+test('the activity invoker cancels each call with the running activity, and passes no signal outside one', async () => {
   const seen: (AbortSignal | undefined)[] = [];
   const recorder: CancellableInvoker = {
     invoke: (_op, _args, signal) => {
       seen.push(signal);
-      return Promise.resolve(undefined as never);
+      return new Promise<never>((_, reject) =>
+        signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
+      );
     },
   };
   const invoker = cancelledWithActivity(recorder);
-  await invoker.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
-  assert.equal(seen[0], undefined, 'outside an activity: no signal');
+  void invoker.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
+  assert.deepEqual(seen, [undefined], 'outside an activity: no signal');
   assert.equal(activityCancellationSignal(), undefined);
 
-  const env = new MockActivityEnvironment();
-  const inside = await env.run(async () => {
-    await invoker.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
-    return activityCancellationSignal();
+  for (const heartbeatTimeoutMs of [undefined, 60_000]) {
+    const env = new MockActivityEnvironment({ heartbeatTimeoutMs });
+    const running = env.run(() => invoker.invoke('Get-VmCachePolicy', { vm: 'sql-01' }));
+    const passed = await waitFor('the call to be made', async (): Promise<AbortSignal | undefined> => seen.at(-1));
+    assert.equal(passed.aborted, false);
+    env.cancel('CANCELLED');
+    await assert.rejects(running, /aborted/);
+    assert.equal(
+      passed.aborted,
+      true,
+      `the activity's cancellation reached the call (heartbeat ${heartbeatTimeoutMs})`,
+    );
+  }
+});
+
+/**
+ * Stops this very process with SIGSTOP after `afterMs`, while it sits idle waiting for I/O as a
+ * worker does, and continues it `forMs` later: the way the stale attempts of issue 9 were made.
+ * On waking, the output that arrived meanwhile is read before any timer runs.
+ */
+function stopThisProcess(afterMs: number, forMs: number): Promise<void> {
+  const stopper = spawn(
+    'sh',
+    ['-c', `sleep ${afterMs / 1000}; kill -STOP ${process.pid}; sleep ${forMs / 1000}; kill -CONT ${process.pid}`],
+    { stdio: 'ignore' },
+  );
+  return new Promise((resolve) => stopper.once('exit', () => resolve()));
+}
+
+test('a worker stopped past its heartbeat timeout never sends its queued write on waking', async () => {
+  const pool = fvpPool({ poolSize: 1 });
+  const invoker = cancelledWithActivity(pool);
+  await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
+  await lab.client.setFaults([{ op: 'Get-VmFlushState', action: 'delay', delayMs: 2500, times: 1 }]);
+  const slow = pool.invoke('Get-VmFlushState', { vm: 'sql-01' });
+  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 300 });
+  const activity = env.run(() => invoker.invoke('Set-VmWriteThrough', { vm: 'app-01' }));
+  assert.equal(pool.stats().waiting, 1, 'the write waits for the only session');
+  await waitFor('the slow call to reach the host', async () =>
+    (await lab.client.invocations({ op: 'Get-VmFlushState' })).invocations.at(0),
+  );
+
+  // Stopped across the slow call's answer: on waking, its output frees the session at once, long
+  // before Temporal could say that the attempt timed out.
+  const stopped = stopThisProcess(300, 4000);
+  const err = await rejection(activity);
+  await stopped;
+  assert.equal(err.category, 'cancelled');
+  assert.equal(env.context.cancellationSignal.aborted, false, 'the worker noticed by itself');
+  await slow;
+  await pool.invoke('Get-VmCachePolicy', { vm: 'web-01' });
+  assert.equal((await lab.client.invocations({ op: 'Set-VmWriteThrough' })).invocations.length, 0);
+  assert.equal(await requestedMode('app-01'), 'WriteBack');
+});
+
+test('a slow call in a live worker is not mistaken for a frozen one', async () => {
+  const pool = fvpPool();
+  const invoker = cancelledWithActivity(pool);
+  await lab.client.setFaults([{ op: 'Set-VmWriteThrough', action: 'delay', delayMs: 1500, times: 1 }]);
+  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 300 });
+  await env.run(async () => {
+    const policy = await invoker.invoke('Set-VmWriteThrough', { vm: 'app-01' });
+    assert.equal(policy.requested.mode, 'WriteThrough');
   });
-  assert.ok(inside instanceof AbortSignal);
-  assert.equal(seen[1], inside, 'the call got the activity’s own signal');
 });
 
 test('cancelling the activity drops its queued PowerShell call (pool behind the activity invoker)', async () => {

@@ -66,6 +66,9 @@ export function jobSteps(steps: StepProxies): ActivityProxies {
   return { forward: steps.veeam, longWait: steps.veeamWait };
 }
 
+/** The patch under which runs and the reconciler send guard requests through regular activities. */
+export const GUARD_REQUESTS_AS_ACTIVITIES = 'guard-requests-as-activities';
+
 /** The worker's guard settings (its FVP server, guard periods): a tiny local activity. */
 export const { vmGuardSettings } = proxyLocalActivities<Pick<A, 'vmGuardSettings'>>({
   startToCloseTimeout: '10 seconds',
@@ -81,8 +84,28 @@ export const guardLookups = proxyActivities<Pick<A, 'describeHolders' | 'findGua
 /**
  * How requests reach the guards (signal-with-start, which workflow code cannot do itself).
  * `request`: bounded retries, like a forward step; `release`: a release must get out, whatever it takes.
+ *
+ * Regular activities, not local ones: a local activity runs inside the workflow task, so a stale
+ * task (a paused worker resuming after another finished the run) would still send its requests;
+ * the server rejects a stale task's commands, so a scheduled activity never runs. The local form
+ * is kept only for histories recorded before the `guard-requests-as-activities` patch.
  */
 export function guardMessengers(t: Pick<StepTimeouts, 'retryMaximumAttempts' | 'restoreMaxIntervalMs'>) {
+  const base = { startToCloseTimeout: '30 seconds', scheduleToStartTimeout: '1 minute' } as const;
+  return {
+    request: proxyActivities<Pick<A, 'signalVmGuards'>>({
+      ...base,
+      retry: { initialInterval: '200ms', maximumInterval: '10 seconds', maximumAttempts: t.retryMaximumAttempts },
+    }),
+    release: proxyActivities<Pick<A, 'signalVmGuards'>>({
+      ...base,
+      retry: { initialInterval: '200ms', maximumInterval: t.restoreMaxIntervalMs },
+    }),
+  };
+}
+
+/** The local-activity messengers of histories recorded before the `guard-requests-as-activities` patch. */
+export function localGuardMessengers(t: Pick<StepTimeouts, 'retryMaximumAttempts' | 'restoreMaxIntervalMs'>) {
   return {
     request: proxyLocalActivities<Pick<A, 'signalVmGuards'>>({
       startToCloseTimeout: '30 seconds',
@@ -100,7 +123,14 @@ export const reconcilerLookups = proxyActivities<Pick<A, 'findUnrestoredGuards' 
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
 });
-export const reconcilerMessengers = proxyLocalActivities<Pick<A, 'vmGuardSettings' | 'signalVmGuards'>>({
+/** The reconciler's requests to guards: a regular activity for the reason guardMessengers gives. */
+export const reconcilerMessengers = proxyActivities<Pick<A, 'signalVmGuards'>>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToStartTimeout: '1 minute',
+  retry: { initialInterval: '200ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
+/** Before the `guard-requests-as-activities` patch: a local activity. */
+export const localReconcilerMessengers = proxyLocalActivities<Pick<A, 'signalVmGuards'>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
 });

@@ -16,13 +16,20 @@
  * Idempotent: a reconciled guard's successor completes, becomes the newest run of its id, and is
  * not listed again. `dryRun` only reads and reports (current policy, live holders).
  */
-import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { UnrestoredGuard } from '../activities/reconcile';
 import { boundedDuration, durationMs, MINUTE, SECOND } from '../domain/duration';
 import { GuardReply, vmGuardReplySignal, type Requester } from '../domain/guard-protocol';
 import { samePolicy, type RequestedPolicy } from '../domain/policy';
-import { reconcilerLookups, reconcilerMessengers, stepProxies } from './activity-proxies';
+import {
+  GUARD_REQUESTS_AS_ACTIVITIES,
+  localReconcilerMessengers,
+  reconcilerLookups,
+  reconcilerMessengers,
+  stepProxies,
+  vmGuardSettings,
+} from './activity-proxies';
 import { messageOf } from './failures';
 import { ProtectedBackupInput } from './input';
 import { settleWithLimit } from './limit';
@@ -97,6 +104,7 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
   const guardTimeouts = { ...defaultGuardTimeouts(), ...stepTimeoutsOf(timeouts) };
   const { fvp } = stepProxies(guardTimeouts);
   const info = workflowInfo();
+  const messengers = patched(GUARD_REQUESTS_AS_ACTIVITIES) ? reconcilerMessengers : localReconcilerMessengers;
   const me: Requester = { workflowId: info.workflowId, runId: info.runId, firstRunId: info.firstExecutionRunId };
 
   const answers = new Map<string, Extract<GuardReply, { kind: 'reconciled' }>>();
@@ -108,7 +116,7 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
   });
 
   const startedAt = now();
-  const { fvpServer } = await reconcilerMessengers.vmGuardSettings();
+  const { fvpServer } = await vmGuardSettings();
   const candidates = await reconcilerLookups.findUnrestoredGuards();
 
   async function reconcileOne(guard: UnrestoredGuard): Promise<ReconcileEntry> {
@@ -130,7 +138,7 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
       const jobs = guard.abandonedJobs.length ? ` once ${guard.abandonedJobs.join(', ')} has no running session` : '';
       return done(entry, 'would-restore', `would restore ${JSON.stringify(guard.recorded)}${jobs}`);
     }
-    await reconcilerMessengers.signalVmGuards({
+    await messengers.signalVmGuards({
       deliveries: [
         {
           guardId: guard.guardId,

@@ -18,7 +18,14 @@
  * The status query keeps showing per-VM steps: switching (asked) → flushing (guard's progress) →
  * flushed (granted) → restoring → restored, or released (others still hold it), or restore-failing.
  */
-import { ApplicationFailure, CancellationScope, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { durationMs } from '../../domain/duration';
 import {
   GuardReply,
@@ -29,7 +36,12 @@ import {
   type GuardSettings,
   type Requester,
 } from '../../domain/guard-protocol';
-import { guardMessengers, vmGuardSettings } from '../activity-proxies';
+import {
+  GUARD_REQUESTS_AS_ACTIVITIES,
+  guardMessengers,
+  localGuardMessengers,
+  vmGuardSettings,
+} from '../activity-proxies';
 import { FailureType } from '../failures';
 import type { ProtectedBackupInput } from '../input';
 import type { VmStatus } from '../status';
@@ -51,7 +63,8 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
   const held = new Map<string, Held>();
   let settings: GuardSettings | undefined;
 
-  const messengers = guardMessengers(timeouts);
+  // Always called, at the same point: new runs record the marker, older histories replay without it.
+  const messengers = patched(GUARD_REQUESTS_AS_ACTIVITIES) ? guardMessengers(timeouts) : localGuardMessengers(timeouts);
 
   setHandler(vmGuardReplySignal, (raw: unknown) => {
     const parsed = GuardReply.safeParse(raw);

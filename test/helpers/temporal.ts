@@ -1,9 +1,12 @@
 /**
  * Starts the real Temporal servers for tests: the CLI dev server (full server, real time) and the
- * time-skipping test server, both from .tools/bin via `existing-path`.
+ * time-skipping test server, both from .tools/bin via `existing-path`. The dev server has the
+ * product's search attributes (domain/search-attributes.ts), as `npm run server` and the demo do:
+ * the workflows upsert them, and a start that sets an unregistered one is refused.
  */
 import { execFileSync } from 'node:child_process';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { requireTool, temporalCli, temporalTestServer } from './tools';
 
 export interface DevServerOptions {
@@ -20,6 +23,9 @@ export function startDevServer(options: DevServerOptions = {}): Promise<TestWork
       dbFilename: options.dbFilename,
       port: options.port,
       uiPort: options.uiPort,
+      // `--search-attribute Name=Type` flags (SDK 1.24); registered when the database is created,
+      // which is the first start of a given dbFilename too, so a restarted server keeps them.
+      searchAttributes: [...SEARCH_ATTRIBUTES],
     },
   });
 }

@@ -5,6 +5,7 @@
 import type { OperationInvoker } from './invoker';
 import { createDoctorActivities } from './doctor';
 import { createFvpActivities } from './fvp';
+import { createNotifyActivities, type NotifySettings } from './notify';
 import { createReconcileActivities } from './reconcile';
 import { createVeeamActivities } from './veeam';
 import { createVmGuardActivities, type TemporalDependencies } from './vm-guard';
@@ -14,6 +15,8 @@ export interface ActivityDependencies {
   veeam: OperationInvoker;
   /** The worker's own Temporal client, for the per-VM guard and the reconciler. */
   temporal: TemporalDependencies;
+  /** Notification channels; absent or empty, `notify` sends nothing and says so. */
+  notify?: NotifySettings;
 }
 
 export function createActivities(deps: ActivityDependencies) {
@@ -23,6 +26,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createDoctorActivities(deps),
     ...createVmGuardActivities(deps.temporal),
     ...createReconcileActivities(deps.temporal),
+    ...createNotifyActivities(deps),
   };
 }
 

@@ -264,4 +264,9 @@ export interface GuardSettings {
   resendIntervalMs: number;
   /** History length beyond which a guard continues as new. */
   historyLimit: number;
+  /**
+   * The step timeouts every guard works with, from the worker's configuration (absent in the
+   * answers recorded by workers before it: those guards used their first acquirer's timeouts).
+   */
+  timeouts?: GuardTimeouts;
 }

@@ -26,8 +26,13 @@
  *   FVPB_GUARD_CHECK_INTERVAL    how often a per-VM guard checks that its holders still run ('1 minute'; 1 s-1 h)
  *   FVPB_GUARD_RESEND_INTERVAL   how long a run waits for its guard's answer before asking again ('1 minute'; 1 s-1 h)
  *   FVPB_GUARD_HISTORY_LIMIT     history events after which a guard continues as new (2000)
+ *   FVPB_GUARD_HEARTBEAT, _STEP_TIMEOUT, _RETRY_INITIAL_INTERVAL, _RETRY_MAXIMUM_ATTEMPTS,
+ *   _RESTORE_MAX_INTERVAL, _FLUSH_POLL_INTERVAL, _JOB_POLL_INTERVAL   the guards' step timeouts
+ *                                (protectedBackup's defaults; see worker/guard-timeouts.ts)
  *   LOG_LEVEL                    trace | debug | info | warn | error        (info)
  */
+import type { GuardTimeouts } from '../domain/guard-protocol';
+import { guardTimeoutsFromEnv } from './guard-timeouts';
 import { z } from 'zod';
 import { boundedDuration, type DurationInput, durationMs, HOUR, MINUTE, SECOND } from '../domain/duration';
 import { DEFAULT_TASK_QUEUE } from '../domain/task-queue';
@@ -144,13 +149,21 @@ export interface WorkerConfig {
   workflowBundle: string | undefined;
   shutdownGrace: DurationInput;
   stickyQueueTimeout: DurationInput;
-  /** Timings of the per-VM guard (see workflows/vm-guard.ts). */
-  guard: { holderCheckIntervalMs: number; resendIntervalMs: number; historyLimit: number };
+  /** Timings of the per-VM guard (see workflows/guard/entity.ts), and its step timeouts (worker/guard-timeouts.ts). */
+  guard: { holderCheckIntervalMs: number; resendIntervalMs: number; historyLimit: number; timeouts: GuardTimeouts };
   logLevel: string;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+function guardTimeouts(env: NodeJS.ProcessEnv): GuardTimeouts {
+  try {
+    return guardTimeoutsFromEnv(env);
+  } catch (err) {
+    throw new ConfigError(`invalid worker configuration: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
@@ -211,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       holderCheckIntervalMs: durationMs(e.FVPB_GUARD_CHECK_INTERVAL),
       resendIntervalMs: durationMs(e.FVPB_GUARD_RESEND_INTERVAL),
       historyLimit: e.FVPB_GUARD_HISTORY_LIMIT,
+      timeouts: guardTimeouts(env),
     },
     logLevel: e.LOG_LEVEL,
   };

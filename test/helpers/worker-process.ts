@@ -42,6 +42,15 @@ export function workerEnv(options: WorkerProcessOptions): Record<string, string>
     FVPB_SHUTDOWN_GRACE: '1 second',
     // A killed worker's cached workflows move on after this; production keeps the 10 s default.
     FVPB_STICKY_QUEUE_TIMEOUT: '1 second',
+    // The guards' step timeouts, as short as the runs' (harness.ts fastTimeouts): a killed worker's
+    // guard steps are retried in seconds.
+    FVPB_GUARD_HEARTBEAT: '2 seconds',
+    FVPB_GUARD_STEP_TIMEOUT: '20 seconds',
+    FVPB_GUARD_RETRY_INITIAL_INTERVAL: '100ms',
+    FVPB_GUARD_RETRY_MAXIMUM_ATTEMPTS: '10',
+    FVPB_GUARD_RESTORE_MAX_INTERVAL: '1 second',
+    FVPB_GUARD_FLUSH_POLL_INTERVAL: '100ms',
+    FVPB_GUARD_JOB_POLL_INTERVAL: '100ms',
     LOG_LEVEL: 'info',
     ...(options.workflowBundle ? { FVPB_WORKFLOW_BUNDLE: options.workflowBundle } : {}),
     ...options.env,

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
+import { fastRequest, fastTimeouts, startHarness, uniqueId, type Harness } from '../helpers/harness';
 import { assertPoliciesAre, requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
 import {
   guardId,
@@ -147,5 +147,24 @@ describe('per-VM guard: overlapping runs share a VM', () => {
       return found.some((r) => r.status === 'CONTINUED_AS_NEW') && found[0]?.status === 'COMPLETED' ? found : undefined;
     });
     assert.ok(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length >= 1, JSON.stringify(runs));
+  });
+
+  test("a run allowing a single retry does not shorten its guard's steps: guards use the worker's timeouts", async () => {
+    await h.lab.client.loadScenario(jobsScenario([{ name: 'Brittle', vms: [SHARED], taskMs: 300 }]));
+    const policies = await requestedPolicies(h.lab);
+    // Two transient failures of the flush read, which only the guard makes: with the run's single
+    // attempt the guard's step would fail and refuse the run; with the worker's ten it goes on.
+    await h.lab.client.setFaults([
+      { endpoint: 'fvp', op: 'Get-VmFlushState', action: 'fail', category: 'transient', times: 2 },
+    ]);
+    const run = await h.start(
+      taskQueue,
+      fastRequest('Brittle', { timeouts: { ...fastTimeouts, retryMaximumAttempts: 1 } }),
+    );
+    const report: RunReport = await run.result();
+    assert.equal(report.phase, 'completed');
+    assert.equal((await h.lab.client.faults()).rules[0]?.applied, 2, 'both faults hit the guard');
+    await assertAllConsistent(h, ['Brittle']);
+    await assertPoliciesAre(h.lab, policies);
   });
 });

@@ -2,6 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig, WORKER_DURATION_BOUNDS } from '../../worker/config';
 import { formatMs } from '../../domain/duration';
+import { workerEnv } from '../helpers/worker-process';
+
+/** The test workers' FVPB_GUARD_* step timeouts (test/helpers/worker-process.ts). */
+const guardStepTimeouts = Object.fromEntries(
+  Object.entries(workerEnv({ temporalAddress: '', taskQueue: '', labUrl: '' })).filter(([name]) =>
+    /^FVPB_GUARD_(HEARTBEAT|STEP_TIMEOUT|RETRY_|RESTORE_|FLUSH_|JOB_)/.test(name),
+  ),
+);
 
 const minimal = { FVPB_FVP_SERVER: 'fvp-mgmt.example', FVPB_VEEAM_SERVER: 'vbr.example' };
 
@@ -16,6 +24,34 @@ describe('worker configuration from the environment', () => {
     assert.equal(config.veeam.executable, 'pwsh');
     assert.equal(config.fvp.server, 'fvp-mgmt.example');
     assert.equal(config.metricsAddress, undefined);
+  });
+
+  test("the guards' step timeouts come from FVPB_GUARD_*, with protectedBackup's defaults and bounds", () => {
+    assert.deepEqual(loadConfig(minimal).guard.timeouts, {
+      heartbeatMs: 30_000,
+      stepMs: 300_000,
+      retryInitialMs: 1000,
+      retryMaximumAttempts: 10,
+      restoreMaxIntervalMs: 60_000,
+      flushPollMs: 2000,
+      jobPollMs: 5000,
+    });
+    const set = loadConfig({
+      ...minimal,
+      FVPB_GUARD_STEP_TIMEOUT: '2 minutes',
+      FVPB_GUARD_RETRY_MAXIMUM_ATTEMPTS: '3',
+    });
+    assert.equal(set.guard.timeouts.stepMs, 120_000);
+    assert.equal(set.guard.timeouts.retryMaximumAttempts, 3);
+    assert.throws(
+      () => loadConfig({ ...minimal, FVPB_GUARD_HEARTBEAT: '30 days' }),
+      (err: Error) =>
+        err instanceof ConfigError && /FVPB_GUARD_HEARTBEAT: expected a duration between/.test(err.message),
+    );
+    assert.throws(
+      () => loadConfig({ ...minimal, FVPB_GUARD_RETRY_MAXIMUM_ATTEMPTS: 'many' }),
+      (err: Error) => err instanceof ConfigError && /FVPB_GUARD_RETRY_MAXIMUM_ATTEMPTS/.test(err.message),
+    );
   });
 
   test('credentials are references: env variable names or a file path', () => {
@@ -114,7 +150,15 @@ describe('worker configuration from the environment', () => {
       const config = loadConfig(minimal);
       assert.equal(config.shutdownGrace, '10 seconds');
       assert.equal(config.stickyQueueTimeout, '10 seconds');
-      assert.deepEqual(config.guard, { holderCheckIntervalMs: 60_000, resendIntervalMs: 60_000, historyLimit: 2000 });
+      const { holderCheckIntervalMs, resendIntervalMs, historyLimit } = config.guard;
+      assert.deepEqual(
+        { holderCheckIntervalMs, resendIntervalMs, historyLimit },
+        {
+          holderCheckIntervalMs: 60_000,
+          resendIntervalMs: 60_000,
+          historyLimit: 2000,
+        },
+      );
       assert.equal(config.fvp.invocationTimeoutMs, 120_000);
       assert.doesNotThrow(() =>
         loadConfig({
@@ -125,6 +169,7 @@ describe('worker configuration from the environment', () => {
           FVPB_STICKY_QUEUE_TIMEOUT: '1 second',
           FVPB_GUARD_CHECK_INTERVAL: '1 second',
           FVPB_GUARD_RESEND_INTERVAL: '3 seconds',
+          ...guardStepTimeouts,
         }),
       );
     });

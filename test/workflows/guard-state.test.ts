@@ -166,6 +166,23 @@ describe('vmGuard state', () => {
     assert.equal(done.outcome, 'restored');
   });
 
+  test("the worker's guard timeouts are the ones in force: a run's tiny timeouts change nothing", () => {
+    const { guard } = newGuard();
+    const workerTimeouts = { ...timeouts, stepMs: 60_000, retryMaximumAttempts: 10 };
+    guard.useSettings({
+      fvpServer: 'fvp01',
+      holderCheckIntervalMs: 1000,
+      resendIntervalMs: 1000,
+      historyLimit: 2000,
+      timeouts: workerTimeouts,
+    });
+    guard.receive(acquire(1, { ...timeouts, stepMs: 1, retryMaximumAttempts: 1 }));
+    guard.receive({ kind: 'reconcile', requester: run(9), timeouts: { ...timeouts, stepMs: 2 } });
+    guard.drain();
+    assert.deepEqual(guard.timeouts(), workerTimeouts);
+    assert.deepEqual(guard.state.timeouts, workerTimeouts, 'the state query shows the timeouts in force');
+  });
+
   test('check: only asks for a holder check; a malformed request is counted and dropped', () => {
     const { guard } = newGuard();
     guard.receive({ kind: 'check' });

@@ -119,13 +119,14 @@ async function run(
   carried: boolean,
 ): Promise<VmGuardResult> {
   const guardState = guard.state;
-  guard.settings = await vmGuardSettings();
-  guard.nextCheckAt = Date.now() + guard.settings.holderCheckIntervalMs;
+  const settings = await vmGuardSettings();
+  guard.useSettings(settings);
+  guard.nextCheckAt = Date.now() + settings.holderCheckIntervalMs;
   if (!carried) {
     // The request that started the guard brings the timeouts to read with; it is processed only
     // after the record (a predecessor's holders, adopted, must not undo a release queued here).
     const first = guardState.inbox.find((r) => r.kind === 'acquire' || r.kind === 'reconcile');
-    if (first && 'timeouts' in first) guardState.timeouts = first.timeouts;
+    if (first && 'timeouts' in first && !guard.settings?.timeouts) guardState.timeouts = first.timeouts;
     const outcome = await recordPolicy(guard, true, rt);
     guard.establish();
     if (outcome === 'unknown-vm') {

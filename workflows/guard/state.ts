@@ -71,8 +71,15 @@ export class VmGuard {
     return this.established;
   }
 
+  /** The worker's guard timeouts; before workers configured them, those of the hold's first acquirer. */
   timeouts(): GuardTimeouts {
-    return this.state.timeouts ?? defaultGuardTimeouts();
+    return this.settings?.timeouts ?? this.state.timeouts ?? defaultGuardTimeouts();
+  }
+
+  /** The worker's settings, read at the start of every guard run; their timeouts are the ones in force. */
+  useSettings(settings: GuardSettings): void {
+    this.settings = settings;
+    if (settings.timeouts) this.state.timeouts = settings.timeouts;
   }
 
   phase(next: GuardPhase): void {
@@ -126,8 +133,11 @@ export class VmGuard {
   acquire(request: Extract<GuardRequest, { kind: 'acquire' }>): void {
     const guardState = this.state;
     guardState.counts.acquires++;
-    if (guardState.holders.length === 0 && !this.owesRestore) guardState.timeouts = request.timeouts;
-    guardState.timeouts ??= request.timeouts;
+    // A run's own timeouts matter only to guards whose worker sets none (histories from before).
+    if (!this.settings?.timeouts) {
+      if (guardState.holders.length === 0 && !this.owesRestore) guardState.timeouts = request.timeouts;
+      guardState.timeouts ??= request.timeouts;
+    }
     const known = guardState.holders.find((h) => sameRun(h, request.requester));
     if (known) {
       // A resent acquire: the first answer was lost (or the guard restarted). Answer again if the
@@ -159,7 +169,7 @@ export class VmGuard {
   }
 
   reconcile(request: Extract<GuardRequest, { kind: 'reconcile' }>): void {
-    this.state.timeouts ??= request.timeouts;
+    if (!this.settings?.timeouts) this.state.timeouts ??= request.timeouts;
     this.checkRequested = true;
     this.state.waiters.push({ kind: 'reconcile', requester: request.requester });
   }

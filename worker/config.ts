@@ -29,6 +29,7 @@
  *   FVPB_GUARD_HEARTBEAT, _STEP_TIMEOUT, _RETRY_INITIAL_INTERVAL, _RETRY_MAXIMUM_ATTEMPTS,
  *   _RESTORE_MAX_INTERVAL, _FLUSH_POLL_INTERVAL, _JOB_POLL_INTERVAL   the guards' step timeouts
  *                                (protectedBackup's defaults; see worker/guard-timeouts.ts)
+ *   FVPB_NOTIFY_*                notifications by webhook and e-mail: see worker/notify-config.ts (off)
  *   LOG_LEVEL                    trace | debug | info | warn | error        (info)
  */
 import type { GuardTimeouts } from '../domain/guard-protocol';
@@ -38,6 +39,8 @@ import { boundedDuration, type DurationInput, durationMs, HOUR, MINUTE, SECOND }
 import { DEFAULT_TASK_QUEUE } from '../domain/task-queue';
 import { describeZodError } from '../domain/zod-issues';
 import { EndpointConfig } from '../activities/powershell/config';
+import type { NotifySettings } from '../activities/notify';
+import { loadNotifyConfig, NotifyConfigError } from './notify-config';
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const positiveInt = z.coerce.number().int().positive();
@@ -151,6 +154,8 @@ export interface WorkerConfig {
   stickyQueueTimeout: DurationInput;
   /** Timings of the per-VM guard (see workflows/guard/entity.ts), and its step timeouts (worker/guard-timeouts.ts). */
   guard: { holderCheckIntervalMs: number; resendIntervalMs: number; historyLimit: number; timeouts: GuardTimeouts };
+  /** Notification channels (secrets held as `Secret`); no channel when none is configured. */
+  notify: NotifySettings;
   logLevel: string;
 }
 
@@ -226,6 +231,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
       historyLimit: e.FVPB_GUARD_HISTORY_LIMIT,
       timeouts: guardTimeouts(env),
     },
+    notify: notifyConfig(env),
     logLevel: e.LOG_LEVEL,
   };
+}
+
+function notifyConfig(env: NodeJS.ProcessEnv): NotifySettings {
+  try {
+    return loadNotifyConfig(env);
+  } catch (err) {
+    if (err instanceof NotifyConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

@@ -2,17 +2,20 @@
  * The worker: runs the protected-backup workflows, the per-VM guards, the reconciler and their
  * activities (FVP, Veeam, and Temporal-side ones through a Client) on one task queue.
  * Configuration comes from the environment (worker/config.ts); SIGINT/SIGTERM shut it down
- * gracefully; Prometheus metrics come from the Temporal runtime when FVPB_METRICS_ADDRESS is set.
+ * gracefully; Prometheus metrics (the Temporal runtime's and the product's) are served when
+ * FVPB_METRICS_ADDRESS is set; notifications go where FVPB_NOTIFY_* says (worker/notify-config.ts).
  */
 import { Client } from '@temporalio/client';
 import { Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import type { NotifySettings } from '../activities/notify';
 import { cancelledWithActivity } from '../activities/invoker';
 import { createPowerShellClients } from '../activities/powershell';
 import { ConfigError, loadConfig } from './config';
 import { connect } from './connection';
 import { createLogger, temporalLogger } from './logger';
 import { workflowsPath } from './bundle';
+import { metricsTelemetry } from './product-metrics';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
@@ -21,9 +24,8 @@ async function run(): Promise<void> {
   Runtime.install({
     logger: temporalLogger(logger),
     shutdownSignals: ['SIGINT', 'SIGTERM'],
-    telemetryOptions: config.metricsAddress
-      ? { metrics: { prometheus: { bindAddress: config.metricsAddress } } }
-      : undefined,
+    // The runtime's metrics and the product's (worker/product-metrics.ts) on one endpoint.
+    telemetryOptions: config.metricsAddress ? { metrics: metricsTelemetry(config.metricsAddress) } : undefined,
   });
 
   const powershell = createPowerShellClients({ fvp: config.fvp, veeam: config.veeam }, logger);
@@ -46,6 +48,7 @@ async function run(): Promise<void> {
           taskQueue: config.temporal.taskQueue,
           guard: { fvpServer: config.fvp.server, ...config.guard },
         },
+        notify: config.notify,
       }),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
@@ -58,6 +61,8 @@ async function run(): Promise<void> {
         namespace: config.temporal.namespace,
         address: config.temporal.address,
         metrics: config.metricsAddress ?? 'off',
+        // Channel names only: the URLs and the SMTP password are secrets.
+        notify: notifyChannels(config.notify),
         bundle: config.workflowBundle ?? 'built at start',
       },
       'worker started',
@@ -75,3 +80,8 @@ run().catch((err) => {
   console.error(err instanceof ConfigError ? err.message : err);
   process.exit(err instanceof ConfigError ? 2 : 1);
 });
+
+function notifyChannels(notify: NotifySettings): string[] | 'off' {
+  const channels = [...notify.webhooks.map((w) => `webhook:${w.name}`), ...(notify.mail ? ['mail'] : [])];
+  return channels.length ? channels : 'off';
+}

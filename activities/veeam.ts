@@ -33,6 +33,8 @@ const EPOCH = '1970-01-01T00:00:00.0000000Z';
 /** Defaults for callers that do not say how to wait after an uncertain start (the module waits 30 s for a session). */
 const DEFAULT_POLL_MS = 1_000;
 const DEFAULT_SETTLE_MS = 30_000;
+/** How long a stop request may go unanswered before it is sent again. */
+const STOP_RESEND_MS = 30_000;
 
 /** This attempt's end, less a margin to answer in: a loop must return a verdict before Temporal times it out. */
 function attemptDeadline(): number {
@@ -40,6 +42,11 @@ function attemptDeadline(): number {
   const budget = info.startToCloseTimeoutMs;
   if (!budget) return Infinity;
   return info.currentAttemptScheduledTimestampMs + budget - Math.max(2_000, budget / 10);
+}
+
+/** The module never answered (timeout, dead process, garbage): nobody can say how far the call got. */
+function noAnswer(err: unknown): boolean {
+  return err instanceof PowerShellError && ['timeout', 'process-died', 'protocol'].includes(err.category);
 }
 
 function messageOf(err: unknown): string {
@@ -104,6 +111,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
     const deadline = attemptDeadline();
     let seen: BackupSession | null = null;
     let idleSince: number | null = null;
+    let stopSentAt: number | null = null;
     for (;;) {
       const newest = await newestSession(job);
       if (isAfterFence(newest, fence)) seen = newest;
@@ -112,9 +120,13 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
       const now = Date.now();
       if (live) {
         idleSince = null;
-        // Stop-VBRJob acts on the job: it also stops a session that lookups do not show yet.
-        if (seen === null || seen.state !== 'Stopping')
+        // Stop-VBRJob acts on the job: it also stops a session that lookups do not show yet. Sent
+        // again now and then, in case Veeam dropped the request while the session was starting.
+        const stopping = seen !== null && seen.state === 'Stopping';
+        if (!stopping && (stopSentAt === null || now - stopSentAt >= STOP_RESEND_MS)) {
           await whileHeartbeating(veeam.invoke('Stop-BackupJob', { job }));
+          stopSentAt = now;
+        }
       } else if (seen !== null) {
         return seen;
       } else if (idleSince === null) {
@@ -171,10 +183,12 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
     /**
      * Starts the job unless a session newer than the fence exists already; returns this run's
      * session. When the start may have happened (refused because a session or a running job
-     * exists, or failed after Start-VBRJob may have been sent), it never starts again: it waits
+     * exists, or failed after Start-VBRJob may have been sent), it does not start again: it waits
      * until a session newer than the fence shows up and re-attaches to it, or until the job has
-     * stayed idle with none for `settleMs` (then JobNotStarted: nothing runs, restoring is safe).
-     * Both give-ups are non-retryable, so Temporal never retries into a second start.
+     * stayed idle with none for `settleMs` (JobNotStarted: nothing runs, restoring is safe).
+     * JobNotStarted is retryable only when the module never answered: a fenced start again is then
+     * as safe as the first. After the module said it sent the start (start-unknown), and when no
+     * verdict came in time (JobStartUnknown), nothing is retried: the workflow stops what runs.
      */
     async startJobOnce({
       job,
@@ -208,11 +222,16 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
           const found = await awaitSessionAfterFence(job, fence, pollIntervalMs, settleMs, err);
           if (found !== null) return { session: found, reattached: true };
           if (err instanceof PowerShellError && err.category === 'fence-moved') throw err;
-          throw ApplicationFailure.nonRetryable(
-            `Veeam job ${JSON.stringify(job)} stayed idle with no session after the fence for ${settleMs} ms ` +
+          throw ApplicationFailure.create({
+            message:
+              `Veeam job ${JSON.stringify(job)} stayed idle with no session after the fence for ${settleMs} ms ` +
               `after an uncertain start; nothing was started (${messageOf(err)})`,
-            StartFailureType.notStarted,
-          );
+            type: StartFailureType.notStarted,
+            // The process died or answered garbage before anyone could tell whether Start-VBRJob went
+            // out; the job stayed idle: a fenced start again is as safe as the first. When the module
+            // said the start was sent (start-unknown, already-running), never start again.
+            nonRetryable: !noAnswer(err),
+          });
         }
       });
     },

@@ -99,6 +99,10 @@ $script:Veeam = @{
     JobObjectTypeProperty       = 'Type'
     JobObjectIncludeValue       = 'Include'
     # CBackupJob exposes IsRunning (used by community scripts; not in the cmdlet reference).
+    # Assumed, unconfirmed: IsRunning is true from the moment Start-VBRJob -RunAsync returns, before
+    # the session shows in Get-VBRBackupSession. After an uncertain start the worker waits for a
+    # session while the job is running, and concludes "nothing started" only once the job has stayed
+    # idle, with no session newer than its fence, for a settle window (at least 2 s, 10 poll intervals).
     JobIsRunningProperty        = 'IsRunning'
     # How long Start-BackupJob looks for the session Start-VBRJob -RunAsync created (its return type
     # is undocumented, so the module finds the session itself). Keep invocationTimeoutMs above this.

@@ -3,7 +3,9 @@
  * and the time. A session is Starting for startDelayMs, then Working through its VMs one task
  * after the other (taskMs each; a task snapshots its VM when it starts), then Stopped with the
  * job's outcome. Stop-BackupJob makes a live session Stopping for stopDelayMs, then Stopped/Failed;
- * VMs whose task had not started by the stop request are never snapshotted.
+ * VMs whose task had not started by the stop request are never snapshotted. A session can be slow
+ * to appear: lookups see it only appearDelayMs after it was created, while the job already counts
+ * as running and the session runs (and snapshots) on its own clock.
  */
 import type { BackupSession, SessionResult, SessionState } from '../../domain/veeam';
 import type { SessionRecord } from './state';

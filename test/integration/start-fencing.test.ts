@@ -128,6 +128,22 @@ describe('a failed start never restores under a live job', () => {
     assert.ok(status.warnings.some((w) => /making sure nothing it may have started runs/.test(w)));
   });
 
+  test('the host dies before the start took effect: once the job stayed idle, one fenced start again', async () => {
+    const { vms, policies } = await load(slowToAppear(1_000, 0, 100));
+    await h.lab.client.setFaults([{ op: 'Start-BackupJob', action: 'die', times: 1 }]);
+    const report = await (await h.start(taskQueue, fastRequest(JOB))).result();
+    assert.equal(report.phase, 'completed');
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    const { invocations } = await h.lab.client.invocations({ op: 'Start-BackupJob' });
+    assert.deepEqual(
+      invocations.map((i) => i.response),
+      ['die', 'error'],
+      'the second start ran, and found its session only after the module stopped looking',
+    );
+    await assertRestoredOnlyAfterSessionsEnded();
+    await assertPoliciesAre(h.lab, policies);
+  });
+
   test('a start refused before it took effect: nothing runs, the run fails and restores', async () => {
     const { policies } = await load(slowToAppear(0, 0, 100));
     await h.lab.client.setFaults([

@@ -34,28 +34,41 @@ export function activityCancellationSignal(): AbortSignal | undefined {
 export const STALL_HEARTBEAT_TIMEOUTS = 2;
 
 /**
- * A signal that fires when this process stood still (SIGSTOP, a paused VM, a debugger, a starved
- * event loop) for longer than STALL_HEARTBEAT_TIMEOUTS heartbeat timeouts: no heartbeat left
- * meanwhile, so the server has timed the attempt out and a retry may already have acted. Temporal's
- * own cancellation arrives only after the next heartbeat's round trip, and in that gap a queued call
- * would be handed the permit freed by output read on waking and be sent. Overdue timers run before
- * the pool writes a line (session.ts yields to them), so this fires first.
+ * The signal of one call: it fires when the activity is cancelled, and also when this process stood
+ * still (SIGSTOP, a paused VM, a debugger, a starved event loop) for longer than
+ * STALL_HEARTBEAT_TIMEOUTS heartbeat timeouts: no heartbeat left meanwhile, so the server has timed
+ * the attempt out and a retry may already have acted. Temporal's own cancellation arrives only after
+ * the next heartbeat's round trip, and in that gap a queued call would be handed the permit freed by
+ * output read on waking and be sent. Overdue timers run before the pool writes a line (session.ts
+ * yields to them), so the watchdog fires first.
  */
-function stallWatchdog(heartbeatTimeoutMs: number): { signal: AbortSignal; stop(): void } {
+function callSignal(ctx: Context): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const limit = heartbeatTimeoutMs * STALL_HEARTBEAT_TIMEOUTS;
-  let last = performance.now();
-  const timer = setInterval(
-    () => {
-      const now = performance.now();
-      if (now - last > limit) {
-        controller.abort(new Error(`the worker stood still for ${Math.round(now - last)} ms`));
-      }
-      last = now;
+  const cancellation = ctx.cancellationSignal;
+  const forward = () => controller.abort(cancellation.reason);
+  if (cancellation.aborted) forward();
+  else cancellation.addEventListener('abort', forward, { once: true });
+  const heartbeatTimeoutMs = ctx.info.heartbeatTimeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  if (heartbeatTimeoutMs) {
+    const limit = heartbeatTimeoutMs * STALL_HEARTBEAT_TIMEOUTS;
+    let last = performance.now();
+    timer = setInterval(
+      () => {
+        const now = performance.now();
+        if (now - last > limit) controller.abort(new Error(`the worker stood still for ${Math.round(now - last)} ms`));
+        last = now;
+      },
+      Math.max(50, Math.floor(heartbeatTimeoutMs / 4)),
+    );
+  }
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearInterval(timer);
+      cancellation.removeEventListener('abort', forward);
     },
-    Math.max(50, Math.floor(heartbeatTimeoutMs / 4)),
-  );
-  return { signal: controller.signal, stop: () => clearInterval(timer) };
+  };
 }
 
 /**
@@ -69,13 +82,11 @@ export function cancelledWithActivity(pool: CancellableInvoker): OperationInvoke
     async invoke(op, args) {
       const ctx = activityContext();
       if (ctx === undefined) return pool.invoke(op, args);
-      const heartbeatTimeoutMs = ctx.info.heartbeatTimeoutMs;
-      if (!heartbeatTimeoutMs) return pool.invoke(op, args, ctx.cancellationSignal);
-      const watchdog = stallWatchdog(heartbeatTimeoutMs);
+      const call = callSignal(ctx);
       try {
-        return await pool.invoke(op, args, AbortSignal.any([ctx.cancellationSignal, watchdog.signal]));
+        return await pool.invoke(op, args, call.signal);
       } finally {
-        watchdog.stop();
+        call.dispose();
       }
     },
   };

@@ -124,6 +124,13 @@ export class PowerShellRequestError extends PowerShellError {
   }
 }
 
+/** Why a signal fired, for a message: " (TIMED_OUT)", or nothing when it says no more than "aborted". */
+export function abortReason(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  if (!(reason instanceof Error) || reason.name === 'AbortError' || reason.message === '') return '';
+  return ` (${reason.message})`;
+}
+
 /** Replaces every occurrence of each secret with `***` (longest first, so no secret leaves a part of another). */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { EndpointConfig, type EndpointConfigInput } from './config';
-import { PowerShellError, PowerShellRequestError } from './errors';
+import { abortReason, PowerShellError, PowerShellRequestError } from './errors';
 import { silentLogger, type Logger } from './logger';
 import { operations, type OperationArgs, type OperationName, type OperationResult } from './operations';
 import { type EndpointName } from '../../domain/endpoint';
@@ -104,11 +104,11 @@ export class PowerShellPool {
     signal?: AbortSignal,
   ): Promise<OperationResult<O>> {
     const validArgs = this.validate(op, args);
-    if (signal?.aborted) throw this.notSent(op, 'before it was queued');
+    if (signal?.aborted) throw this.notSent(op, signal, 'before it was queued');
     await this.takePermit(op, signal);
     if (signal?.aborted) {
       this.givePermit();
-      throw this.notSent(op, 'while it waited for a PowerShell session');
+      throw this.notSent(op, signal, 'while it waited for a PowerShell session');
     }
     const began = Date.now();
     let session: PowerShellSession | undefined;
@@ -126,7 +126,7 @@ export class PowerShellPool {
           .then((started) => this.checkin(started), noop)
           .finally(() => this.givePermit())
           .catch(noop);
-        throw this.notSent(op, 'while its PowerShell session was starting');
+        throw this.notSent(op, signal, 'while its PowerShell session was starting');
       }
       const result = await session.invoke(op, validArgs, signal);
       this.logger.debug(
@@ -196,7 +196,7 @@ export class PowerShellPool {
           // Not in the queue any more: the permit was already handed over; invoke gives it back.
           if (index < 0) return;
           this.waiters.splice(index, 1);
-          reject(this.notSent(op, 'while it waited for a PowerShell session'));
+          reject(this.notSent(op, signal, 'while it waited for a PowerShell session'));
         };
         const wake = () => {
           signal?.removeEventListener('abort', onAbort);
@@ -216,8 +216,9 @@ export class PowerShellPool {
   }
 
   /** The caller's signal fired before anything was written to PowerShell: the call did not run. */
-  private notSent(op: OperationName, when: string): PowerShellError {
-    return new PowerShellError(`${op} was cancelled ${when}; it was never sent to PowerShell and did not run`, {
+  private notSent(op: OperationName, signal: AbortSignal | undefined, when: string): PowerShellError {
+    const why = abortReason(signal);
+    return new PowerShellError(`${op} was cancelled${why} ${when}; it was never sent to PowerShell and did not run`, {
       op,
       endpoint: this.endpoint,
       category: 'cancelled',

@@ -11,6 +11,7 @@ import type { EndpointConfig } from './config';
 import { CredentialError, loadCredential, type Credential } from './credentials';
 import { childEnvironment } from './environment';
 import {
+  abortReason,
   keepsSession,
   PowerShellError,
   redact,
@@ -225,7 +226,11 @@ export class PowerShellSession {
     if (this.exited || !this.usable) throw this.error(op, 'process-died', `${op}: the PowerShell process is gone`);
     // The last moment to give up without a trace: nothing has been written for this call yet.
     if (signal?.aborted) {
-      throw this.error(op, 'cancelled', `${op} was cancelled before it was written to PowerShell; it did not run`);
+      throw this.error(
+        op,
+        'cancelled',
+        `${op} was cancelled${abortReason(signal)} before it was written to PowerShell; it did not run`,
+      );
     }
     this.busy = true;
     this.invocations += 1;
@@ -265,7 +270,7 @@ export class PowerShellSession {
         throw this.error(
           op,
           'cancelled-in-flight',
-          `${op} was cancelled in flight; the PowerShell process ${this.pid ?? ''} was killed. ` +
+          `${op} was cancelled${abortReason(signal)} in flight; the PowerShell process ${this.pid ?? ''} was killed. ` +
             'The call may have taken effect: check, never assume it did not',
         );
       }

@@ -224,6 +224,7 @@ test('a worker stopped past its heartbeat timeout never sends its queued write o
   const err = await rejection(activity);
   await stopped;
   assert.equal(err.category, 'cancelled');
+  assert.match(err.message, /cancelled \(the worker stood still for \d+ ms\)/);
   assert.equal(env.context.cancellationSignal.aborted, false, 'the worker noticed by itself');
   await slow;
   await pool.invoke('Get-VmCachePolicy', { vm: 'web-01' });
@@ -255,6 +256,7 @@ test('cancelling the activity drops its queued PowerShell call (pool behind the 
   env.cancel('TIMED_OUT');
   const err = await rejection(activity);
   assert.equal(err.category, 'cancelled');
+  assert.match(err.message, /^Set-VmWriteThrough was cancelled \(TIMED_OUT\) while it waited/);
 
   await slow;
   await pool.invoke('Get-VmCachePolicy', { vm: 'web-01' });

@@ -89,6 +89,12 @@ export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDe
             signal: vmGuardRequestSignal,
             signalArgs: [request],
             memo: { kind: 'vm-guard', vm, fvpServer },
+            // The Web UI's line for the guard (ignored when it already runs), cut to Temporal's
+            // 200 bytes on a character boundary: a cut character decodes as U+FFFD, dropped.
+            staticSummary: Buffer.from(`guard of ${vm} on ${fvpServer}`)
+              .subarray(0, 200)
+              .toString()
+              .replace(/\uFFFD+$/, ''),
           }),
         ),
       );

@@ -8,6 +8,7 @@
  * TLS, mTLS and API keys all come through that one path; an API key turns TLS on.
  * The task queue is ours, not the SDK's: `TEMPORAL_TASK_QUEUE`, else the worker's default.
  */
+import { hostname, userInfo } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { DEFAULT_TASK_QUEUE } from '../domain/task-queue';
@@ -25,6 +26,28 @@ export interface ConnectOptions {
   taskQueue?: string;
   /** The environment to read (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Who this client is, as the history records it on every start, signal, cancel and terminate
+   * (default `operatorIdentity('fvpb-client')`: `<user>@<host> fvpb-client`).
+   */
+  identity?: string;
+}
+
+/** The user, from the account database, else the environment (a container may have no passwd entry). */
+function userName(env: NodeJS.ProcessEnv): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return env.USER ?? env.USERNAME ?? 'unknown';
+  }
+}
+
+/**
+ * `<user>@<host> <program>`: who acts and from where, as the Web UI shows it on the run's start,
+ * cancel and terminate events (the SDK's default is `<pid>@<host>`, which names nobody).
+ */
+export function operatorIdentity(program: string, env: NodeJS.ProcessEnv = process.env): string {
+  return `${userName(env)}@${hostname()} ${program}`;
 }
 
 export interface BackupConnection {
@@ -32,6 +55,8 @@ export interface BackupConnection {
   connection: Connection;
   namespace: string;
   taskQueue: string;
+  /** The identity the history records for what this client does. */
+  identity: string;
   /** Where it connected (for messages; never contains a credential). */
   address: string;
   close(): Promise<void>;
@@ -79,6 +104,7 @@ export async function connect(options: ConnectOptions = {}): Promise<BackupConne
   } catch (err) {
     throw new ConnectionError(`cannot reach Temporal at ${address}: ${(err as Error).message}`);
   }
-  const client = new Client({ connection, namespace });
-  return { client, connection, namespace, taskQueue, address, close: () => connection.close() };
+  const identity = options.identity ?? operatorIdentity('fvpb-client', options.env);
+  const client = new Client({ connection, namespace, identity });
+  return { client, connection, namespace, taskQueue, identity, address, close: () => connection.close() };
 }

@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { DoctorReport, EndpointName } from '../domain/endpoint';
 import { DoctorInput, type doctor, type DoctorResult } from '../workflows/doctor';
 import { InvalidInputError } from './errors';
+import { startDetails, summary } from './metadata';
 
 export interface DoctorOptions {
   taskQueue: string;
@@ -20,6 +21,8 @@ export async function runDoctor(client: Client, options: DoctorOptions): Promise
     taskQueue: options.taskQueue,
     workflowId: `doctor/${randomUUID()}`,
     args: [parsed.data],
+    staticSummary: summary(`doctor: ${parsed.data.endpoints.join(', ')}`),
+    staticDetails: startDetails({ input: parsed.data, startedBy: client.options.identity, via: '`doctor`' }),
     workflowExecutionTimeout: '10 minutes', // read-only: nothing to clean up when it times out
   });
 }

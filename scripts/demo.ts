@@ -14,11 +14,12 @@ import { join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { startLab, type RunningLab } from '../lab/launch';
-import { connect, type BackupConnection } from '../client/connection';
+import { connect, operatorIdentity, type BackupConnection } from '../client/connection';
 import { exitCodeFor, ExitCode } from '../client/exit-codes';
 import { ProgressDisplay } from '../client/progress';
 import { formatOutcome } from '../client/report';
 import { followRun, startProtectedBackup } from '../client/runs';
+import { devServerSearchAttributeArgs, registerSearchAttributes } from '../client/search-attributes';
 import { DEFAULT_TASK_QUEUE } from '../domain/task-queue';
 import type { ProtectedBackupRequest } from '../workflows/input';
 
@@ -140,6 +141,8 @@ class Demo {
         join(this.dataDir, 'temporal.db'),
         '--log-level',
         'warn',
+        // The product's search attributes, registered when the database is created...
+        ...devServerSearchAttributeArgs(),
       ],
       { stdio: ['ignore', serverLog, serverLog] },
     );
@@ -151,7 +154,15 @@ class Demo {
     this.lab = await startLab();
     await waitUntil('the dev server', () => portInUse(this.options.port), 30_000);
     await waitUntil('the Web UI', () => portInUse(this.options.uiPort), 30_000);
-    this.conn = await connect({ address: this.address, namespace: 'default', taskQueue: DEFAULT_TASK_QUEUE, env: {} });
+    this.conn = await connect({
+      address: this.address,
+      namespace: 'default',
+      taskQueue: DEFAULT_TASK_QUEUE,
+      env: {},
+      identity: operatorIdentity('fvpb-demo'),
+    });
+    // ...and for a data dir from before they existed (the flags do nothing to an existing database).
+    await registerSearchAttributes(this.conn.connection, 'default');
     await this.startWorker(this.lab.url);
   }
 
@@ -199,7 +210,11 @@ class Demo {
       flush: { deadline: '2 minutes', pollInterval: '250ms', concurrency: 8 },
       veeam: { pollInterval: '500ms' },
     };
-    const run = await startProtectedBackup(client, request, { taskQueue: DEFAULT_TASK_QUEUE, ifRunning: 'attach' });
+    const run = await startProtectedBackup(client, request, {
+      taskQueue: DEFAULT_TASK_QUEUE,
+      ifRunning: 'attach',
+      via: '`npm run demo`',
+    });
     const link = `${this.ui}/namespaces/default/workflows/${encodeURIComponent(run.workflowId)}/${run.runId}/history`;
     console.log(
       `\n${run.attached ? 'Following the open' : 'Started a'} protected backup of ${JOB} (${VMS.join(', ')})`,

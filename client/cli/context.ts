@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { describeZodError } from '../../domain/zod-issues';
-import { connect, type BackupConnection } from '../connection';
+import { connect, operatorIdentity, type BackupConnection } from '../connection';
 import { ExitCode } from '../exit-codes';
 
 export interface CliIo {
@@ -142,6 +142,7 @@ async function withConnection<T>(
     configFile: flags.configFile,
     taskQueue: flags.taskQueue,
     env: io.env,
+    identity: operatorIdentity('fvpb-cli', io.env),
   });
   try {
     return await body(conn);

@@ -14,6 +14,7 @@ import {
   cancelProtectedBackup,
   followRun,
   listProtectedBackups,
+  listQuery,
   readRun,
   startProtectedBackup,
   validateRequest,
@@ -124,11 +125,13 @@ function startFromFlags(
   taskQueue: string,
   request: Parameters<typeof startProtectedBackup>[1],
   flags: { workflowId?: string; attach?: boolean },
+  command: 'run' | 'start',
 ) {
   return startProtectedBackup(client, request, {
     taskQueue,
     workflowId: flags.workflowId,
     ifRunning: flags.attach ? 'attach' : 'fail',
+    via: `the CLI (\`${command}\`)`,
   });
 }
 
@@ -140,7 +143,7 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
   serverAction(cli, run, RequestFlags, {
     prepare: (flags, command) => buildRequest(flags, command),
     run: async ({ flags, out, conn: { client, taskQueue } }, request) => {
-      const started = await startFromFlags(client, taskQueue, request, flags);
+      const started = await startFromFlags(client, taskQueue, request, flags, 'run');
       out.line(
         `${started.attached ? 'Attached to' : 'Started'} ${started.workflowId} (run ${started.runId}) on task queue ${taskQueue}`,
       );
@@ -158,7 +161,7 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
   serverAction(cli, start, RequestFlags, {
     prepare: (flags, command) => buildRequest(flags, command),
     run: async ({ flags, out, conn: { client, taskQueue } }, request) => {
-      const started = await startFromFlags(client, taskQueue, request, flags);
+      const started = await startFromFlags(client, taskQueue, request, flags, 'start');
       out.line(`${started.attached ? 'Already running' : 'Started'}: ${started.workflowId} (run ${started.runId})`);
       out.document({
         workflowId: started.workflowId,
@@ -211,22 +214,36 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
 
   const ListFlags = ConnectionFlags.extend({
     job: z.string().min(1).optional(),
+    vm: z.string().min(1, 'expected a VM name').optional(),
+    restorePending: z.boolean().default(false),
     limit: z.coerce.number().int().min(1).max(1000).default(20),
     running: z.boolean().default(false),
   }).strict();
   const list = program
     .command('list')
-    .description('recent protectedBackup runs, newest first')
-    .option('--job <name>', 'only runs of this job')
+    .description('recent protectedBackup runs, newest first (filters are search attributes, see README)')
+    .option('--job <name>', 'only runs of this job (FvpbJob)')
+    .option('--vm <name>', 'only runs that protect this VM (FvpbVms)')
+    .option('--restore-pending', 'only runs that still owe a VM its caching policy (FvpbRestorePending)')
     .option('--limit <n>', 'how many (default 20)')
     .option('--running', 'only open runs');
   serverAction(cli, list, ListFlags, async ({ flags, out, conn: { client } }) => {
-    const runs = await listProtectedBackups(client, { job: flags.job, limit: flags.limit, running: flags.running });
-    out.document({ runs });
+    const options = {
+      job: flags.job,
+      vm: flags.vm,
+      restorePending: flags.restorePending,
+      limit: flags.limit,
+      running: flags.running,
+    };
+    const runs = await listProtectedBackups(client, options);
+    out.document({ query: listQuery(options), runs });
     if (!runs.length) out.line('no runs');
     for (const r of runs) {
+      const pending = r.restorePending ? '  RESTORE PENDING' : '';
+      const vms = r.vms.length ? `  [${r.vms.join(', ')}]` : '';
       out.line(
-        `${r.status.toLowerCase().padEnd(10)} ${r.startTime}  ${(r.closeTime ?? '-').padEnd(24)}  ${r.job ?? '?'}  ${r.workflowId}`,
+        `${r.status.toLowerCase().padEnd(10)} ${r.startTime}  ${(r.closeTime ?? '-').padEnd(24)}  ${r.job ?? '?'}  ${r.workflowId}` +
+          `${r.phase ? `  ${r.phase}` : ''}${vms}${pending}`,
       );
     }
   });

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { InvalidInputError } from '../errors';
+import { startDetails, summary } from '../metadata';
 import {
   RECONCILE_WORKFLOW_TYPE,
   ReconcileInput,
@@ -28,6 +29,8 @@ export async function runReconciler(client: Client, options: ReconcileOptions): 
     taskQueue: options.taskQueue,
     workflowId: `reconcile-policies/manual-${randomUUID()}`,
     args: [request],
+    staticSummary: summary(`reconcile VM policies now${request.dryRun ? ', dry run' : ''}`),
+    staticDetails: startDetails({ input: request, startedBy: client.options.identity, via: '`guard reconcile`' }),
   });
 }
 

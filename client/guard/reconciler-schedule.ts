@@ -12,6 +12,7 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { DurationInput, durationMs } from '../../domain/duration';
+import { startDetails, summary } from '../metadata';
 import { RECONCILE_WORKFLOW_TYPE, type ReconcileRequest } from '../../workflows/reconcile-policies';
 
 export const RECONCILER_SCHEDULE_ID = 'reconcile-policies';
@@ -53,6 +54,12 @@ export async function syncReconcilerSchedule(
     // The server appends the scheduled time to this id.
     workflowId: o.scheduleId,
     workflowRunTimeout: Math.max(10 * everyMs, 30 * 60_000),
+    staticSummary: summary(`reconcile VM policies every ${String(o.every)}${o.dryRun ? ', dry run' : ''}`),
+    staticDetails: startDetails({
+      input: args[0],
+      startedBy: `schedule ${o.scheduleId}`,
+      via: `\`guard schedule\` (set up by ${client.options.identity})`,
+    }),
   };
   const spec = { intervals: [{ every: everyMs }] };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: Math.max(everyMs, 60_000) };

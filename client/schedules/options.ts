@@ -7,6 +7,8 @@
  */
 import type { ScheduleOptions, ScheduleUpdateOptions } from '@temporalio/client';
 import { WORKFLOW_TYPE, workflowIdFor } from '../ids';
+import { runSummary, startDetails } from '../metadata';
+import { startSearchAttributes } from '../search-attributes';
 import { toCalendarSpec } from './calendar';
 import type { ScheduleDefinition } from './file';
 import { ownershipMemo, type Ownership } from './ownership';
@@ -49,7 +51,18 @@ function specOf(definition: ScheduleDefinition): ScheduleOptions['spec'] {
   };
 }
 
-function actionOf(definition: ScheduleDefinition, taskQueue: string): ScheduleOptions['action'] {
+/** The summary of each run a schedule starts: the same line as a run started by hand. */
+export function scheduledRunSummary(definition: ScheduleDefinition): string {
+  const { request } = definition;
+  return runSummary({
+    job: definition.job,
+    vms: request.vms,
+    transportMode: request.transportMode,
+    dryRun: request.dryRun,
+  });
+}
+
+function actionOf(definition: ScheduleDefinition, taskQueue: string, ownership: Ownership): ScheduleOptions['action'] {
   return {
     type: 'startWorkflow',
     workflowType: WORKFLOW_TYPE,
@@ -61,6 +74,17 @@ function actionOf(definition: ScheduleDefinition, taskQueue: string): ScheduleOp
       schedule: definition.id,
       definition: canonical(storedDefinition(definition, taskQueue)),
     },
+    typedSearchAttributes: startSearchAttributes(definition.job, definition.request.vms),
+    staticSummary: scheduledRunSummary(definition),
+    // The server starts scheduled runs under its own identity: the details name the schedule.
+    staticDetails: startDetails({
+      input: definition.request,
+      startedBy: `schedule ${definition.id}`,
+      via:
+        ownership.source === 'file'
+          ? `the schedule file of owner ${JSON.stringify(ownership.owner ?? '?')}`
+          : 'a schedule created with the CLI',
+    }),
     // No workflow timeouts, ever: a timed-out run closes without its restore.
   };
 }
@@ -82,7 +106,7 @@ export function toScheduleOptions(
   return {
     scheduleId: definition.id,
     spec: specOf(definition),
-    action: actionOf(definition, taskQueue),
+    action: actionOf(definition, taskQueue, ownership),
     policies: policiesOf(definition),
     memo: ownershipMemo(ownership),
     state: {

@@ -8,7 +8,14 @@ import { isGrpcServiceError, ScheduleNotFoundError, type Client, type ScheduleDe
 import type { ScheduleDefinition, ScheduleSet } from './file';
 import { ScheduleNotOursError, SyncInterruptedError } from '../errors';
 import { dstWarnings, type DstWarning } from './dst';
-import { canonical, storedDefinition, toScheduleOptions, toUpdateOptions, type StoredDefinition } from './options';
+import {
+  canonical,
+  scheduledRunSummary,
+  storedDefinition,
+  toScheduleOptions,
+  toUpdateOptions,
+  type StoredDefinition,
+} from './options';
 import { describeOwnership, ownedByFile } from './ownership';
 
 export interface FieldChange {
@@ -75,6 +82,14 @@ export function fieldChanges(
     const live = description.action;
     if (canonical(live.args) !== canonical([definition.request])) {
       changes.push({ field: 'input (changed outside the file)', from: live.args?.[0], to: definition.request });
+    }
+    if (live.staticSummary !== scheduledRunSummary(definition)) {
+      // A schedule from a version that set no summary gets one at the next sync.
+      changes.push({
+        field: 'summary (set by this version)',
+        from: live.staticSummary ?? null,
+        to: scheduledRunSummary(definition),
+      });
     }
     if (live.taskQueue !== taskQueue)
       changes.push({ field: 'taskQueue (changed outside the file)', from: live.taskQueue, to: taskQueue });

@@ -16,7 +16,7 @@ import { DurationInput } from '../../domain/duration';
 import { ExitCode } from '../exit-codes';
 import { formatReconcileReport, runReconciler } from '../guard/reconcile';
 import { RECONCILER_SCHEDULE_ID, syncReconcilerSchedule } from '../guard/reconciler-schedule';
-import { formatGuardStatus, readGuardStatus } from '../guard/status';
+import { formatGuardStatus, readGuardStatus, type GuardStatus } from '../guard/status';
 import { ConnectionFlags, serverAction, type Cli, type CliIo, type CliState } from './context';
 
 const StatusFlags = ConnectionFlags.extend({
@@ -31,6 +31,12 @@ const ScheduleFlags = ConnectionFlags.extend({
   scheduleId: z.string().min(1).default(RECONCILER_SCHEDULE_ID),
 }).strict();
 
+/** What `guard status` prints: the status itself as one JSON document with --json, else its lines. */
+export function printGuardStatus(status: GuardStatus, sink: { json: boolean; write: (text: string) => unknown }): void {
+  if (sink.json) sink.write(`${JSON.stringify(status, null, 2)}\n`);
+  else for (const line of formatGuardStatus(status)) sink.write(`${line}\n`);
+}
+
 export function registerGuardCommands(program: Command, io: CliIo, state: CliState): void {
   const cli: Cli = { io, state };
   const guard = program
@@ -44,8 +50,7 @@ export function registerGuardCommands(program: Command, io: CliIo, state: CliSta
     .option('--fvp-server <name>', 'only guards of this FVP management server');
   serverAction(cli, status, StatusFlags, async ({ flags, out, conn: { client } }) => {
     const result = await readGuardStatus(client, { vm: flags.vm, fvpServer: flags.fvpServer });
-    out.document(result);
-    out.lines(formatGuardStatus(result));
+    printGuardStatus(result, { json: out.json, write: (text) => out.io.stdout.write(text) });
     return result.unrestored.length > 0 ? ExitCode.failure : ExitCode.success;
   });
 

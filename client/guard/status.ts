@@ -101,12 +101,3 @@ export function formatGuardStatus(status: GuardStatus): string[] {
   }
   return lines;
 }
-
-/**
- * @deprecated Print `formatGuardStatus(status)` (text) or the status itself (JSON) instead. Kept
- * for test/integration/guard-overlap.test.ts (owned elsewhere); the CLI prints through Output.
- */
-export function printGuardStatus(status: GuardStatus, sink: { json: boolean; write: (text: string) => unknown }): void {
-  if (sink.json) sink.write(`${JSON.stringify(status, null, 2)}\n`);
-  else for (const line of formatGuardStatus(status)) sink.write(`${line}\n`);
-}

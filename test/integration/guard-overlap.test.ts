@@ -17,7 +17,8 @@ import {
   waitFor,
   windowsSince,
 } from '../helpers/guard';
-import { readGuardStatus, printGuardStatus } from '../../client/guard/status';
+import { readGuardStatus } from '../../client/guard/status';
+import { printGuardStatus } from '../../client/cli/guard';
 import type { RunReport } from '../../workflows/status';
 
 const SHARED = 'sql-01';

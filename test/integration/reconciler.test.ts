@@ -13,7 +13,7 @@ import { JOB, scenario, vmNames } from '../helpers/scenarios';
 import { readGuardStatus } from '../../client/guard/status';
 import { formatReconcileReport, runReconciler } from '../../client/guard/reconcile';
 import { syncReconcilerSchedule } from '../../client/guard/reconciler-schedule';
-import { registerGuardCommands } from '../../client/guard/register';
+import { registerGuardCommands } from '../../client/cli/guard';
 import type { ReconcileReport } from '../../workflows/reconcile-policies';
 import { Command } from 'commander';
 

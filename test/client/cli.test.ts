@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode } from '../../client/exit-codes';
 import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
@@ -189,6 +190,41 @@ describe('CLI', () => {
     assert.equal(bad.code, ExitCode.usage);
     assert.match(bad.stderr, /--endpoint\[0\]: Invalid option: expected one of "fvp"\|"veeam"/);
     assert.match(bad.stderr, /Usage: cli doctor \[options\]/);
+  });
+
+  test('the Web UI lines of the other starts: the guards (by the worker), doctor and guard reconcile (CLI)', async () => {
+    await load();
+    // The first run of each guard was started by the worker's signalWithStart (runs above did that).
+    const firstRuns = new Map<string, { runId: string; startTime: Date }>();
+    for await (const info of h.env.client.workflow.list({ query: `WorkflowType = 'vmGuard'` })) {
+      const seen = firstRuns.get(info.workflowId);
+      if (!seen || info.startTime < seen.startTime) firstRuns.set(info.workflowId, info);
+    }
+    assert.ok(firstRuns.size > 0, 'the runs above started guards');
+    for (const [guardId, { runId }] of firstRuns) {
+      const summary = await (await h.env.client.workflow.getHandle(guardId, runId).describe()).staticSummary();
+      assert.match(summary ?? '', /^guard of (sql-01|app-01|web-01) on \S+$/, guardId);
+    }
+
+    const newest = async (type: string) =>
+      waitFor(`a ${type} run to be visible`, async () => {
+        for await (const info of h.env.client.workflow.list({ query: `WorkflowType = '${type}'` })) {
+          return h.env.client.workflow.getHandle(info.workflowId, info.runId).describe();
+        }
+        return null;
+      });
+    const identity = `${userInfo().username}@${hostname()} fvpb-cli`;
+    const doctor = await runCli(['doctor', '--endpoint', 'fvp'], env);
+    assert.equal(doctor.code, ExitCode.success, doctor.stderr);
+    const doctorRun = await newest('doctor');
+    assert.equal(await doctorRun.staticSummary(), 'doctor: fvp');
+    assert.ok((await doctorRun.staticDetails())?.includes(`\`${identity}\` through \`doctor\``));
+
+    const reconcile = await runCli(['guard', 'reconcile', '--dry-run'], env);
+    assert.equal(reconcile.code, ExitCode.success, reconcile.stderr);
+    const reconcileRun = await newest('reconcilePolicies');
+    assert.equal(await reconcileRun.staticSummary(), 'reconcile VM policies now, dry run');
+    assert.ok((await reconcileRun.staticDetails())?.includes(`\`${identity}\` through \`guard reconcile\``));
   });
 
   test('the npm run cli entry point: bad arguments exit 2 with a short message and the usage', () => {

@@ -36,12 +36,15 @@ const DEFAULT_SETTLE_MS = 30_000;
 /** How long a stop request may go unanswered before it is sent again. */
 const STOP_RESEND_MS = 30_000;
 
-/** This attempt's end, less a margin to answer in: a loop must return a verdict before Temporal times it out. */
-function attemptDeadline(): number {
-  const info = Context.current().info;
-  const budget = info.startToCloseTimeoutMs;
+/**
+ * This attempt's end by the local clock, less a margin to answer in: a polling loop must return a
+ * verdict before Temporal times the attempt out (and retries it). Measured from `startedAt`, when
+ * this worker began the attempt, so that a clock skew with the server does not matter.
+ */
+function attemptDeadline(startedAt: number): number {
+  const budget = Context.current().info.startToCloseTimeoutMs;
   if (!budget) return Infinity;
-  return info.currentAttemptScheduledTimestampMs + budget - Math.max(2_000, budget / 10);
+  return startedAt + budget - Math.max(2_000, budget / 10);
 }
 
 /** The module never answered (timeout, dead process, garbage): nobody can say how far the call got. */
@@ -73,8 +76,9 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
     pollIntervalMs: number,
     settleMs: number,
     cause: unknown,
+    startedAt: number,
   ): Promise<BackupSession | null> {
-    const deadline = attemptDeadline();
+    const deadline = attemptDeadline(startedAt);
     let idleSince: number | null = null;
     try {
       for (;;) {
@@ -107,8 +111,9 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
     fence: SessionFence,
     pollIntervalMs: number,
     settleMs: number,
+    startedAt: number,
   ): Promise<BackupSession | null> {
-    const deadline = attemptDeadline();
+    const deadline = attemptDeadline(startedAt);
     let seen: BackupSession | null = null;
     let idleSince: number | null = null;
     let stopSentAt: number | null = null;
@@ -207,6 +212,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
       /** How long the job must stay idle, with no session after the fence, for "nothing started". */
       settleMs?: number;
     }): Promise<{ session: BackupSession; reattached: boolean }> {
+      const startedAt = Date.now();
       return classified(async () => {
         const existing = await newestSession(job);
         if (isAfterFence(existing, fence)) return { session: existing, reattached: true };
@@ -219,7 +225,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
           if (!startMayHaveHappened(err)) throw err;
           // Someone (this call, a lost earlier attempt, an operator) started it after the fence:
           // that session reads flushed disks too. Find it; never start again.
-          const found = await awaitSessionAfterFence(job, fence, pollIntervalMs, settleMs, err);
+          const found = await awaitSessionAfterFence(job, fence, pollIntervalMs, settleMs, err, startedAt);
           if (found !== null) return { session: found, reattached: true };
           if (err instanceof PowerShellError && err.category === 'fence-moved') throw err;
           throw ApplicationFailure.create({
@@ -265,7 +271,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
      * `fence`: stops the job while it runs or such a session is live, and returns once the job is
      * idle and that session (if any) is over; when none was ever seen, only after the job stayed
      * idle for `settleMs`, so that a start Veeam registers late is not missed. Returns the session
-     * it stopped, or null when nothing had started.
+     * it stopped, or null when none showed (nothing started, or it ended before it became visible).
      */
     async stopJob({
       job,
@@ -280,12 +286,13 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
       pollIntervalMs: number;
       settleMs?: number;
     }): Promise<BackupSession | null> {
+      const startedAt = Date.now();
       return classified(async () => {
         if (sessionId === undefined) {
           if (fence === undefined) {
             throw ApplicationFailure.nonRetryable('stopJob needs a sessionId or a fence', 'InvalidArgument');
           }
-          return stopAfterFence(job, fence, pollIntervalMs, settleMs);
+          return stopAfterFence(job, fence, pollIntervalMs, settleMs, startedAt);
         }
         let session = await whileHeartbeating(veeam.invoke('Get-BackupSession', { sessionId }));
         if (!sessionEnded(session) && session.state !== 'Stopping') {

@@ -252,32 +252,46 @@ async function postWebhook(
   message: Rendered,
   timeoutMs: number,
 ): Promise<void> {
-  const timeout = AbortSignal.timeout(timeoutMs);
+  // One signal for the send: the channel's timeout or the activity's cancellation (no
+  // AbortSignal.any: Node 20.0-20.2 lack it), with nothing left on the activity's signal after.
   const cancelled = Context.current().cancellationSignal;
-  let response: Response;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const onCancel = () => controller.abort();
+  cancelled.addEventListener('abort', onCancel, { once: true });
   try {
-    response = await fetch(hook.url.reveal(), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json; charset=utf-8',
-        'idempotency-key': headerKey(event.key),
-        'user-agent': 'fvp-protected-backup',
-      },
-      body: JSON.stringify(webhookBody(hook.format, event, message)),
-      signal: AbortSignal.any([timeout, cancelled]),
-      // A webhook that redirects is misconfigured; following it would post the event elsewhere.
-      redirect: 'error',
-    });
-  } catch (err) {
-    // fetch's own messages may quote the URL: describe the failure from its code only.
-    if (timeout.aborted) throw new ChannelError(`no answer within ${formatElapsed(timeoutMs)}`);
-    if (cancelled.aborted) throw new ChannelError('cancelled with the activity');
-    const code = (err as { cause?: { code?: unknown } }).cause?.code;
-    throw new ChannelError(typeof code === 'string' ? `connection failed (${code})` : 'connection failed');
-  }
-  const answer = await response.text().catch(() => '');
-  if (!response.ok) {
-    throw new ChannelError(`HTTP ${response.status}${answer ? `: ${clip(answer.replace(/\s+/g, ' '), 200)}` : ''}`);
+    let response: Response;
+    try {
+      response = await fetch(hook.url.reveal(), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'idempotency-key': headerKey(event.key),
+          'user-agent': 'fvp-protected-backup',
+        },
+        body: JSON.stringify(webhookBody(hook.format, event, message)),
+        signal: controller.signal,
+        // A webhook that redirects is misconfigured; following it would post the event elsewhere.
+        redirect: 'error',
+      });
+    } catch (err) {
+      // fetch's own messages may quote the URL: describe the failure from its code only.
+      if (timedOut) throw new ChannelError(`no answer within ${formatElapsed(timeoutMs)}`);
+      if (cancelled.aborted) throw new ChannelError('cancelled with the activity');
+      const code = (err as { cause?: { code?: unknown } }).cause?.code;
+      throw new ChannelError(typeof code === 'string' ? `connection failed (${code})` : 'connection failed');
+    }
+    const answer = await response.text().catch(() => '');
+    if (!response.ok) {
+      throw new ChannelError(`HTTP ${response.status}${answer ? `: ${clip(answer.replace(/\s+/g, ' '), 200)}` : ''}`);
+    }
+  } finally {
+    clearTimeout(timer);
+    cancelled.removeEventListener('abort', onCancel);
   }
 }
 

@@ -353,6 +353,25 @@ describe('the notify activity', () => {
     assert.deepEqual(counts(), before);
   });
 
+  test('a webhook that does not answer fails the send after the channel timeout, retryably', async () => {
+    const silent = await startHttpReceiver(() => 'never');
+    try {
+      const s = settings({
+        webhooks: [{ name: 'SILENT_HOOK', format: 'teams', url: new Secret(`${silent.url}/workflows/${TOKEN}`) }],
+        mail: undefined,
+        timeoutMs: 1000,
+      });
+      const err = await failure(run(createNotifyActivities({ notify: s }), events('silent')[1]!));
+      assert.equal(err.type, NOTIFICATION_FAILED);
+      assert.equal(err.nonRetryable, false);
+      assert.match(err.message, /webhook SILENT_HOOK \(teams\): no answer within 1 second\b/);
+      assertNoSecret(err.message, 'the error');
+      assert.equal(silent.requests, 1);
+    } finally {
+      await silent.close();
+    }
+  });
+
   test('no secret in any body, mail, log line or record', async () => {
     const s = settings();
     const before = counts();

@@ -96,8 +96,11 @@ export interface HttpReceiver {
   close(): Promise<void>;
 }
 
-/** `answer(n)` gives the status for the n-th request (0-based); 200 by default. */
-export async function startHttpReceiver(answer: (n: number) => number = () => 200): Promise<HttpReceiver> {
+/**
+ * `answer(n)` gives the status for the n-th request (0-based); 200 by default; `'never'` keeps
+ * the request waiting until the receiver closes.
+ */
+export async function startHttpReceiver(answer: (n: number) => number | 'never' = () => 200): Promise<HttpReceiver> {
   const posts: ReceivedPost[] = [];
   const receiver = { posts, requests: 0 } as HttpReceiver;
   const server = createServer((req, res) => {
@@ -105,6 +108,7 @@ export async function startHttpReceiver(answer: (n: number) => number = () => 20
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const status = answer(receiver.requests++);
+      if (status === 'never') return;
       const body = Buffer.concat(chunks).toString('utf8');
       if (status >= 200 && status < 300) {
         posts.push({ path: req.url ?? '', headers: req.headers, body, json: JSON.parse(body) as unknown });

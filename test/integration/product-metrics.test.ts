@@ -4,8 +4,10 @@
  * every fvpb_* metric that workflow code emits through domain/metrics.ts, with its labels and the
  * buckets in seconds; nothing emitted again when a workflow replays on another worker.
  *
- * The worker runs a bundle of the product's workflows plus two test workflows
- * (test/notify/metrics-workflows.ts) that call the workflow-side API.
+ * The worker runs a bundle of the product's workflows plus small test workflows
+ * (test/notify/test-workflows.ts) that call the workflow-side API. The same worker process also
+ * proves the notification wiring: FVPB_NOTIFY_* read at start, the `notify` activity registered,
+ * one event delivered once per channel across Temporal's own retries, no secret in logs or history.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +21,14 @@ import { JOB, scenario, vmNames } from '../helpers/scenarios';
 import { freePort } from '../helpers/ports';
 import { waitFor } from '../helpers/wait';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
-import { emitAcrossReplay, emitProductMetrics, proceedSignal } from '../notify/metrics-workflows';
+import { historyText } from '../helpers/temporal';
+import { startHttpReceiver, startSmtpReceiver } from '../notify/receivers';
+import {
+  emitAcrossReplay,
+  emitProductMetrics,
+  notifyBackedUpUnprotected,
+  proceedSignal,
+} from '../notify/test-workflows';
 
 interface Sample {
   name: string;
@@ -57,13 +66,17 @@ describe('product metrics on the worker endpoint', () => {
   let bundle: string;
   const workers: WorkerProcess[] = [];
 
-  async function startWorker(taskQueue: string, port: number): Promise<WorkerProcess> {
+  async function startWorker(
+    taskQueue: string,
+    port: number,
+    env: Record<string, string> = {},
+  ): Promise<WorkerProcess> {
     const worker = await startWorkerProcess({
       temporalAddress: h.env.address,
       taskQueue,
       labUrl: h.lab.url,
       workflowBundle: bundle,
-      env: { FVPB_METRICS_ADDRESS: `127.0.0.1:${port}` },
+      env: { FVPB_METRICS_ADDRESS: `127.0.0.1:${port}`, ...env },
     });
     workers.push(worker);
     return worker;
@@ -72,7 +85,7 @@ describe('product metrics on the worker endpoint', () => {
   before(async () => {
     h = await startHarness(scenario());
     const { code } = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../notify/metrics-workflows'),
+      workflowsPath: require.resolve('../notify/test-workflows'),
       logger: undefined,
     });
     bundle = join(h.dir, 'metrics-workflow-bundle.js');
@@ -182,5 +195,58 @@ describe('product metrics on the worker endpoint', () => {
       [['cancelled', 1]],
       'the replayed emission is not counted again',
     );
+  });
+
+  test('the worker sends a notification through its configured channels once, across Temporal retries', async () => {
+    const TOKEN = 'T0KEN-in-the-webhook-url-only';
+    const PASSWORD = 'smtp-pa$$word-only-in-env';
+    const smtp = await startSmtpReceiver({ user: 'svc-notify', password: PASSWORD });
+    const flaky = await startHttpReceiver((n) => (n === 0 ? 503 : 200)); // the first attempt fails
+    try {
+      const taskQueue = uniqueId('notify');
+      const worker = await startWorker(taskQueue, await freePort(), {
+        FVPB_NOTIFY_WEBHOOKS: 'slack:env:TEST_SLACK_URL',
+        TEST_SLACK_URL: `${flaky.url}/services/${TOKEN}`,
+        FVPB_NOTIFY_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+        FVPB_NOTIFY_SMTP_USER: 'svc-notify',
+        FVPB_NOTIFY_SMTP_PASSWORD_VAR: 'TEST_SMTP_PASSWORD',
+        TEST_SMTP_PASSWORD: PASSWORD,
+        FVPB_NOTIFY_MAIL_FROM: 'backups@example.com',
+        FVPB_NOTIFY_MAIL_TO: 'ops@example.com',
+        FVPB_NOTIFY_STATE_DIR: join(h.dir, 'notify-state'),
+      });
+      assert.match(worker.logs(), /"notify":\["webhook:TEST_SLACK_URL","mail"\]/, 'the worker names its channels');
+
+      const workflowId = uniqueId('notify');
+      const result = await h.env.client.workflow.execute(notifyBackedUpUnprotected, {
+        taskQueue,
+        workflowId,
+        args: [{ vm: 'web-01', job: JOB, session: 'session-9' }],
+      });
+      // Attempt 1 mailed and failed on the webhook; attempt 2 posted and did not mail again.
+      assert.equal(result.outcome, 'sent');
+      assert.deepEqual(
+        result.channels.map((c) => [c.channel, c.status]),
+        [
+          ['webhook:TEST_SLACK_URL', 'sent'],
+          ['mail', 'already-sent'],
+        ],
+      );
+      assert.equal(flaky.requests, 2);
+      assert.equal(flaky.posts.length, 1);
+      assert.equal(smtp.mails.length, 1);
+      assert.equal(flaky.posts[0]!.headers['idempotency-key'], encodeURIComponent(result.key));
+      assert.equal(smtp.mails[0]!.headers['x-fvpb-idempotency-key'], encodeURIComponent(result.key));
+      assert.match(smtp.mails[0]!.headers['subject']!, /web-01 was backed up without write-through protection/);
+
+      const history = historyText(h.env.address, workflowId);
+      assert.match(history, /backed-up-unprotected/, 'a real history was read');
+      for (const secret of [TOKEN, PASSWORD]) {
+        assert.ok(!worker.logs().includes(secret), 'no secret in the worker logs');
+        assert.ok(!history.includes(secret), 'no secret in the history');
+      }
+    } finally {
+      await Promise.all([smtp.close(), flaky.close()]);
+    }
   });
 });

@@ -94,6 +94,12 @@ export const GuardReply = z.discriminatedUnion('kind', [
     })
     .strict(),
   z.object({ ...replyBase, kind: z.literal('progress'), state: FlushState }).strict(),
+  /**
+   * While the holders' jobs run, the VM left write-through or its flush (an admin, FVP itself, a
+   * stale write): what the guard saw. The guard protects it again; the holders' backups of it may
+   * not be consistent, and their runs say so.
+   */
+  z.object({ ...replyBase, kind: z.literal('drift'), state: FlushState, message: z.string() }).strict(),
   z.object({ ...replyBase, kind: z.literal('refused'), message: z.string(), type: z.string() }).strict(),
   z
     .object({

@@ -15,6 +15,8 @@ export const FailureType = {
   stepFailed: 'StepFailed',
   /** A conditional policy write found another policy than expected: someone else changed the VM. */
   policyChanged: 'PolicyChanged',
+  /** A VM left write-through (or its flush) after it was verified, before or during the backup. */
+  policyDrift: 'PolicyDrift',
   internal: 'InternalError',
 } as const;
 

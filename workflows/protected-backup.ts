@@ -23,6 +23,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { durationMs } from '../domain/duration';
+import { isFlushed } from '../domain/policy';
 import { jobSteps, stepProxies, type StepProxies } from './activity-proxies';
 import { runBackupJob } from './backup-job';
 import { asApplicationFailure, FailureType, messageOf } from './failures';
@@ -35,6 +36,9 @@ import { parseWorkflowInput } from './parse-input';
 import type { RunReport, RunStatus, VmStatus } from './status';
 import { stepTimeoutsOf } from './step-timeouts';
 import { RunTracker } from './tracker';
+
+/** The patch under which every VM's flush is read once more right before the job is started. */
+const REVERIFY_BEFORE_START = 'reverify-before-start';
 
 /** Memo key that selects the run-local guard (benchmark baselines only). */
 export const GUARD_MEMO_KEY = 'fvpb.guard';
@@ -63,7 +67,10 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
         pollIntervalMs: durationMs(input.veeam.pollInterval),
       });
       await guard.protect(vms);
+      // Always asked at the same point; histories from before the patch replay without the read.
+      if (patched(REVERIFY_BEFORE_START)) await reverifyFlush(tracker, steps, vms, input);
       const session = await runBackupJob(tracker, jobSteps(steps), input.job, input.veeam);
+      failIfDrifted(tracker);
       if (session.result === 'Failed') {
         throw ApplicationFailure.nonRetryable(
           `Veeam job ${JSON.stringify(input.job)} ended with result Failed (session ${session.id})`,
@@ -139,6 +146,47 @@ async function checkHotAddProxies(tracker: RunTracker, steps: StepProxies, proxi
       FailureType.vadpMissing,
     );
   }
+}
+
+/**
+ * Between the grant and the snapshot a VM can leave write-through (an admin, FVP itself, a stale
+ * write): one more read of every VM right before the job starts, and no backup if any is not
+ * flushed any more.
+ */
+async function reverifyFlush(
+  tracker: RunTracker,
+  steps: StepProxies,
+  vms: VmStatus[],
+  input: ProtectedBackupInput,
+): Promise<void> {
+  if (vms.length === 0) return;
+  const states = await steps.fvp.waitForFlush({
+    vms: vms.map((vm) => vm.vm),
+    pollIntervalMs: durationMs(input.flush.pollInterval),
+    returnAfterMs: 0,
+  });
+  for (const [i, state] of states.entries()) {
+    if (isFlushed(state)) continue;
+    const vm = vms[i] as VmStatus;
+    vm.drift = `left write-through after it was verified: requested ${state.requested.mode}, effective ${state.effective}, ${state.timeToDestageSeconds} s to destage`;
+  }
+  const lost = vms.filter((vm) => vm.drift);
+  if (lost.length) {
+    throw ApplicationFailure.nonRetryable(
+      `flush lost before the backup started: ${lost.map((vm) => `${JSON.stringify(vm.vm)} ${vm.drift}`).join('; ')}; no backup was started`,
+      FailureType.policyDrift,
+    );
+  }
+}
+
+/** A VM that left write-through while the job ran may have been backed up unprotected: say so, loudly. */
+function failIfDrifted(tracker: RunTracker): void {
+  const drifted = tracker.status.vms.filter((vm) => vm.drift);
+  if (drifted.length === 0) return;
+  throw ApplicationFailure.nonRetryable(
+    `${drifted.map((vm) => `${JSON.stringify(vm.vm)} ${vm.drift}`).join('; ')}, during the backup: their backups may not be consistent`,
+    FailureType.policyDrift,
+  );
 }
 
 function planOnly(tracker: RunTracker, vms: VmStatus[]): void {

@@ -54,6 +54,8 @@ export const VmStatus = z.object({
   lastError: z.string().nullable(),
   /** The per-VM guard (workflow id) this run held the VM through; absent for runs without one. */
   guardId: z.string().optional(),
+  /** Set when the VM left write-through (or its flush) after it was verified: what was seen. */
+  drift: z.string().optional(),
   /** How many other runs held the VM through its guard when this run was granted it, or released it. */
   sharedWith: z.number().int().optional(),
 });

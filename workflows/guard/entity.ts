@@ -37,6 +37,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   upsertMemo,
   workflowInfo,
@@ -55,7 +56,18 @@ import { parseWorkflowInput } from '../parse-input';
 import { freshGuardState } from './record';
 import type { GuardPorts } from './answers';
 import { VmGuard } from './state';
-import { checkHolders, endHold, protectRound, recordPolicy, unknownVmFailure, type GuardRuntime } from './steps';
+import {
+  checkHolders,
+  endHold,
+  protectRound,
+  recordPolicy,
+  unknownVmFailure,
+  watchForDrift,
+  type GuardRuntime,
+} from './steps';
+
+/** The patch under which a protecting guard reads its VM's flush state at every holder check. */
+const GUARD_WATCHES_DRIFT = 'guard-watches-drift';
 
 export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
   const { vm, fvpServer, carried } = parseWorkflowInput(VmGuardInput, input, 'vmGuard');
@@ -150,8 +162,11 @@ async function run(
       }
       guard.syncMemo();
     }
-    if (guard.checkRequested || (guardState.holders.length > 0 && Date.now() >= guard.nextCheckAt))
+    if (guard.checkRequested || (guardState.holders.length > 0 && Date.now() >= guard.nextCheckAt)) {
       await checkHolders(guard);
+      // Always asked at the same point; histories from before the patch replay without the read.
+      if (guard.isProtecting() && patched(GUARD_WATCHES_DRIFT)) await watchForDrift(guard);
+    }
     guard.answerReconcilesWhileHeld();
 
     if (guard.needsProtectRound()) {

@@ -91,6 +91,13 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
         vm.sharedWith = reply.holders - 1;
         tracker.step(vm, 'flushed');
         return;
+      case 'drift':
+        if (entry.state !== 'granted') return;
+        vm.drift = reply.message;
+        vm.effective = reply.state.effective;
+        vm.timeToDestageSeconds = reply.state.timeToDestageSeconds;
+        tracker.warn(`${vm.vm}: ${reply.message}; its backup may not be consistent`);
+        return;
       case 'refused':
         if (entry.state !== 'acquiring') return;
         entry.state = 'refused';

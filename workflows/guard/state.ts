@@ -254,6 +254,40 @@ export class VmGuard {
       this.ports.reply(holder, { kind: 'progress', state: this.state.lastFlush as FlushState });
   }
 
+  /** Every holder granted and the flush verified: the holders' jobs may be reading the disks. */
+  isProtecting(): boolean {
+    const { holders, flushed } = this.state;
+    return flushed && holders.length > 0 && holders.every((h) => h.granted);
+  }
+
+  /**
+   * A read while protecting found the VM out of write-through or not flushed: the holders are told,
+   * and the next round protects it again. A requested policy someone set on purpose meanwhile
+   * becomes the one given back at the end (reported, never silently overwritten).
+   */
+  driftSeen(state: FlushState): void {
+    const guardState = this.state;
+    const requested = `${state.requested.mode}${state.requested.mode === 'WriteBack' ? `/${state.requested.peers}` : ''}`;
+    const message = `left write-through after it was verified: requested ${requested}, effective ${state.effective}, ${state.timeToDestageSeconds} s to destage`;
+    guardState.lastError = message;
+    guardState.lastFlush = state;
+    guardState.flushed = false;
+    if (state.requested.mode !== 'WriteThrough' && !guardState.alreadyWriteThrough)
+      guardState.recorded = state.requested;
+    for (const holder of guardState.holders) this.ports.reply(holder, { kind: 'drift', state, message });
+    this.syncMemo();
+  }
+
+  /**
+   * A conditional switch was refused: FVP did not write, the VM's policy is someone else's now.
+   * The restore is not owed for it (unless an earlier switch is); the record is read again.
+   */
+  switchRefused(owedBefore: boolean): void {
+    this.owesRestore = owedBefore;
+    if (!owedBefore) this.state.recorded = null;
+    this.syncMemo();
+  }
+
   ungranted(): Holder[] {
     return this.state.holders.filter((h) => !h.granted);
   }

@@ -5,7 +5,7 @@
  * over, in the order the committed histories expect.
  */
 import { ApplicationFailure, CancellationScope, condition, log, patched, sleep } from '@temporalio/workflow';
-import type { FlushState } from '../../domain/policy';
+import { isFlushed, type FlushState, type RequestedPolicy } from '../../domain/policy';
 import { guardLookups, stepProxies } from '../activity-proxies';
 import { FailureType, messageOf, typeOf } from '../failures';
 import { restorePolicy } from '../restore-policy';
@@ -72,7 +72,10 @@ export async function recordPolicy(
 export async function protectRound(guard: VmGuard): Promise<void> {
   const { fvp } = steps(guard);
   try {
-    if (!guard.state.alreadyWriteThrough && !guard.owesRestore) await switchToWriteThrough(guard);
+    if (!guard.state.alreadyWriteThrough && !guard.owesRestore) {
+      // Conditional on the policy just recorded: refused when someone changed it since.
+      if (!(await switchToWriteThrough(guard, guard.state.recorded))) return;
+    }
     guard.phase('flushing');
     const flushPollMs = guard.timeouts().flushPollMs;
     const [state] = await fvp.waitForFlush({
@@ -82,16 +85,49 @@ export async function protectRound(guard: VmGuard): Promise<void> {
     });
     if (guard.flushRead(state as FlushState | undefined)) return;
     // Requested write-back again (an admin, or an adopted record): switch again.
-    if (state && state.requested.mode !== 'WriteThrough') await switchToWriteThrough(guard);
+    if (state && state.requested.mode !== 'WriteThrough') await switchToWriteThrough(guard, state.requested);
     guard.reportProgress();
   } catch (err) {
     guard.refuseWaiting(err);
   }
 }
 
-async function switchToWriteThrough(guard: VmGuard): Promise<void> {
+/**
+ * Requests write-through if the VM's requested policy is still `expected`. False when FVP refused
+ * because it is not (someone else changed it): nothing was written, the record is read again.
+ */
+async function switchToWriteThrough(guard: VmGuard, expected: RequestedPolicy | null): Promise<boolean> {
+  const owedBefore = guard.owesRestore;
   guard.switching();
-  guard.switched(await steps(guard).fvp.setWriteThrough({ vm: guard.state.vm }));
+  try {
+    const after = await steps(guard).fvp.setWriteThrough({ vm: guard.state.vm, ...(expected ? { expected } : {}) });
+    guard.switched(after);
+    return true;
+  } catch (err) {
+    if (typeOf(err) !== FailureType.policyChanged) throw err;
+    log.warn('vmGuard: the policy changed before the switch; reading it again', { error: messageOf(err) });
+    guard.switchRefused(owedBefore);
+    return false;
+  }
+}
+
+/**
+ * While the holders' jobs may read the disks, one flush read: a VM that left write-through (an
+ * admin, FVP itself, a stale write) is reported to the holders and protected again. A read that
+ * fails says nothing either way: logged, and the next check reads again.
+ */
+export async function watchForDrift(guard: VmGuard): Promise<void> {
+  const flushPollMs = guard.timeouts().flushPollMs;
+  try {
+    const [state] = await steps(guard).fvp.waitForFlush({
+      vms: [guard.state.vm],
+      pollIntervalMs: flushPollMs,
+      returnAfterMs: 0,
+    });
+    if (state && !isFlushed(state)) guard.driftSeen(state);
+  } catch (err) {
+    log.warn('vmGuard: could not read the flush state while protecting', { error: messageOf(err) });
+  }
 }
 
 /** Drops holders that closed without releasing (terminated, timed out, reset away). */

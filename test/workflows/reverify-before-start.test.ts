@@ -64,6 +64,7 @@ function fakeFvpAndVeeam() {
       calls.startJobOnce++;
       throw ApplicationFailure.nonRetryable('the job must not be started', 'TestFailure');
     },
+    stopJob: async () => null, // nothing to stop: the fake job never starts
     restoreCachePolicy: async ({ policy: wanted, expected }) => {
       if (!samePolicy(requested, wanted)) refuseUnless(expected);
       requested = wanted;

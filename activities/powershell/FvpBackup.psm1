@@ -218,8 +218,13 @@ $script:Endpoint = $null
 $script:Server = $null
 $script:RemoteSession = $null
 
-# UTF-8 without a byte order mark (the init line sets it too): VM names are not ASCII.
-[Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false
+# UTF-8 without a byte order mark (the init line sets it too): VM names are not ASCII. Only where a
+# console exists: in a WinRM session (wsmprovhost, host 'ServerRemoteHost') the setter throws "The
+# handle is invalid", which with ErrorActionPreference Stop would abort loading the module remotely
+# (posh-git #708/#727). Remotely the output travels as objects, so the encoding does not matter there.
+if ($Host.Name -ne 'ServerRemoteHost') {
+    try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding $false } catch { $null = $_ }
+}
 
 if ($PSVersionTable.PSVersion.Major -lt 6) {
     # Windows PowerShell 5.1 serialises arrays as {"value":[...],"Count":n} because of this type data.

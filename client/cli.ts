@@ -1,6 +1,9 @@
+#!/usr/bin/env node
 /**
- * The command line: `npm run cli -- <command> [options]` (or `tsx client/cli.ts`). See README
- * "Starting runs" for the commands and the exit codes; `--help` on any command lists its options.
+ * The command line: `fvpb <command> [options]` once built (`npm run build`: dist/client/cli.js,
+ * the package's `bin`), or `npm run cli -- <command> [options]` from the sources (tsx). See README
+ * "From the command line" for the commands and the exit codes; `--help` on any command lists its
+ * options.
  */
 import { main } from './cli/program';
 

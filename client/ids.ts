@@ -23,6 +23,8 @@ import {
 import { InvalidInputError } from './errors';
 
 export const WORKFLOW_TYPE = 'protectedBackup';
+/** The reconciler's schedule (client/guard/reconciler-schedule.ts). */
+export const RECONCILER_SCHEDULE_ID = 'reconcile-policies';
 export const ID_PREFIX = 'protected-backup/';
 
 // The input's bound on job names is computed from this prefix and from what a schedule appends: a

@@ -22,12 +22,13 @@ import {
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import { ProtectedBackupInput, type ProtectedBackupRequest } from '../workflows/input';
+import type { ProtectedBackupRequest } from '../workflows/input';
 import type { protectedBackup } from '../workflows/protected-backup';
 import { RunStatus } from '../workflows/status';
-import { InvalidInputError, ProtectedBackupRunError, RunAlreadyActiveError, RunNotFoundError } from './errors';
+import { ProtectedBackupRunError, RunAlreadyActiveError, RunNotFoundError } from './errors';
 import { jobOf, WORKFLOW_TYPE, workflowIdFor } from './ids';
 import { runSummary, startDetails } from './metadata';
+import { validateRequest } from './request';
 import {
   JOB_ATTRIBUTE,
   PHASE_ATTRIBUTE,
@@ -36,6 +37,8 @@ import {
   visibilityString,
   VMS_ATTRIBUTE,
 } from './search-attributes';
+
+export { validateRequest };
 
 export type ProtectedBackupHandle = WorkflowHandle<typeof protectedBackup>;
 
@@ -59,13 +62,6 @@ export interface StartedRun {
   job: string;
   /** True when `ifRunning: 'attach'` found a run already open and returned it. */
   attached: boolean;
-}
-
-/** Validates like the workflow does; throws InvalidInputError naming the field. */
-export function validateRequest(request: unknown): ProtectedBackupInput {
-  const parsed = ProtectedBackupInput.safeParse(request);
-  if (!parsed.success) throw InvalidInputError.from(WORKFLOW_TYPE, parsed.error);
-  return parsed.data;
 }
 
 export async function startProtectedBackup(

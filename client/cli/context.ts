@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { describeZodError } from '../../domain/zod-issues';
-import { connect, operatorIdentity, type BackupConnection } from '../connection';
+import type { BackupConnection } from '../connection';
 import { ExitCode } from '../exit-codes';
 
 export interface CliIo {
@@ -37,7 +37,7 @@ export class UsageError extends Error {
   }
 }
 
-/** `Usage: cli schedule sync [options]` and where to find the options: what a bad argument prints. */
+/** `Usage: fvpb schedule sync [options]` and where to find the options: what a bad argument prints. */
 export function usageOf(command: Command): string {
   const names: string[] = [];
   for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
@@ -135,6 +135,8 @@ async function withConnection<T>(
   io: CliIo,
   body: (conn: BackupConnection) => Promise<T>,
 ): Promise<T> {
+  // Loaded when a command runs, not when the program is built: `--help` and a bad flag stay fast.
+  const { connect, operatorIdentity } = await import('../connection.js');
   const conn = await connect({
     address: flags.address,
     namespace: flags.namespace,
@@ -172,7 +174,9 @@ type Run<F, P> = (context: ActionContext<F>, prepared: P) => Promise<number | vo
  * connection options, parses the flags and positional arguments with zod (a bad one exits 2 with
  * the usage), picks the Output, connects, runs the handler, closes the connection, and leaves the
  * handler's exit code. With `{ prepare, run }`, `prepare` runs before connecting: a bad input or
- * file exits 2 without touching the server.
+ * file exits 2 without touching the server. Handlers import the library modules they use when they
+ * run (`await import('../runs.js')`): building the program loads commander and zod, not the
+ * Temporal client, so `fvpb --help` starts in a fraction of the time (bench/cli-startup.ts).
  */
 export function serverAction<S extends z.ZodType<ConnectionFlags>>(
   cli: Cli,
@@ -184,14 +188,15 @@ export function serverAction<S extends z.ZodType<ConnectionFlags>, P>(
   cli: Cli,
   command: Command,
   schema: S,
-  handler: { prepare: (flags: z.infer<S>, command: Command) => P; run: Run<z.infer<S>, P> },
+  handler: { prepare: (flags: z.infer<S>, command: Command) => P | Promise<P>; run: Run<z.infer<S>, P> },
 ): Command;
 export function serverAction<S extends z.ZodType<ConnectionFlags>, P>(
   cli: Cli,
   command: Command,
   schema: S,
   handler:
-    Run<z.infer<S>, P | undefined> | { prepare: (flags: z.infer<S>, command: Command) => P; run: Run<z.infer<S>, P> },
+    | Run<z.infer<S>, P | undefined>
+    | { prepare: (flags: z.infer<S>, command: Command) => P | Promise<P>; run: Run<z.infer<S>, P> },
 ): Command {
   const { prepare, run } = typeof handler === 'function' ? { prepare: () => undefined, run: handler } : handler;
   return withCommonOptions(command).action(async (...args: unknown[]) => {
@@ -199,7 +204,7 @@ export function serverAction<S extends z.ZodType<ConnectionFlags>, P>(
     const positional = command.registeredArguments.map((a, i) => [`<${a.name()}>`, args[i]] as const);
     const options = args[positional.length] as object;
     const flags = parseOptions(schema, { ...options, ...Object.fromEntries(positional) }, command);
-    const prepared = prepare(flags, command);
+    const prepared = await prepare(flags, command);
     const out = new Output(cli.io, flags.json);
     const code = await withConnection(connectionFlags(flags), cli.io, (conn) =>
       run({ flags, out, conn }, prepared as P),

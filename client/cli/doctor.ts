@@ -5,7 +5,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { EndpointName } from '../../domain/endpoint';
-import { missingItems, runDoctor } from '../doctor';
 import { ExitCode } from '../exit-codes';
 import { choice, ConnectionFlags, repeatable, serverAction, type Cli, type CliIo, type CliState } from './context';
 
@@ -22,6 +21,7 @@ export function registerDoctorCommand(program: Command, io: CliIo, state: CliSta
       ),
     );
   serverAction(cli, doctor, DoctorFlags, async ({ flags, out, conn: { client, taskQueue } }) => {
+    const { missingItems, runDoctor } = await import('../doctor.js');
     const { reports } = await runDoctor(client, { taskQueue, endpoints: flags.endpoint });
     const results = reports.map((report) => ({ ...report, missing: missingItems(report) }));
     out.document({ reports: results, ok: results.every((r) => r.missing.length === 0) });

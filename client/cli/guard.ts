@@ -14,9 +14,9 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DurationInput } from '../../domain/duration';
 import { ExitCode } from '../exit-codes';
-import { formatReconcileReport, runReconciler } from '../guard/reconcile';
-import { RECONCILER_SCHEDULE_ID, syncReconcilerSchedule } from '../guard/reconciler-schedule';
-import { formatGuardStatus, readGuardStatus, type GuardStatus } from '../guard/status';
+import { formatGuardStatus } from '../guard/format';
+import type { GuardStatus } from '../guard/status';
+import { RECONCILER_SCHEDULE_ID } from '../ids';
 import { ConnectionFlags, serverAction, type Cli, type CliIo, type CliState } from './context';
 
 const StatusFlags = ConnectionFlags.extend({
@@ -49,6 +49,7 @@ export function registerGuardCommands(program: Command, io: CliIo, state: CliSta
     .option('--vm <name>', 'only this VM')
     .option('--fvp-server <name>', 'only guards of this FVP management server');
   serverAction(cli, status, StatusFlags, async ({ flags, out, conn: { client } }) => {
+    const { readGuardStatus } = await import('../guard/status.js');
     const result = await readGuardStatus(client, { vm: flags.vm, fvpServer: flags.fvpServer });
     printGuardStatus(result, { json: out.json, write: (text) => out.io.stdout.write(text) });
     return result.unrestored.length > 0 ? ExitCode.failure : ExitCode.success;
@@ -59,6 +60,7 @@ export function registerGuardCommands(program: Command, io: CliIo, state: CliSta
     .description('run the reconciler now: restore the recorded policy of VMs closed guards left in write-through')
     .option('--dry-run', 'only report what would be restored');
   serverAction(cli, reconcile, ReconcileFlags, async ({ flags, out, conn: { client, taskQueue } }) => {
+    const { formatReconcileReport, runReconciler } = await import('../guard/reconcile.js');
     const report = await runReconciler(client, { taskQueue, dryRun: flags.dryRun });
     out.document(report);
     out.lines(formatReconcileReport(report));
@@ -73,6 +75,7 @@ export function registerGuardCommands(program: Command, io: CliIo, state: CliSta
     .option('--paused', 'create (or leave) it paused')
     .option('--schedule-id <id>', 'schedule id', RECONCILER_SCHEDULE_ID);
   serverAction(cli, schedule, ScheduleFlags, async ({ flags, out, conn: { client, taskQueue } }) => {
+    const { syncReconcilerSchedule } = await import('../guard/reconciler-schedule.js');
     const result = await syncReconcilerSchedule(client, {
       taskQueue,
       every: flags.every,

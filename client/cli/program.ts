@@ -21,7 +21,7 @@ import { registerScheduleCommands } from './schedules';
 
 export function buildProgram(io: CliIo, state: CliState): Command {
   const program = new Command()
-    .name('cli')
+    .name('fvpb')
     .description('Start, follow, cancel and schedule consistent Veeam backups of FVP-accelerated VMs (Temporal).')
     .exitOverride()
     .allowExcessArguments(false)

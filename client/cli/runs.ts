@@ -10,17 +10,8 @@ import { exitCodeFor } from '../exit-codes';
 import { workflowIdFor } from '../ids';
 import { ProgressDisplay, renderStatus } from '../progress';
 import { formatOutcome } from '../report';
-import {
-  cancelProtectedBackup,
-  followRun,
-  listProtectedBackups,
-  listQuery,
-  readRun,
-  startProtectedBackup,
-  validateRequest,
-  waitForOutcome,
-  type RunOutcome,
-} from '../runs';
+import { validateRequest } from '../request';
+import type { RunOutcome, startProtectedBackup } from '../runs';
 import {
   choice,
   ConnectionFlags,
@@ -119,14 +110,18 @@ function targetId(args: z.infer<typeof IdArgs>): string {
   return args['<workflow-id>'] ?? workflowIdFor(args.job as string);
 }
 
+/** The client library, loaded when a command runs (see serverAction). */
+const library = () => import('../runs.js');
+
 /** `run` and `start` start the same way: the flags' workflow id, and attach or refuse when one is open. */
-function startFromFlags(
+async function startFromFlags(
   client: Parameters<typeof startProtectedBackup>[0],
   taskQueue: string,
   request: Parameters<typeof startProtectedBackup>[1],
   flags: { workflowId?: string; attach?: boolean },
   command: 'run' | 'start',
 ) {
+  const { startProtectedBackup } = await library();
   return startProtectedBackup(client, request, {
     taskQueue,
     workflowId: flags.workflowId,
@@ -148,6 +143,7 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
         `${started.attached ? 'Attached to' : 'Started'} ${started.workflowId} (run ${started.runId}) on task queue ${taskQueue}`,
       );
       const display = flags.json ? null : new ProgressDisplay(io.stdout);
+      const { followRun } = await library();
       const outcome = await followRun(started.handle, (status) => display?.update(status));
       display?.finish();
       out.line();
@@ -179,6 +175,7 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
     .option('--job <name>', 'the run of this job started with the default id (protected-backup/<job>)')
     .option('--run-id <id>', 'a particular run of that workflow id');
   serverAction(cli, status, IdArgs, async ({ flags, out, conn: { client } }) => {
+    const { readRun } = await library();
     const info = await readRun(client, targetId(flags), flags.runId);
     out.document(info);
     out.line(
@@ -200,6 +197,7 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
   const CancelArgs = IdArgs.and(z.object({ wait: z.boolean().default(false) }));
   serverAction(cli, cancel, CancelArgs, async ({ flags, out, conn: { client } }) => {
     const workflowId = targetId(flags);
+    const { cancelProtectedBackup, waitForOutcome } = await library();
     await cancelProtectedBackup(client, workflowId, flags.runId);
     out.line(`Cancellation requested for ${workflowId}`);
     if (!flags.wait) {
@@ -235,6 +233,7 @@ export function registerRunCommands(program: Command, io: CliIo, state: CliState
       limit: flags.limit,
       running: flags.running,
     };
+    const { listProtectedBackups, listQuery } = await library();
     const runs = await listProtectedBackups(client, options);
     out.document({ query: listQuery(options), runs });
     if (!runs.length) out.line('no runs');

@@ -4,19 +4,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ScheduleDescription } from '@temporalio/client';
-import {
-  createSchedule,
-  parseScheduleEntry,
-  deleteSchedule,
-  listSchedules,
-  pauseSchedule,
-  readScheduleFile,
-  triggerSchedule,
-  unpauseSchedule,
-} from '../schedules/manage';
 import { dstWarnings, type DstWarning } from '../schedules/dst';
 import { ownershipOf } from '../schedules/ownership';
-import { formatSync, syncSchedules } from '../schedules/sync';
 import { buildRequest, RequestFlagsShape } from './runs';
 import { ConnectionFlags, repeatable, serverAction, type Cli, type CliIo, type CliState, type Output } from './context';
 
@@ -35,6 +24,9 @@ function fileManagedWarning(description: ScheduleDescription, out: Output): void
 function printWarnings(warnings: DstWarning[], out: Output): void {
   for (const w of warnings) out.note(`warning: ${w.message}`);
 }
+
+/** The schedule library, loaded when a command runs (see serverAction). */
+const manage = () => import('../schedules/manage.js');
 
 export function registerScheduleCommands(program: Command, io: CliIo, state: CliState): void {
   const cli: Cli = { io, state };
@@ -66,8 +58,9 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
     .option('--vm <name>', 'a VM to protect besides those of the job (repeatable)', repeatable)
     .option('--input <file>', 'the rest of the input as JSON or YAML');
   serverAction(cli, create, CreateFlags, {
-    prepare: (flags, command) => {
+    prepare: async (flags, command) => {
       const { job, vms, ...input } = buildRequest({ ...flags, attach: false }, command);
+      const { parseScheduleEntry } = await manage();
       return parseScheduleEntry({
         id: flags.id,
         job,
@@ -82,6 +75,7 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
       });
     },
     run: async ({ flags, out, conn: { client, taskQueue } }, definition) => {
+      const { createSchedule } = await manage();
       await createSchedule(client, definition, taskQueue);
       const { id, job } = definition;
       const warnings = dstWarnings([definition]);
@@ -93,6 +87,7 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
 
   const list = schedule.command('list').description('the schedules that start protected backups');
   serverAction(cli, list, ConnectionFlags.strict(), async ({ out, conn: { client } }) => {
+    const { listSchedules } = await manage();
     const rows = await listSchedules(client);
     out.document({ schedules: rows });
     if (!rows.length) out.line('no schedules');
@@ -106,7 +101,7 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
   const simple = (
     name: string,
     description: string,
-    act: (client: Parameters<typeof deleteSchedule>[0], id: string, note?: string) => Promise<ScheduleDescription>,
+    act: 'deleteSchedule' | 'pauseSchedule' | 'unpauseSchedule',
     done: string,
     withNote = false,
   ) => {
@@ -114,15 +109,15 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
     if (withNote) command.option('--note <text>', 'why (shown in the Web UI)');
     const Flags = ConnectionFlags.extend({ '<schedule-id>': IdArg, note: z.string().min(1).optional() }).strict();
     serverAction(cli, command, Flags, async ({ flags, out, conn: { client } }) => {
-      const description = await act(client, flags['<schedule-id>'], flags.note);
+      const description = await (await manage())[act](client, flags['<schedule-id>'], flags.note);
       fileManagedWarning(description, out);
       out.line(`${done} ${flags['<schedule-id>']}`);
       out.document({ id: flags['<schedule-id>'], action: name, done: true });
     });
   };
-  simple('delete', 'delete a schedule (its running backup, if any, goes on)', deleteSchedule, 'Deleted');
-  simple('pause', 'pause a schedule', pauseSchedule, 'Paused', true);
-  simple('unpause', 'unpause a schedule', unpauseSchedule, 'Unpaused', true);
+  simple('delete', 'delete a schedule (its running backup, if any, goes on)', 'deleteSchedule', 'Deleted');
+  simple('pause', 'pause a schedule', 'pauseSchedule', 'Paused', true);
+  simple('unpause', 'unpause a schedule', 'unpauseSchedule', 'Unpaused', true);
 
   // A trigger the overlap policy drops exits 5 (TriggerDroppedError) instead of 0: nothing started.
   const trigger = schedule
@@ -132,6 +127,7 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
   const TriggerFlags = ConnectionFlags.extend({ '<schedule-id>': IdArg }).strict();
   serverAction(cli, trigger, TriggerFlags, async ({ flags, out, conn: { client } }) => {
     const id = flags['<schedule-id>'];
+    const { triggerSchedule } = await manage();
     const { description, workflowId, waitingFor } = await triggerSchedule(client, id);
     fileManagedWarning(description, out);
     out.line(`Triggered ${id}`);
@@ -147,8 +143,9 @@ export function registerScheduleCommands(program: Command, io: CliIo, state: Cli
     .requiredOption('--file <path>', 'the schedule file (YAML)')
     .option('--dry-run', 'only print the difference');
   serverAction(cli, sync, SyncFlags, {
-    prepare: (flags) => readScheduleFile(flags.file),
+    prepare: async (flags) => (await manage()).readScheduleFile(flags.file),
     run: async ({ flags, out, conn: { client, taskQueue } }, set) => {
+      const { formatSync, syncSchedules } = await import('../schedules/sync.js');
       const result = await syncSchedules(client, set, { taskQueue, dryRun: flags.dryRun });
       out.lines(formatSync(result));
       printWarnings(result.warnings, out);

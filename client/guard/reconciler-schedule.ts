@@ -12,10 +12,11 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { DurationInput, durationMs } from '../../domain/duration';
+import { RECONCILER_SCHEDULE_ID } from '../ids';
 import { startDetails, summary } from '../metadata';
 import { RECONCILE_WORKFLOW_TYPE, type ReconcileRequest } from '../../workflows/reconcile-policies';
 
-export const RECONCILER_SCHEDULE_ID = 'reconcile-policies';
+export { RECONCILER_SCHEDULE_ID };
 
 export const ReconcilerScheduleOptions = z
   .object({

@@ -189,7 +189,7 @@ describe('CLI', () => {
     const bad = await runCli(['doctor', '--endpoint', 'exchange'], env);
     assert.equal(bad.code, ExitCode.usage);
     assert.match(bad.stderr, /--endpoint\[0\]: Invalid option: expected one of "fvp"\|"veeam"/);
-    assert.match(bad.stderr, /Usage: cli doctor \[options\]/);
+    assert.match(bad.stderr, /Usage: fvpb doctor \[options\]/);
   });
 
   test('the Web UI lines of the other starts: the guards (by the worker), doctor and guard reconcile (CLI)', async () => {
@@ -235,6 +235,6 @@ describe('CLI', () => {
     });
     assert.equal(result.status, ExitCode.usage, result.stderr);
     assert.match(result.stderr, /^error: --limit: /m);
-    assert.match(result.stderr, /^Usage: cli list \[options\]$/m);
+    assert.match(result.stderr, /^Usage: fvpb list \[options\]$/m);
   });
 });

@@ -169,16 +169,16 @@ describe('progress display', () => {
     // Port 1 on localhost: a command that tried to connect would fail with exit 1, not 2.
     const env = { TEMPORAL_ADDRESS: '127.0.0.1:1', HOME: '/nonexistent' };
     const cases: [string[], RegExp, RegExp][] = [
-      [['list', '--limit', 'many'], /--limit: /, /Usage: cli list \[options\]/],
-      [['run'], /--job: expected the name of a Veeam job/, /Usage: cli run \[options\]/],
-      [['run', '--job', 'J', '--transport-mode', 'fibre'], /argument 'fibre' is invalid/, /Usage: cli run/],
-      [['start', '--job', 'J', '--address', 'no-port'], /--address: expected host:port/, /Usage: cli start/],
-      [['status'], /<workflow-id>: expected a workflow id or --job/, /Usage: cli status \[options\] \[workflow-id\]/],
-      [['status', 'a', '--job', 'b'], /<workflow-id>: /, /Usage: cli status/],
-      [['schedule', 'sync'], /required option '--file <path>' not specified/, /Usage: cli schedule sync/],
-      [['schedule', 'pause'], /missing required argument 'schedule-id'/, /Usage: cli schedule pause/],
-      [['frobnicate'], /unknown command 'frobnicate'/, /Usage: cli \[options\] \[command\]/],
-      [['list', '--bogus'], /unknown option '--bogus'/, /Usage: cli list/],
+      [['list', '--limit', 'many'], /--limit: /, /Usage: fvpb list \[options\]/],
+      [['run'], /--job: expected the name of a Veeam job/, /Usage: fvpb run \[options\]/],
+      [['run', '--job', 'J', '--transport-mode', 'fibre'], /argument 'fibre' is invalid/, /Usage: fvpb run/],
+      [['start', '--job', 'J', '--address', 'no-port'], /--address: expected host:port/, /Usage: fvpb start/],
+      [['status'], /<workflow-id>: expected a workflow id or --job/, /Usage: fvpb status \[options\] \[workflow-id\]/],
+      [['status', 'a', '--job', 'b'], /<workflow-id>: /, /Usage: fvpb status/],
+      [['schedule', 'sync'], /required option '--file <path>' not specified/, /Usage: fvpb schedule sync/],
+      [['schedule', 'pause'], /missing required argument 'schedule-id'/, /Usage: fvpb schedule pause/],
+      [['frobnicate'], /unknown command 'frobnicate'/, /Usage: fvpb \[options\] \[command\]/],
+      [['list', '--bogus'], /unknown option '--bogus'/, /Usage: fvpb list/],
     ];
     for (const [args, message, usage] of cases) {
       const result = await runCli(args, env);

@@ -20,8 +20,8 @@
  * Webhook URLs carry their token and are secrets like the password: they are read from the
  * variables or the file named here, held as `Secret`, and no message here ever quotes one.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   Secret,
@@ -33,7 +33,16 @@ import {
 import { boundedDuration, DAY, durationMs, MINUTE, SECOND } from '../domain/duration';
 import { describeZodError } from '../domain/zod-issues';
 
-export const DEFAULT_NOTIFY_STATE_DIR = resolve(__dirname, '..', '.data', 'notifications');
+/** The project's own folder (the nearest package.json up from here): the same from sources and from a build in dist/. */
+function projectRoot(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(__dirname, '..');
+  }
+}
+
+/** Not the working directory: a service's (System32 for a Windows service) is nobody's to write in. */
+export const DEFAULT_NOTIFY_STATE_DIR = join(projectRoot(), '.data', 'notifications');
 
 export class NotifyConfigError extends Error {
   override name = 'NotifyConfigError';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { ConfigError, loadConfig } from '../../worker/config';
+import { repoRoot } from '../helpers/tools';
 import { DEFAULT_NOTIFY_STATE_DIR, loadNotifyConfig, NotifyConfigError } from '../../worker/notify-config';
 
 const SLACK_URL = 'https://hooks.slack.example/services/T000/B000/s3cr3t-token-slack';
@@ -46,6 +47,7 @@ describe('notification configuration', () => {
     assert.equal(config.restoreFailingAfterMs, 15 * 60_000);
     assert.equal(config.timeoutMs, 15_000);
     assert.equal(config.stateDir, DEFAULT_NOTIFY_STATE_DIR);
+    assert.equal(DEFAULT_NOTIFY_STATE_DIR, join(repoRoot, '.data', 'notifications'));
     // The worker's configuration carries it.
     assert.deepEqual(loadConfig(minimalWorker).notify.webhooks, []);
   });

@@ -56,16 +56,6 @@ export function stepProxies(t: StepTimeouts, longestWaitMs: number = TWELVE_HOUR
 }
 export type StepProxies = ReturnType<typeof stepProxies>;
 
-/** What runBackupJob needs: the Veeam steps (bounded retries) and the waits that may last a whole job. */
-export interface ActivityProxies {
-  forward: StepProxies['veeam'];
-  longWait: StepProxies['veeamWait'];
-}
-
-export function jobSteps(steps: StepProxies): ActivityProxies {
-  return { forward: steps.veeam, longWait: steps.veeamWait };
-}
-
 /** The patch under which runs and the reconciler send guard requests through regular activities. */
 export const GUARD_REQUESTS_AS_ACTIVITIES = 'guard-requests-as-activities';
 

@@ -10,7 +10,7 @@
  */
 import { ApplicationFailure, CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { BackupSession } from '../domain/veeam';
-import type { ActivityProxies } from './activity-proxies';
+import type { StepProxies } from './activity-proxies';
 import { FailureType, messageOf } from './failures';
 import { type ProtectedBackupInput } from './input';
 import { durationMs } from '../domain/duration';
@@ -38,7 +38,7 @@ function startSettleMs(pollMs: number): number {
 
 export async function runBackupJob(
   tracker: RunTracker,
-  acts: ActivityProxies,
+  steps: Pick<StepProxies, 'veeam' | 'veeamWait'>,
   job: string,
   veeam: ProtectedBackupInput['veeam'],
 ): Promise<BackupSession> {
@@ -56,7 +56,7 @@ export async function runBackupJob(
 
   tracker.phase('backing-up');
   // The fence is taken after the flush was verified: any session newer than it reads flushed disks.
-  const fence = await acts.longWait.prepareJobStart({
+  const fence = await steps.veeamWait.prepareJobStart({
     job,
     whenAlreadyRunning: veeam.whenAlreadyRunning,
     pollIntervalMs,
@@ -67,7 +67,7 @@ export async function runBackupJob(
     // Not cancellable: once Start-VBRJob may have been sent, the run must learn the session id,
     // or a cancel could leave a job running that nobody stops.
     const started = await CancellationScope.nonCancellable(() =>
-      acts.forward.startJobOnce({
+      steps.veeam.startJobOnce({
         job,
         fence,
         fullBackup: veeam.fullBackup,
@@ -88,7 +88,7 @@ export async function runBackupJob(
         );
       }
       session = record(
-        await acts.longWait.watchSession({
+        await steps.veeamWait.watchSession({
           sessionId: session.id,
           pollIntervalMs,
           reportAfterMs: reportIntervalMs(pollIntervalMs),
@@ -103,7 +103,7 @@ export async function runBackupJob(
       // visible yet): stop whatever started after the fence before anything is restored.
       tracker.warn(`the start of ${job} failed (${messageOf(err)}); making sure nothing it may have started runs`);
       await untilConfirmed(tracker, pollIntervalMs, 'no session of ' + job + ' runs after the fence', async () => {
-        const stopped = await acts.forward.stopJob({ job, fence, pollIntervalMs, settleMs });
+        const stopped = await steps.veeam.stopJob({ job, fence, pollIntervalMs, settleMs });
         if (stopped !== null) record(stopped);
       });
       throw err;
@@ -115,12 +115,12 @@ export async function runBackupJob(
     // in write-through, meanwhile; the status shows why).
     await untilConfirmed(tracker, pollIntervalMs, `session ${sessionId} has stopped`, async () => {
       if (stopIt) {
-        const stopped = await acts.forward.stopJob({ job, sessionId, pollIntervalMs });
+        const stopped = await steps.veeam.stopJob({ job, sessionId, pollIntervalMs });
         if (stopped !== null) record(stopped);
       } else {
         while (backup.state !== 'Stopped') {
           record(
-            await acts.longWait.watchSession({
+            await steps.veeamWait.watchSession({
               sessionId,
               pollIntervalMs,
               reportAfterMs: reportIntervalMs(pollIntervalMs),

@@ -24,7 +24,7 @@ import {
 } from '@temporalio/workflow';
 import { durationMs } from '../domain/duration';
 import { isFlushed } from '../domain/policy';
-import { jobSteps, stepProxies, type StepProxies } from './activity-proxies';
+import { stepProxies, type StepProxies } from './activity-proxies';
 import { runBackupJob } from './backup-job';
 import { asApplicationFailure, FailureType, messageOf } from './failures';
 import { runVmGuardHolder } from './guard/holder';
@@ -69,7 +69,7 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
       await guard.protect(vms);
       // Always asked at the same point; histories from before the patch replay without the read.
       if (patched(REVERIFY_BEFORE_START)) await reverifyFlush(tracker, steps, vms, input);
-      const session = await runBackupJob(tracker, jobSteps(steps), input.job, input.veeam);
+      const session = await runBackupJob(tracker, steps, input.job, input.veeam);
       failIfDrifted(tracker);
       if (session.result === 'Failed') {
         throw ApplicationFailure.nonRetryable(

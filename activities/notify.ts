@@ -119,9 +119,10 @@ export function createNotifyActivities(deps: NotifyDependencies) {
     return exclusive(channel.id, async () => {
       const record = new SentRecord(s.stateDir, channel.id, s.rememberedKeys ?? DEFAULT_REMEMBERED_KEYS);
       const keyHash = sha256(event.key);
-      if (await record.has(keyHash)) return 'already-sent';
+      if (await recordStep('cannot read', () => record.has(keyHash))) return 'already-sent';
       await channel.send(event, message);
-      await record.add(keyHash, now());
+      // Sent but not recorded (a full disk...): the retry sends again, with the same key for the receiver to drop.
+      await recordStep('sent, but cannot record it', () => record.add(keyHash, now()));
       return 'sent';
     });
   }
@@ -331,6 +332,18 @@ function describeFailure(err: unknown, channel: Channel, settings: NotifySetting
 
 // ---------------------------------------------------------------------------------------------------
 // The record of sent keys
+
+/** A failure of the record, said as one (its path is no secret) rather than as the channel's. */
+async function recordStep<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ChannelError(
+      `${what} its record of sent notifications (${e.code ?? e.message}${e.path ? `: ${e.path}` : ''})`,
+    );
+  }
+}
 
 const SentFile = z.object({
   version: z.literal(1),

@@ -7,7 +7,7 @@
  */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure, type LogLevel, type LogMetadata, type Logger } from '@temporalio/common';
@@ -370,6 +370,19 @@ describe('the notify activity', () => {
     } finally {
       await silent.close();
     }
+  });
+
+  test('a state dir it cannot write in fails the activity before anything is sent, and says where', async () => {
+    const notADir = join(mkdtempSync(join(tmpdir(), 'fvpb-notify-file-')), 'plain-file');
+    writeFileSync(notADir, 'not a directory');
+    const s = settings({ stateDir: notADir, mail: undefined, webhooks: settings().webhooks.slice(0, 1) });
+    const before = counts();
+    const err = await failure(run(createNotifyActivities({ notify: s }), events('no-state')[0]!));
+    assert.equal(err.type, NOTIFICATION_FAILED);
+    assert.equal(err.nonRetryable, false);
+    assert.match(err.message, /webhook OPS_HOOK \(json\): cannot read its record of sent notifications \(ENOTDIR: /);
+    assert.ok(err.message.includes(notADir));
+    assert.deepEqual(counts(), before, 'nothing sent that could not be recorded');
   });
 
   test('no secret in any body, mail, log line or record', async () => {

@@ -31,7 +31,10 @@ interface MetricDefinition {
   kind: 'counter' | 'gauge' | 'histogram';
   valueType: 'int' | 'float';
   description: string;
-  /** The labels the product sets (the exporter may add namespace, task_queue, workflow_type...). */
+  /**
+   * The labels the product sets (the worker adds namespace, taskQueue, workflowType). Never `job` or
+   * `instance`: Prometheus sets those on every scraped series and renames a metric's own to exported_job.
+   */
   labels: readonly string[];
   /** Bucket boundaries for a histogram, in its own unit. */
   buckets?: readonly number[];
@@ -83,14 +86,14 @@ export const PRODUCT_METRICS = {
     kind: 'counter',
     valueType: 'int',
     description: 'Protected backup runs by outcome',
-    labels: ['outcome', 'job'],
+    labels: ['outcome', 'backup_job'],
   },
   backedUpUnprotected: {
     name: 'fvpb_backed_up_unprotected_total',
     kind: 'counter',
     valueType: 'int',
     description: 'VMs a Veeam session read while they were not verified in write-through',
-    labels: ['vm', 'job'],
+    labels: ['vm', 'backup_job'],
   },
 } as const satisfies Record<string, MetricDefinition>;
 
@@ -108,7 +111,7 @@ export function productHistogramBuckets(): Record<string, number[]> {
 
 /** The product's metrics over one meter. Labels are bounded by what the product manages (its VMs and jobs). */
 export interface ProductMetrics {
-  /** One run ended: `fvpb_runs_total{outcome, job}` += 1. */
+  /** One run ended: `fvpb_runs_total{outcome, backup_job}` += 1 (`job` is the Veeam job). */
   recordRunOutcome(outcome: RunOutcome, job: string): void;
   /** `fvpb_vms_write_through{vm}` = 1 while a restore is owed (`on`), else 0. */
   vmWriteThrough(vm: string, on: boolean): void;
@@ -118,7 +121,7 @@ export interface ProductMetrics {
   flushVerified(vm: string, seconds: number): void;
   /** One restore attempt and how it went: `fvpb_restore_attempts_total{vm}` += 1, and `fvpb_restore_failures_total{vm}` += 1 if it failed. */
   restoreAttempt(vm: string, succeeded: boolean): void;
-  /** A VM was backed up without verified protection: `fvpb_backed_up_unprotected_total{vm, job}` += 1. */
+  /** A VM was backed up without verified protection: `fvpb_backed_up_unprotected_total{vm, backup_job}` += 1. */
   backedUpUnprotected(vm: string, job: string): void;
 }
 
@@ -130,7 +133,7 @@ export function productMetrics(meter: MetricMeter): ProductMetrics {
   const histogram = (d: MetricDefinition, value: number, tags: MetricTags) =>
     meter.createHistogram(d.name, d.valueType, undefined, d.description).record(Math.max(0, value), tags);
   return {
-    recordRunOutcome: (outcome, job) => counter(m.runs, { outcome, job }),
+    recordRunOutcome: (outcome, job) => counter(m.runs, { outcome, backup_job: job }),
     vmWriteThrough: (vm, on) =>
       meter
         .createGauge(m.vmsWriteThrough.name, 'int', undefined, m.vmsWriteThrough.description)
@@ -141,7 +144,7 @@ export function productMetrics(meter: MetricMeter): ProductMetrics {
       counter(m.restoreAttempts, { vm });
       if (!succeeded) counter(m.restoreFailures, { vm });
     },
-    backedUpUnprotected: (vm, job) => counter(m.backedUpUnprotected, { vm, job }),
+    backedUpUnprotected: (vm, job) => counter(m.backedUpUnprotected, { vm, backup_job: job }),
   };
 }
 

@@ -123,7 +123,7 @@ describe('product metrics on the worker endpoint', () => {
     });
 
     assert.deepEqual(
-      find(samples, 'fvpb_runs_total', tags).map((s) => [s.labels.outcome, s.labels.job, s.value]),
+      find(samples, 'fvpb_runs_total', tags).map((s) => [s.labels.outcome, s.labels.backup_job, s.value]),
       [['completed', JOB, 1]],
     );
     const gauge = (v: string) => find(samples, 'fvpb_vms_write_through', { ...tags, vm: v }).map((s) => s.value);
@@ -138,7 +138,7 @@ describe('product metrics on the worker endpoint', () => {
       [1],
     );
     assert.deepEqual(
-      find(samples, 'fvpb_backed_up_unprotected_total', { ...tags, vm: 'app-01', job: JOB }).map((s) => s.value),
+      find(samples, 'fvpb_backed_up_unprotected_total', { ...tags, vm: 'app-01', backup_job: JOB }).map((s) => s.value),
       [1],
     );
     for (const [name, value] of [
@@ -174,7 +174,7 @@ describe('product metrics on the worker endpoint', () => {
       workflowId: uniqueId('emit-replay'),
       args: [JOB],
     });
-    const tags = { taskQueue, workflowType: 'emitAcrossReplay', job: JOB };
+    const tags = { taskQueue, workflowType: 'emitAcrossReplay', backup_job: JOB };
     await waitFor('the first outcome on the first worker', async () => {
       const { samples } = await scrape(firstPort);
       return find(samples, 'fvpb_runs_total', { ...tags, outcome: 'failed' }).length > 0;

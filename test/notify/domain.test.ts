@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MetricMeter, MetricTags } from '@temporalio/common';
-import { PRODUCT_METRIC_NAMES, productHistogramBuckets, productMetrics } from '../../domain/metrics';
+import { PRODUCT_METRICS, PRODUCT_METRIC_NAMES, productHistogramBuckets, productMetrics } from '../../domain/metrics';
 import { NOTIFICATION_KINDS, NotificationEvent, notificationKey } from '../../domain/notification';
 
 describe('notification events', () => {
@@ -115,7 +115,7 @@ describe('product metrics API', () => {
     assert.deepEqual(
       recorded.map((r) => [r.kind, r.name, r.value, r.tags]),
       [
-        ['counter', 'fvpb_runs_total', 1, { outcome: 'warning', job: 'Nightly-SQL' }],
+        ['counter', 'fvpb_runs_total', 1, { outcome: 'warning', backup_job: 'Nightly-SQL' }],
         ['gauge', 'fvpb_vms_write_through', 1, { vm: 'sql-01' }],
         ['gauge', 'fvpb_vms_write_through', 0, { vm: 'sql-01' }],
         ['histogram', 'fvpb_flush_seconds', 12.5, { vm: 'sql-01' }],
@@ -124,11 +124,17 @@ describe('product metrics API', () => {
         ['counter', 'fvpb_restore_attempts_total', 1, { vm: 'sql-01' }],
         ['counter', 'fvpb_restore_attempts_total', 1, { vm: 'sql-01' }],
         ['counter', 'fvpb_restore_failures_total', 1, { vm: 'sql-01' }],
-        ['counter', 'fvpb_backed_up_unprotected_total', 1, { vm: 'web-01', job: 'Nightly-SQL' }],
+        ['counter', 'fvpb_backed_up_unprotected_total', 1, { vm: 'web-01', backup_job: 'Nightly-SQL' }],
       ],
     );
     assert.ok(recorded.filter((r) => r.kind === 'histogram').every((r) => r.valueType === 'float'));
     assert.deepEqual(new Set(recorded.map((r) => r.name)), new Set(PRODUCT_METRIC_NAMES));
+  });
+
+  test('no metric has a label Prometheus sets on every series (it would be renamed exported_job)', () => {
+    for (const m of Object.values(PRODUCT_METRICS)) {
+      assert.ok(!m.labels.some((l: string) => l === 'job' || l === 'instance'), m.name);
+    }
   });
 
   test('histograms have increasing buckets in seconds, up to a day', () => {

@@ -30,14 +30,19 @@ export function activityCancellationSignal(): AbortSignal | undefined {
   return activityContext()?.cancellationSignal;
 }
 
-/** The worker froze for longer than this many heartbeat timeouts: its attempt is surely gone. */
-export const STALL_HEARTBEAT_TIMEOUTS = 2;
+/**
+ * The worker stood still for longer than this many heartbeat timeouts: its attempt is gone (the
+ * server heard no heartbeat meanwhile; Core may have flushed one throttled heartbeat late, so a
+ * starved, not frozen, process can be wrong by up to 0.8 of a timeout: the cost is one retried
+ * attempt, the alternative a write that lands after the retry's).
+ */
+export const STALL_HEARTBEAT_TIMEOUTS = 1;
 
 /**
  * The signal of one call: it fires when the activity is cancelled, and also when this process stood
- * still (SIGSTOP, a paused VM, a debugger, a starved event loop) for longer than
- * STALL_HEARTBEAT_TIMEOUTS heartbeat timeouts: no heartbeat left meanwhile, so the server has timed
- * the attempt out and a retry may already have acted. Temporal's own cancellation arrives only after
+ * still (SIGSTOP, a paused VM, a debugger, a starved event loop) for longer than its heartbeat
+ * timeout: no heartbeat left meanwhile, so the server has timed the attempt out and a retry may
+ * already have acted. Temporal's own cancellation arrives only after
  * the next heartbeat's round trip, and in that gap a queued call would be handed the permit freed by
  * output read on waking and be sent. Overdue timers run before the pool writes a line (session.ts
  * yields to them), so the watchdog fires first.

@@ -211,7 +211,7 @@ test('a worker stopped past its heartbeat timeout never sends its queued write o
   await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
   await lab.client.setFaults([{ op: 'Get-VmFlushState', action: 'delay', delayMs: 2500, times: 1 }]);
   const slow = pool.invoke('Get-VmFlushState', { vm: 'sql-01' });
-  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 300 });
+  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 1000 });
   const activity = env.run(() => invoker.invoke('Set-VmWriteThrough', { vm: 'app-01' }));
   assert.equal(pool.stats().waiting, 1, 'the write waits for the only session');
   await waitFor('the slow call to reach the host', async () =>
@@ -235,8 +235,8 @@ test('a worker stopped past its heartbeat timeout never sends its queued write o
 test('a slow call in a live worker is not mistaken for a frozen one', async () => {
   const pool = fvpPool();
   const invoker = cancelledWithActivity(pool);
-  await lab.client.setFaults([{ op: 'Set-VmWriteThrough', action: 'delay', delayMs: 1500, times: 1 }]);
-  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 300 });
+  await lab.client.setFaults([{ op: 'Set-VmWriteThrough', action: 'delay', delayMs: 2500, times: 1 }]);
+  const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 1000 });
   await env.run(async () => {
     const policy = await invoker.invoke('Set-VmWriteThrough', { vm: 'app-01' });
     assert.equal(policy.requested.mode, 'WriteThrough');

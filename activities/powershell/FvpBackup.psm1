@@ -61,9 +61,6 @@ $VerbosePreference = 'SilentlyContinue'
 # =====================================================================================================
 $script:Fvp = @{
     Module                      = 'prnxcli'
-    # Connect-PrnxServer: the credential parameter is spelled in the plural in the scripts seen.
-    ConnectServerParameter      = 'NameOrIPAddress'
-    ConnectCredentialParameter  = 'Credentials'
     # Get-PrnxVM object properties.
     VmNameProperty              = 'Name'
     VmUuidProperty              = 'uuid'
@@ -83,12 +80,10 @@ $script:Fvp = @{
     # Set-PrnxAccelerationPolicy picks its VM by this parameter: 'Name' (seen most) or 'UUID' (also
     # seen; immune to wildcard characters in VM names, prefer it if your version has it).
     SetPolicyTarget             = 'Name'
-    # The switch that marks a proxy VM as a VADP appliance.
-    VadpSwitch                  = 'Vadp'
     # Get-PrnxObjectStats -ObjectIdentifier <uuid> -NumberOfSamples 1 -> property with seconds left.
-    # FVP 3.1 is said to also need -StartTime 0: add it to StatsExtraParameters if so.
+    # FVP 3.1 is said to also need -StartTime 0: set StatsStartTime = 0 if so.
     TimeToDestageProperty       = 'time_to_destage'
-    StatsExtraParameters        = @{}
+    StatsStartTime              = $null
     # A cheap call that fails when the management server is down (Get-Doctor's reachability check).
     PingCommand                 = 'Get-PrnxVM'
 }
@@ -434,16 +429,15 @@ function Connect-Vendor {
     param([string]$Endpoint, [string]$Server, $Port, $Credential)
     if ($Endpoint -ceq 'fvp') {
         Import-Module -Name $script:Fvp.Module -DisableNameChecking -ErrorAction Stop | Out-Null
-        $connect = @{ ErrorAction = 'Stop' }
-        $connect[$script:Fvp.ConnectServerParameter] = $Server
-        if ($null -ne $Credential) { $connect[$script:Fvp.ConnectCredentialParameter] = $Credential }
-        $null = Connect-PrnxServer @connect
+        $prnx = @{ NameOrIPAddress = $Server; ErrorAction = 'Stop' }
+        if ($null -ne $Credential) { $prnx.Credentials = $Credential }
+        $null = Connect-PrnxServer @prnx
     } else {
         Import-Module -Name $script:Veeam.Module -DisableNameChecking -ErrorAction Stop | Out-Null
-        $connect = @{ Server = $Server; ErrorAction = 'Stop' }
-        if ($null -ne $Port) { $connect.Port = [int]$Port }
-        if ($null -ne $Credential) { $connect.Credential = $Credential }
-        $null = Connect-VBRServer @connect
+        $vbr = @{ Server = $Server; ErrorAction = 'Stop' }
+        if ($null -ne $Port) { $vbr.Port = [int]$Port }
+        if ($null -ne $Credential) { $vbr.Credential = $Credential }
+        $null = Connect-VBRServer @vbr
     }
     $script:Endpoint = $Endpoint
     $script:Server = $Server
@@ -540,8 +534,8 @@ function Get-VmPolicyDocument {
 }
 
 function Set-FvpPolicy {
-    <# Set-PrnxAccelerationPolicy on the VM, addressed as section 1 says, with extra parameters. #>
-    param([string]$Name, [hashtable]$Parameters)
+    <# Set-PrnxAccelerationPolicy on the VM, addressed as section 1 says (parameter names literal: the CI surface check reads them). #>
+    param([string]$Name, [string]$Mode, $Peers, $ExternalPeers, $WaitTimeSeconds)
     $vm = Resolve-FvpVm -Name $Name
     $cluster = Get-VendorProperty -Object $vm -Name $script:Fvp.VmFlashClusterProperty -What 'Get-PrnxVM object' -Optional
     if ([string]::IsNullOrEmpty([string]$cluster)) {
@@ -553,7 +547,15 @@ function Set-FvpPolicy {
     } else {
         $params.Name = $Name
     }
-    foreach ($key in $Parameters.Keys) { $params[$key] = $Parameters[$key] }
+    if ($Mode -ceq 'WriteBack') {
+        $params.WriteBack = $true
+        $params.NumWBPeers = [int]$Peers
+        # Only with fault domains (Enterprise licence); passing it elsewhere fails.
+        if ($null -ne $ExternalPeers) { $params.NumWBExternalPeers = [int]$ExternalPeers }
+    } else {
+        $params.WriteThrough = $true
+        if ($null -ne $WaitTimeSeconds) { $params.WaitTimeSeconds = [int]$WaitTimeSeconds }
+    }
     $null = Set-PrnxAccelerationPolicy @params
 }
 
@@ -617,10 +619,7 @@ function Set-VmWriteThrough {
     $target = [ordered]@{ mode = 'WriteThrough'; peers = 0; externalPeers = $null }
     if ($current.accelerated -and (Test-SamePolicy $current.requested $target)) { return $current }
     if ($current.accelerated) { Assert-ExpectedPolicy -Name $name -Current $current.requested -OpArgs $OpArgs }
-    $parameters = @{ WriteThrough = $true }
-    $wait = Get-ArgValue $OpArgs 'waitTimeSeconds'
-    if ($null -ne $wait) { $parameters.WaitTimeSeconds = [int]$wait }
-    Set-FvpPolicy -Name $name -Parameters $parameters
+    Set-FvpPolicy -Name $name -Mode 'WriteThrough' -WaitTimeSeconds (Get-ArgValue $OpArgs 'waitTimeSeconds')
     return Get-VmPolicyDocument -Name $name
 }
 
@@ -636,14 +635,7 @@ function Restore-VmCachePolicy {
     $current = Get-VmPolicyDocument -Name $name
     if ($current.accelerated -and (Test-SamePolicy $current.requested $policy)) { return $current }
     if ($current.accelerated) { Assert-ExpectedPolicy -Name $name -Current $current.requested -OpArgs $OpArgs }
-    if ($policy.mode -ceq 'WriteThrough') {
-        $parameters = @{ WriteThrough = $true }
-    } else {
-        $parameters = @{ WriteBack = $true; NumWBPeers = $policy.peers }
-        # Only with fault domains (Enterprise licence); passing it elsewhere fails.
-        if ($null -ne $policy.externalPeers) { $parameters.NumWBExternalPeers = $policy.externalPeers }
-    }
-    Set-FvpPolicy -Name $name -Parameters $parameters
+    Set-FvpPolicy -Name $name -Mode $policy.mode -Peers $policy.peers -ExternalPeers $policy.externalPeers
     return Get-VmPolicyDocument -Name $name
 }
 
@@ -653,7 +645,7 @@ function Get-VmFlushState {
     $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
     $document = Get-VmPolicyDocument -Name $name
     $stats = @{ ObjectIdentifier = $document.uuid; NumberOfSamples = 1; ErrorAction = 'Stop' }
-    foreach ($key in $script:Fvp.StatsExtraParameters.Keys) { $stats[$key] = $script:Fvp.StatsExtraParameters[$key] }
+    if ($null -ne $script:Fvp.StatsStartTime) { $stats.StartTime = $script:Fvp.StatsStartTime }
     $sample = @(Get-PrnxObjectStats @stats) | Select-Object -First 1
     if ($null -eq $sample) { throw (New-OpError 'transient' 'NoStatistics' "Get-PrnxObjectStats returned no sample for VM '$name'") }
     # Never default a missing value to 0: that would report a VM as flushed.
@@ -694,10 +686,10 @@ function Set-ProxyVadp {
     } else {
         $params.Name = $name
     }
-    $params[$script:Fvp.VadpSwitch] = $true
+    $params.Vadp = $true
     $null = Set-PrnxAccelerationPolicy @params
     if (-not (Test-ProxyVadp -Name $name)) {
-        throw (New-OpError 'permanent' 'VadpNotApplied' "Set-PrnxAccelerationPolicy -$($script:Fvp.VadpSwitch) did not mark '$name' as a VADP appliance")
+        throw (New-OpError 'permanent' 'VadpNotApplied' "Set-PrnxAccelerationPolicy -Vadp did not mark '$name' as a VADP appliance")
     }
     return [ordered]@{ vm = $name; vadp = $true }
 }

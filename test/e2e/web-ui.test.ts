@@ -2,7 +2,9 @@
  * The Temporal Web UI of the dev server, driven in Debian's Chromium (headless, playwright-core):
  * an operator fills the Start Workflow form as README "Starting runs" says, and the run it starts
  * completes with the lab judging the backup consistent; an invalid input pasted there fails the run
- * at once with the readable validation message, visible in the UI, and changes nothing.
+ * at once with the readable validation message, visible in the UI, and changes nothing. A run
+ * started through the client library shows its static summary and details (who started it, the
+ * input) on its page, and its search attributes.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +15,8 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startLab } from '../../lab/launch';
 import { buildBundle } from '../../worker/bundle';
-import { waitForOutcome } from '../../client/runs';
+import { connect } from '../../client/connection';
+import { startProtectedBackup, waitForOutcome } from '../../client/runs';
 import { fastRequest, uniqueId, type Lab } from '../helpers/harness';
 import {
   assertConsistentSessions,
@@ -145,5 +148,61 @@ describe('Temporal Web UI', () => {
     assert.equal(outcome.failureType, 'InvalidInput');
     assert.equal(outcome.message, message);
     await assertNothingChanged(lab, policies, JOB);
+  });
+
+  /** Whether `text` shows anywhere on the page, its frames included (the UI renders markdown in a frame). */
+  async function shows(page: Page, text: string): Promise<boolean> {
+    for (const frame of page.frames()) {
+      if (
+        (await frame
+          .getByText(text)
+          .count()
+          .catch(() => 0)) > 0
+      )
+        return true;
+    }
+    return false;
+  }
+
+  async function waitUntilShown(page: Page, text: string, what: string): Promise<void> {
+    const until = Date.now() + 30_000;
+    while (!(await shows(page, text))) {
+      if (Date.now() > until) {
+        await page.screenshot({ path: join(dir, `${what}.png`), fullPage: true });
+        assert.fail(`the UI does not show ${JSON.stringify(text)} (${what}; screenshot ${dir}/${what}.png)`);
+      }
+      await page.waitForTimeout(500);
+    }
+  }
+
+  test('a run started by the client: its page shows the summary, who started it and the input, and its search attributes', async () => {
+    await lab.client.loadScenario(scenario());
+    const job = JOB;
+    const conn = await connect({ address: env.address, taskQueue, env: {}, identity: 'ops@veeam-01 fvpb-cli' });
+    let workflowId: string;
+    let runId: string;
+    try {
+      const run = await startProtectedBackup(
+        conn.client,
+        { ...fastRequest(job), vms: ['sql-01'] },
+        { taskQueue, via: 'the CLI (`run`)' },
+      );
+      ({ workflowId, runId } = run);
+      assert.equal((await waitForOutcome(run.handle)).kind, 'success');
+    } finally {
+      await conn.close();
+    }
+    const page = await browser.newPage();
+    await page.goto(`${ui}/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${runId}/history`);
+    await badgeShows(page, 'Completed', 'the client run');
+    const summary = `${job}: 1 VM, auto`;
+    await page.getByRole('tab', { name: 'User Metadata' }).click();
+    await waitUntilShown(page, summary, 'summary');
+    await waitUntilShown(page, 'ops@veeam-01 fvpb-cli', 'details-who');
+    await waitUntilShown(page, 'through the CLI', 'details-through');
+    await waitUntilShown(page, '"job": "Nightly-SQL"', 'details-input');
+    await page.screenshot({ path: join(dir, 'user-metadata.png'), fullPage: true });
+    await page.getByRole('tab', { name: 'Search Attributes' }).click();
+    await waitUntilShown(page, '"FvpbJob": "Nightly-SQL"', 'search-attributes');
   });
 });

@@ -20,13 +20,16 @@ import { listQuery, startProtectedBackup } from '../../client/runs';
 import { syncReconcilerSchedule } from '../../client/guard/reconciler-schedule';
 import { createSchedule, parseScheduleEntry, triggerSchedule } from '../../client/schedules/manage';
 import {
+  devServerSearchAttributeArgs,
   JOB_ATTRIBUTE,
+  PHASE_ATTRIBUTE,
+  registerSearchAttributes,
   RESTORE_PENDING_ATTRIBUTE,
   VMS_ATTRIBUTE,
   visibilityString,
 } from '../../client/search-attributes';
 import { uniqueId } from '../helpers/harness';
-import { startDevServer } from '../helpers/temporal';
+import { startDevServer, startTimeSkippingServer } from '../helpers/temporal';
 import { cliEnv, runCli, waitFor } from './helpers';
 
 const CLI_IDENTITY = `${userInfo().username}@${hostname()} fvpb-cli`;
@@ -61,6 +64,37 @@ describe('summaries, details, identity and search attributes', () => {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     return history.events ?? [];
   }
+
+  test('the search attributes are registered on the dev server and the time-skipping server the tests start', async () => {
+    const listed = await env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
+    assert.deepEqual(
+      Object.entries(listed.customAttributes ?? {})
+        .filter(([name]) => name.startsWith('Fvpb'))
+        .map(([name]) => name)
+        .sort(),
+      ['FvpbJob', 'FvpbPhase', 'FvpbRestorePending', 'FvpbVms'],
+    );
+    assert.deepEqual(await registerSearchAttributes(env.connection, 'default'), [], 'idempotent: nothing missing');
+    assert.deepEqual(devServerSearchAttributeArgs().slice(0, 2), ['--search-attribute', 'FvpbJob=Keyword']);
+    // The time-skipping server lists nothing but refuses an undefined attribute: a start that sets all four.
+    const skipping = await startTimeSkippingServer();
+    try {
+      const all = new TypedSearchAttributes([
+        { key: JOB_ATTRIBUTE, value: 'J' },
+        { key: VMS_ATTRIBUTE, value: ['a'] },
+        { key: PHASE_ATTRIBUTE, value: 'resolving' },
+        { key: RESTORE_PENDING_ATTRIBUTE, value: false },
+      ]);
+      const handle = await skipping.client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue,
+        workflowId: uniqueId('skipping'),
+        typedSearchAttributes: all,
+      });
+      await handle.terminate('test over');
+    } finally {
+      await skipping.teardown();
+    }
+  });
 
   test('summary and details: the format and its bounds', () => {
     assert.equal(

@@ -2,10 +2,12 @@
  * Starts the real Temporal servers for tests: the CLI dev server (full server, real time) and the
  * time-skipping test server, both from .tools/bin via `existing-path`. The dev server has the
  * product's search attributes (domain/search-attributes.ts), as `npm run server` and the demo do:
- * the workflows upsert them, and a start that sets an unregistered one is refused.
+ * the workflows upsert them, and a start that sets an unregistered one is refused. So has the
+ * time-skipping server.
  */
 import { execFileSync } from 'node:child_process';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { registerSearchAttributes } from '../../client/search-attributes';
 import { SEARCH_ATTRIBUTES } from '../../domain/search-attributes';
 import { requireTool, temporalCli, temporalTestServer } from './tools';
 
@@ -30,10 +32,13 @@ export function startDevServer(options: DevServerOptions = {}): Promise<TestWork
   });
 }
 
-export function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
+export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: requireTool(temporalTestServer) } },
   });
+  // It refuses undefined attributes too, and takes no flag for them: register through its operator API.
+  await registerSearchAttributes(env.connection, 'default');
+  return env;
 }
 
 /**

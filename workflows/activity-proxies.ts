@@ -125,6 +125,12 @@ export const localReconcilerMessengers = proxyLocalActivities<Pick<A, 'signalVmG
   retry: { initialInterval: '200ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
 });
 
+/** Notifications: sent once per event key by the activity, however often Temporal retries it. */
+export const { notify } = proxyActivities<Pick<A, 'notify'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes', maximumAttempts: 10 },
+});
+
 /** doctor: read-only checks on the worker's PowerShell hosts. */
 export const { runDoctor } = proxyActivities<Pick<A, 'runDoctor'>>({
   startToCloseTimeout: '3 minutes',

@@ -51,6 +51,7 @@ export async function runBackupJob(
     backup.result = session.result;
     backup.progress = session.progress;
     backup.tasks = session.tasks.map(({ vm, status, result }) => ({ vm, status, result }));
+    tracker.publish();
     return session;
   };
 

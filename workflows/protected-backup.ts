@@ -26,7 +26,9 @@ import { durationMs } from '../domain/duration';
 import { isFlushed } from '../domain/policy';
 import { stepProxies, type StepProxies } from './activity-proxies';
 import { runBackupJob } from './backup-job';
-import { asApplicationFailure, FailureType, messageOf } from './failures';
+import { backedUpUnprotected, recordRunOutcome, type RunOutcome } from '../domain/metrics';
+import { asApplicationFailure, FailureType, messageOf, typeOf } from './failures';
+import { eventBase, sendNotification } from './notifications';
 import { runVmGuardHolder } from './guard/holder';
 import { runLocalGuard } from './guard/run-local';
 import type { WriteThroughGuard } from './guard/write-through-guard';
@@ -36,6 +38,9 @@ import { parseWorkflowInput } from './parse-input';
 import type { RunReport, RunStatus, VmStatus } from './status';
 import { stepTimeoutsOf } from './step-timeouts';
 import { RunTracker } from './tracker';
+
+/** The patch under which a run upserts the product's search attributes (domain/search-attributes.ts). */
+const OPERATOR_VISIBILITY = 'operator-visibility';
 
 /** The patch under which every VM's flush is read once more right before the job is started. */
 const REVERIFY_BEFORE_START = 'reverify-before-start';
@@ -47,7 +52,8 @@ export const statusQuery = defineQuery<RunStatus>('status');
 
 export async function protectedBackup(request: ProtectedBackupRequest): Promise<RunReport> {
   const input = parseWorkflowInput(ProtectedBackupInput, request, 'protectedBackup');
-  const tracker = new RunTracker(input.job, input.dryRun);
+  // Always asked at the same point: runs since the patch keep their search attributes up to date.
+  const tracker = new RunTracker(input.job, input.dryRun, patched(OPERATOR_VISIBILITY));
   setHandler(statusQuery, () => tracker.status);
 
   const steps = stepProxies(stepTimeoutsOf(input.timeouts), durationMs(input.veeam.maxDuration));
@@ -55,6 +61,7 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
   let failure: unknown = undefined;
   try {
     const vms = await resolveVms(tracker, steps, input);
+    tracker.publish();
     if (input.transportMode === 'hotadd') await checkHotAddProxies(tracker, steps, input.hotAddProxies ?? []);
     if (input.dryRun) {
       planOnly(tracker, vms);
@@ -92,9 +99,11 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
     const cancelled = isCancellation(failure);
     tracker.status.error = cancelled ? 'cancelled' : messageOf(failure);
     tracker.phase(cancelled ? 'cancelled' : 'failed');
-    throw asApplicationFailure(failure, [tracker.status]);
+  } else {
+    tracker.phase('completed');
   }
-  tracker.phase('completed');
+  await reportOutcome(tracker, failure);
+  if (failure !== undefined) throw asApplicationFailure(failure, [tracker.status]);
   return tracker.status;
 }
 
@@ -187,6 +196,35 @@ function failIfDrifted(tracker: RunTracker): void {
     `${drifted.map((vm) => `${JSON.stringify(vm.vm)} ${vm.drift}`).join('; ')}, during the backup: their backups may not be consistent`,
     FailureType.policyDrift,
   );
+}
+
+/** The run's outcome where operators look: the runs metric, and a notification unless it simply succeeded. */
+async function reportOutcome(tracker: RunTracker, failure: unknown): Promise<void> {
+  const { job, vms: statuses, warnings, dryRun } = tracker.status;
+  const outcome: RunOutcome =
+    failure === undefined
+      ? warnings.length > 0
+        ? 'warning'
+        : 'completed'
+      : isCancellation(failure)
+        ? 'cancelled'
+        : 'failed';
+  recordRunOutcome(outcome, job);
+  for (const vm of statuses.filter((v) => v.drift)) backedUpUnprotected(vm.vm, job);
+  if (outcome === 'completed' || dryRun) return;
+  const vms = statuses.map((vm) => vm.vm);
+  if (outcome === 'failed') {
+    await sendNotification({
+      ...eventBase('run-failed'),
+      job,
+      vms,
+      failure: { type: typeOf(failure) ?? null, message: messageOf(failure) },
+    });
+  } else if (outcome === 'cancelled') {
+    await sendNotification({ ...eventBase('run-cancelled'), job, vms });
+  } else {
+    await sendNotification({ ...eventBase('run-warning'), job, vms, warnings });
+  }
 }
 
 function planOnly(tracker: RunTracker, vms: VmStatus[]): void {

@@ -31,6 +31,7 @@ import {
   vmGuardSettings,
 } from './activity-proxies';
 import { messageOf } from './failures';
+import { eventBase, sendNotification } from './notifications';
 import { ProtectedBackupInput } from './input';
 import { settleWithLimit } from './limit';
 import { parseWorkflowInput } from './parse-input';
@@ -166,15 +167,9 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
     if (r.status === 'fulfilled') return r.value;
     return entryFor(candidates[i] as UnrestoredGuard, messageOf(r.reason));
   });
-  return {
-    dryRun: input.dryRun,
-    fvpServer,
-    startedAt,
-    endedAt: now(),
-    found: candidates.length,
-    fixed: entries.filter((e) => e.outcome === 'restored').map((e) => e.vm),
-    entries,
-  };
+  const fixed = entries.filter((e) => e.outcome === 'restored').map((e) => e.vm);
+  if (fixed.length > 0 && !input.dryRun) await sendNotification({ ...eventBase('reconciler-fixed'), vms: fixed });
+  return { dryRun: input.dryRun, fvpServer, startedAt, endedAt: now(), found: candidates.length, fixed, entries };
 }
 
 function done(entry: ReconcileEntry, outcome: ReconcileOutcome, detail: string): ReconcileEntry {

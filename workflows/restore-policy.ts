@@ -21,6 +21,8 @@ export interface RestoreHooks {
   attempt(): void;
   /** An attempt failed with this message; the loop pauses next. */
   failed(message: string): void;
+  /** After a failed attempt, before the pause: tell someone (a notification). */
+  afterFailure?(message: string): Promise<void>;
   /** After each pause: a long outage must not grow the history without bound (continue-as-new). */
   paused?(): Promise<void>;
 }
@@ -52,6 +54,7 @@ export async function restorePolicy(
       if (typeOf(err) === FailureType.policyChanged)
         return { kind: 'changed-by-someone-else', message: messageOf(err) };
       hooks.failed(messageOf(err));
+      await hooks.afterFailure?.(messageOf(err));
       await sleep(pauseMs);
       pauseMs = Math.min(pauseMs * 2, timeouts.restoreMaxIntervalMs);
       await hooks.paused?.();

@@ -4,6 +4,9 @@
  * follower also write the facts they learn (flush progress, restore attempts, session state)
  * straight into the VM and backup entries.
  */
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { JOB_ATTRIBUTE, PHASE_ATTRIBUTE, RESTORE_PENDING_ATTRIBUTE, VMS_ATTRIBUTE } from '../domain/search-attributes';
+import { owesRestore, runDetails } from './run-details';
 import type { Phase, RunStatus, VmStatus } from './status';
 
 const now = (): string => new Date(Date.now()).toISOString(); // workflow clock: deterministic
@@ -11,7 +14,17 @@ const now = (): string => new Date(Date.now()).toISOString(); // workflow clock:
 export class RunTracker {
   readonly status: RunStatus;
 
-  constructor(job: string, dryRun: boolean) {
+  private published = '';
+
+  /**
+   * `searchable`: upsert the product's search attributes at every change (runs since the
+   * `operator-visibility` patch; older histories replay without those commands).
+   */
+  constructor(
+    job: string,
+    dryRun: boolean,
+    private readonly searchable = false,
+  ) {
     this.status = {
       job,
       dryRun,
@@ -31,6 +44,27 @@ export class RunTracker {
     this.status.phase = phase;
     this.status.timings[phase] = now();
     if (phase === 'completed' || phase === 'failed' || phase === 'cancelled') this.status.endedAt = now();
+    this.publish();
+  }
+
+  /**
+   * Shows the status where operators look: the run's current details in the Web UI (no history
+   * event) and, when searchable, the search attributes (an upsert only when one of them changed).
+   */
+  publish(): void {
+    setCurrentDetails(runDetails(this.status));
+    if (!this.searchable) return;
+    const vms = this.status.vms.map((vm) => vm.vm);
+    const pending = this.status.vms.some(owesRestore);
+    const values = JSON.stringify([this.status.phase, vms, pending]);
+    if (values === this.published) return;
+    this.published = values;
+    upsertSearchAttributes([
+      { key: JOB_ATTRIBUTE, value: this.status.job },
+      { key: VMS_ATTRIBUTE, value: vms },
+      { key: PHASE_ATTRIBUTE, value: this.status.phase },
+      { key: RESTORE_PENDING_ATTRIBUTE, value: pending },
+    ]);
   }
 
   addVm(vm: string, source: VmStatus['source']): VmStatus {
@@ -58,9 +92,11 @@ export class RunTracker {
     if (step === 'switching') vm.writeThroughAt = now();
     if (step === 'flushed') vm.flushedAt = now();
     if (step === 'restored') vm.restoredAt = now();
+    this.publish();
   }
 
   warn(message: string): void {
     this.status.warnings.push(message);
+    this.publish();
   }
 }

@@ -63,6 +63,14 @@ function fakeFvpAndVeeam(failRestoresUntil: () => number, now: () => Promise<num
     waitForFlush: async () => [{ vm: 'sql-01', requested, effective: 'WriteThrough', timeToDestageSeconds: 0 }],
     startJobOnce: async () => ({ session, reattached: false }),
     watchSession: async () => session,
+    // No channel configured, as on a worker without FVPB_NOTIFY_*.
+    notify: async ({ event }) => ({
+      kind: event.kind,
+      key: event.key,
+      outcome: 'no-channel',
+      channels: [],
+      note: 'none',
+    }),
     restoreCachePolicy: async ({ policy: wanted }) => {
       const at = await now();
       restoreAttemptTimes.push(at);

@@ -65,6 +65,14 @@ function fakeFvpAndVeeam() {
       throw ApplicationFailure.nonRetryable('the job must not be started', 'TestFailure');
     },
     stopJob: async () => null, // nothing to stop: the fake job never starts
+    // No channel configured, as on a worker without FVPB_NOTIFY_*.
+    notify: async ({ event }) => ({
+      kind: event.kind,
+      key: event.key,
+      outcome: 'no-channel',
+      channels: [],
+      note: 'none',
+    }),
     restoreCachePolicy: async ({ policy: wanted, expected }) => {
       if (!samePolicy(requested, wanted)) refuseUnless(expected);
       requested = wanted;

@@ -79,6 +79,7 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
         vm.effective = reply.state.effective;
         vm.timeToDestageSeconds = reply.state.timeToDestageSeconds;
         if (vm.step !== 'flushing') tracker.step(vm, 'flushing');
+        else tracker.publish();
         return;
       case 'granted':
         if (entry.state !== 'acquiring') return;

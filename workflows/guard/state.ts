@@ -16,6 +16,9 @@ import { GuardBook } from './book';
 import { decideRecord, sameRun, type Outcome, type RecordDecision } from './record';
 
 export class VmGuard extends GuardBook {
+  /** Workflow-clock time (ms) of this hold's first switch in this run of the guard: for the metrics. */
+  switchedAt: number | null = null;
+
   // ---- recording ----------------------------------------------------------------------------
 
   /**

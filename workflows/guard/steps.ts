@@ -8,6 +8,8 @@ import { ApplicationFailure, CancellationScope, condition, log, patched, sleep }
 import { isFlushed, type FlushState, type RequestedPolicy } from '../../domain/policy';
 import { guardLookups, stepProxies } from '../activity-proxies';
 import { FailureType, messageOf, typeOf } from '../failures';
+import * as metrics from '../../domain/metrics';
+import { eventBase, sendNotification } from '../notifications';
 import { restorePolicy } from '../restore-policy';
 import type { Outcome } from './record';
 import type { VmGuard } from './state';
@@ -83,7 +85,10 @@ export async function protectRound(guard: VmGuard): Promise<void> {
       pollIntervalMs: flushPollMs,
       returnAfterMs: Math.max(FLUSH_ROUND_MS, 2 * flushPollMs),
     });
-    if (guard.flushRead(state as FlushState | undefined)) return;
+    if (guard.flushRead(state as FlushState | undefined)) {
+      if (guard.switchedAt !== null) metrics.flushVerified(guard.state.vm, (Date.now() - guard.switchedAt) / 1000);
+      return;
+    }
     // Requested write-back again (an admin, or an adopted record): switch again.
     if (state && state.requested.mode !== 'WriteThrough') await switchToWriteThrough(guard, state.requested);
     guard.reportProgress();
@@ -99,6 +104,8 @@ export async function protectRound(guard: VmGuard): Promise<void> {
 async function switchToWriteThrough(guard: VmGuard, expected: RequestedPolicy | null): Promise<boolean> {
   const owedBefore = guard.owesRestore;
   guard.switching();
+  guard.switchedAt ??= Date.now();
+  metrics.vmWriteThrough(guard.state.vm, true);
   try {
     const after = await steps(guard).fvp.setWriteThrough({ vm: guard.state.vm, ...(expected ? { expected } : {}) });
     guard.switched(after);
@@ -134,6 +141,8 @@ export async function watchForDrift(guard: VmGuard): Promise<void> {
 export async function checkHolders(guard: VmGuard): Promise<void> {
   guard.checkRequested = false;
   guard.nextCheckAt = Date.now() + (guard.settings?.holderCheckIntervalMs ?? 0);
+  // The gauge lives in the worker's memory: set again at every check, it survives a worker restart.
+  metrics.vmWriteThrough(guard.state.vm, guard.owesRestore);
   if (guard.state.holders.length === 0) return;
   let results;
   try {
@@ -215,13 +224,32 @@ export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean
   guard.phase('restoring');
   guard.syncMemo();
   const recorded = guardState.recorded;
+  const vm = guardState.vm;
+  let failingSince: string | null = null;
   const outcome = recorded
-    ? await restorePolicy(steps(guard).restore, guardState.vm, recorded, guard.timeouts(), {
+    ? await restorePolicy(steps(guard).restore, vm, recorded, guard.timeouts(), {
         attempt: () => guard.restoreAttempt(),
-        failed: (message) => guard.restoreFailed(message),
+        failed: (message) => {
+          guard.restoreFailed(message);
+          metrics.restoreAttempt(vm, false);
+        },
+        afterFailure: async (message) => {
+          failingSince ??= new Date(Date.now()).toISOString();
+          await sendNotification({
+            ...eventBase('restore-failing', { vm, episode: failingSince }),
+            vm,
+            attempts: guardState.restoreAttempts,
+            since: failingSince,
+            lastError: message,
+          });
+        },
         paused: () => rt.continueIfLong(), // a restore failing for days must not grow the history without bound
       })
     : null;
+  if (outcome?.kind === 'restored') metrics.restoreAttempt(vm, true);
+  metrics.vmWriteThrough(vm, false);
+  if (guard.switchedAt !== null) metrics.writeThroughEnded(vm, (Date.now() - guard.switchedAt) / 1000);
+  guard.switchedAt = null;
   guard.restored(outcome);
   return true;
 }

@@ -13,18 +13,44 @@ import type { OperationInvoker } from './invoker';
 import { isFlushed, samePolicy, type FlushState, type RequestedPolicy, type VmPolicy } from '../domain/policy';
 import { classified, powerShellErrorType } from './failures';
 import { pause, whileHeartbeating } from './heartbeat';
+import { interpretFlushState, interpretFvpServer, interpretVmPolicy, type FvpServerFacts } from './vendor/interpret';
 
 export interface FvpDependencies {
   fvp: OperationInvoker;
 }
 
+/** How long the FVP server's build and licence are trusted before they are read again. */
+const SERVER_FACTS_TTL_MS = 10 * 60_000;
+
 export function createFvpActivities({ fvp }: FvpDependencies) {
+  let server: { facts: FvpServerFacts; at: number } | null = null;
+
+  /** Build and licence of the FVP management server (version and licence rules of the facts table). */
+  async function serverFacts(): Promise<FvpServerFacts> {
+    if (server !== null && Date.now() - server.at < SERVER_FACTS_TTL_MS) return server.facts;
+    const raw = await whileHeartbeating(fvp.invoke('Get-FvpServer', {}));
+    server = { facts: interpretFvpServer(raw.servers), at: Date.now() };
+    return server.facts;
+  }
+
+  /** The VM's policy read raw and interpreted in TypeScript; null when FVP does not know the VM. */
+  async function readPolicy(vm: string): Promise<VmPolicy | null> {
+    const facts = await serverFacts();
+    return interpretVmPolicy(vm, await whileHeartbeating(fvp.invoke('Get-VmCachePolicy', { vm })), facts);
+  }
+
+  async function readFlush(vm: string): Promise<FlushState> {
+    const facts = await serverFacts();
+    const args = facts.statsStartTime === undefined ? { vm } : { vm, startTime: facts.statsStartTime };
+    return interpretFlushState(vm, await whileHeartbeating(fvp.invoke('Get-VmFlushState', args)), facts);
+  }
+
   return {
     /** The VM's requested and effective policy; `null` when FVP does not know the VM. */
     async readCachePolicy({ vm }: { vm: string }): Promise<VmPolicy | null> {
       return classified(async () => {
         try {
-          return await whileHeartbeating(fvp.invoke('Get-VmCachePolicy', { vm }));
+          return await readPolicy(vm);
         } catch (err) {
           if (powerShellErrorType(err) === 'VmNotFound') return null;
           throw err;
@@ -61,9 +87,7 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
         const latest = new Map<string, FlushState>();
         for (;;) {
           const pending = vms.filter((vm) => !isFlushed(latest.get(vm)));
-          for (const state of await Promise.all(
-            pending.map((vm) => whileHeartbeating(fvp.invoke('Get-VmFlushState', { vm }))),
-          )) {
+          for (const state of await Promise.all(pending.map((vm) => readFlush(vm)))) {
             latest.set(state.vm, state);
           }
           const states = vms.map((vm) => latest.get(vm) as FlushState);
@@ -88,9 +112,27 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
       expected?: RequestedPolicy;
     }): Promise<VmPolicy> {
       return classified(async () => {
-        const args = expected === undefined ? { vm, policy } : { vm, policy, expected };
+        // Finding 5 of issue 11: external peers exist only with fault domains (Enterprise); FVP
+        // Standard refuses -NumWBExternalPeers, so a policy read there never carries them. A
+        // recorded count above 0 cannot be given back on this licence: say so, never retry forever.
+        const facts = await serverFacts();
+        if (!facts.faultDomains && (policy.externalPeers ?? 0) > 0) {
+          throw ApplicationFailure.nonRetryable(
+            `VM ${JSON.stringify(vm)}: the recorded policy has ${policy.externalPeers} external peers, and this FVP ` +
+              `licence has no fault domains (licensedFeatures): it cannot be restored as recorded`,
+            'ExternalPeersNotLicensed',
+          );
+        }
+        const sent = facts.faultDomains ? policy : { ...policy, externalPeers: null };
+        const args = expected === undefined ? { vm, policy: sent } : { vm, policy: sent, expected };
         await whileHeartbeating(fvp.invoke('Restore-VmCachePolicy', args));
-        const after = await whileHeartbeating(fvp.invoke('Get-VmCachePolicy', { vm }));
+        const after = await readPolicy(vm);
+        if (after === null) {
+          throw ApplicationFailure.nonRetryable(
+            `VM ${JSON.stringify(vm)} was not found in the FVP cluster`,
+            'VmNotFound',
+          );
+        }
         if (!samePolicy(after.requested, policy)) {
           throw ApplicationFailure.retryable(
             `restore of ${JSON.stringify(vm)} did not take: requested is ${JSON.stringify(after.requested)}, recorded ${JSON.stringify(policy)}`,

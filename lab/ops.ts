@@ -16,16 +16,10 @@ import { samePolicy, type RequestedPolicy } from '../domain/policy';
 import type { InvokeRequest } from './protocol';
 import { doctorReport } from './doctor';
 import { OpError, describeIssues, permanent, quoteName, transient } from './model/errors';
-import {
-  WRITE_THROUGH_POLICY,
-  currentRequested,
-  flushDoc,
-  policyDoc,
-  setRequested,
-  timeToDestageMs,
-} from './model/fvp';
+import { WRITE_THROUGH_POLICY, currentRequested, policyDoc, setRequested, timeToDestageMs } from './model/fvp';
 import { LIMITS, pushBounded, type CredentialHash, type LabState, type VmState } from './model/state';
 import { findSession, isLive, isVisible, sessionDoc } from './model/veeam';
+import { rawServer, rawVm } from './model/raw';
 import type { z } from 'zod';
 
 export interface OpContext {
@@ -58,6 +52,11 @@ function findVm(ctx: OpContext, name: string): VmState {
   const vm = ctx.state.fvp.vms.find((v) => v.name === name);
   if (vm === undefined) throw permanent('VmNotFound', `VM ${quoteName(name)} was not found in the FVP cluster`);
   return vm;
+}
+
+/** Every VM named exactly `name` (Get-PrnxVM filtered by the module: none, one, or several). */
+function matching(ctx: OpContext, name: string): VmState[] {
+  return ctx.state.fvp.vms.filter((v) => v.name === name);
 }
 
 function acceleratedVm(ctx: OpContext, name: string): VmState {
@@ -151,7 +150,11 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     return doctorReport(endpoint, serverDown(endpoint, ctx.state) === null);
   },
 
-  'Get-VmCachePolicy': (ctx, args) => policyDoc(findVm(ctx, args.vm), ctx.now()),
+  'Get-VmCachePolicy': (ctx, args) => ({
+    matches: matching(ctx, args.vm).map((vm) => rawVm(vm, ctx.now(), ctx.state.scenario.vendor)),
+  }),
+
+  'Get-FvpServer': (ctx) => ({ servers: [rawServer(ctx.state.scenario.vendor)] }),
 
   'Set-VmWriteThrough': async (ctx, args) => {
     const vm = acceleratedVm(ctx, args.vm);
@@ -186,7 +189,11 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     return policyDoc(vm, ctx.now());
   },
 
-  'Get-VmFlushState': (ctx, args) => flushDoc(findVm(ctx, args.vm), ctx.now()),
+  'Get-VmFlushState': (ctx, args) => ({
+    matches: matching(ctx, args.vm).map((vm) =>
+      rawVm(vm, ctx.now(), ctx.state.scenario.vendor, args.startTime ?? null),
+    ),
+  }),
 
   'Get-ProxyVadp': (ctx, args) => {
     const proxy = findProxy(ctx, args.vm);

@@ -4,6 +4,7 @@
  * replaces the whole lab state with it. All durations are milliseconds of wall-clock time.
  */
 import { z } from 'zod';
+import { VendorProfile } from './model/profile';
 import { RequestedPolicy, VmName } from '../domain/policy';
 
 const Ms = z.number().int().min(0).max(86_400_000);
@@ -101,6 +102,8 @@ export const Scenario = z
       })
       .strict()
       .prefault({}),
+    /** Which variant of raw vendor output the lab speaks (lab/model/profile.ts); default: the most common. */
+    vendor: VendorProfile.prefault({}),
     /** Expected credentials per endpoint; Connect-Endpoint checks them. Absent = any (or none) accepted. */
     credentials: z.object({ fvp: Credential.optional(), veeam: Credential.optional() }).strict().default({}),
     /** Ops other than Connect-Endpoint/Get-Doctor fail `not-connected` from a host process that never connected. */
@@ -132,6 +135,13 @@ export const Scenario = z
       ['veeam', 'jobs'],
       'job name',
     );
+    if (s.fvp.faultDomains && s.vendor.fvpLicence === 'Standard') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fvp', 'faultDomains'],
+        message: 'fault domains need the Enterprise licence (vendor.fvpLicence is Standard)',
+      });
+    }
     s.fvp.vms.forEach((vm, i) => {
       if (vm.requested.externalPeers !== null && !s.fvp.faultDomains) {
         ctx.addIssue({

@@ -8,6 +8,14 @@ import { type EndpointName } from '../domain/endpoint';
 import { Lab } from './lab';
 import type { InvokeResponse } from './protocol';
 import type { ScenarioInput } from './scenario';
+import type { FlushState, VmPolicy } from '../domain/policy';
+import {
+  interpretFlushState,
+  interpretFvpServer,
+  interpretVmPolicy,
+  type FvpServerFacts,
+} from '../activities/vendor/interpret';
+import type { RawFvpVmMatches, RawValue } from '../activities/powershell/operations';
 
 export class FakeClock {
   constructor(public t: number = Date.UTC(2025, 0, 1)) {}
@@ -30,6 +38,10 @@ export interface FakeLab {
   call<O extends OperationName>(endpoint: EndpointName, op: O, args: OperationArgs<O>, pid?: number): Promise<Envelope>;
   /** Returns the result of a successful call, throws with the error envelope otherwise. */
   ok<O extends OperationName>(endpoint: EndpointName, op: O, args: OperationArgs<O>, pid?: number): Promise<unknown>;
+  /** A VM's policy as the activities read it: the raw answer, interpreted (null: FVP does not know it). */
+  policy(vm: string, pid?: number): Promise<VmPolicy | null>;
+  /** A VM's flush state as the activities read it (with -StartTime where the FVP build needs it). */
+  flush(vm: string, pid?: number): Promise<FlushState>;
 }
 
 let ids = 0;
@@ -58,7 +70,20 @@ export async function fakeLab(scenario: ScenarioInput, clock = new FakeClock()):
       if (!envelope.ok) throw new Error(`${op} failed: ${JSON.stringify(envelope.error)}`);
       return envelope.result;
     },
+    async policy(vm, pid) {
+      const facts = await serverFacts(pid);
+      return interpretVmPolicy(vm, (await fake.ok('fvp', 'Get-VmCachePolicy', { vm }, pid)) as RawFvpVmMatches, facts);
+    },
+    async flush(vm, pid) {
+      const facts = await serverFacts(pid);
+      const args = facts.statsStartTime === undefined ? { vm } : { vm, startTime: facts.statsStartTime };
+      return interpretFlushState(vm, (await fake.ok('fvp', 'Get-VmFlushState', args, pid)) as RawFvpVmMatches, facts);
+    },
   };
+  async function serverFacts(pid?: number): Promise<FvpServerFacts> {
+    const answer = (await fake.ok('fvp', 'Get-FvpServer', {}, pid)) as { servers: RawValue[] };
+    return interpretFvpServer(answer.servers);
+  }
   // Connect pid 1 wherever no credentials are expected (tests of credentials connect themselves).
   for (const endpoint of ['fvp', 'veeam'] as const) {
     if (lab.state.credentials[endpoint] === null) await call(endpoint, 'Connect-Endpoint', { server: endpoint });

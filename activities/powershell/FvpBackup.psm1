@@ -80,10 +80,6 @@ $script:Fvp = @{
     # Set-PrnxAccelerationPolicy picks its VM by this parameter: 'Name' (seen most) or 'UUID' (also
     # seen; immune to wildcard characters in VM names, prefer it if your version has it).
     SetPolicyTarget             = 'Name'
-    # Get-PrnxObjectStats -ObjectIdentifier <uuid> -NumberOfSamples 1 -> property with seconds left.
-    # FVP 3.1 is said to also need -StartTime 0: set StatsStartTime = 0 if so.
-    TimeToDestageProperty       = 'time_to_destage'
-    StatsStartTime              = $null
     # A cheap call that fails when the management server is down (Get-Doctor's reachability check).
     PingCommand                 = 'Get-PrnxVM'
 }
@@ -205,7 +201,7 @@ function New-OpError {
 # =====================================================================================================
 $script:OperationNames = @(
     'Connect-Endpoint', 'Get-Doctor',
-    'Get-VmCachePolicy', 'Set-VmWriteThrough', 'Restore-VmCachePolicy', 'Get-VmFlushState', 'Get-ProxyVadp', 'Set-ProxyVadp',
+    'Get-VmCachePolicy', 'Get-FvpServer', 'Set-VmWriteThrough', 'Restore-VmCachePolicy', 'Get-VmFlushState', 'Get-ProxyVadp', 'Set-ProxyVadp',
     'Get-BackupJob', 'Start-BackupJob', 'Get-BackupSession', 'Find-BackupSession', 'Stop-BackupJob'
 )
 $script:ModuleFile = $PSCommandPath
@@ -397,6 +393,69 @@ function Assert-Connected {
     if ($null -eq $script:Endpoint) {
         throw (New-OpError 'not-connected' 'NotConnected' 'Not connected: Connect-Endpoint has not succeeded in this session')
     }
+}
+
+# The properties projected from each vendor object: raw, as the cmdlets return them, interpreted in
+# TypeScript with the vendor-facts table (activities/vendor/facts.ts, which lists the same names; a
+# test compares them). A property an object lacks is left out, never defaulted.
+$script:Project = @{
+    PrnxVm     = @('Name', 'uuid', 'effectivePolicy', 'numWbPeers', 'numWbExternalPeers', 'flashCluster', 'cachePolicy')
+    PrnxStats  = @('time_to_destage')
+    PrnxServer = @('buildinfo', 'licensedFeatures')
+}
+
+function ConvertTo-Raw {
+    <# A vendor value as data: scalars as they are (dates ISO UTC, enums and GUIDs as text), objects as @type + listed properties (all if no list), nested objects as text. #>
+    param($Value, $Properties)
+    if ($null -eq $Value) { return $null }
+    if ($Value -is [datetime]) { return $Value.ToUniversalTime().ToString('o') }
+    if ($Value -is [enum] -or $Value -is [guid] -or $Value -is [char]) { return [string]$Value }
+    if ($Value -is [string] -or $Value -is [bool] -or $Value -is [ValueType]) { return $Value }
+    $raw = [ordered]@{ '@type' = $Value.GetType().FullName }
+    foreach ($property in $Value.PSObject.Properties) {
+        if ($null -ne $Properties -and $Properties -notcontains $property.Name) { continue }
+        $item = $property.Value
+        if ($null -eq $item -or $item -is [string] -or $item -is [ValueType]) { $raw[$property.Name] = ConvertTo-Raw -Value $item -Properties $null }
+        else { $raw[$property.Name] = [string]$item }
+    }
+    return $raw
+}
+
+function Invoke-RawCall {
+    <# Runs one vendor call: every object it wrote as raw data, or its error as data (TypeScript decides what either means). #>
+    param([scriptblock]$Call, $Properties)
+    try {
+        $values = New-Object System.Collections.Generic.List[object]
+        foreach ($item in @(& $Call)) { $values.Add((ConvertTo-Raw -Value $item -Properties $Properties)) }
+        return [ordered]@{ ok = $true; values = $values.ToArray() }
+    } catch {
+        return [ordered]@{ ok = $false; type = $_.Exception.GetType().FullName; message = [string]$_.Exception.Message }
+    }
+}
+
+function Read-FvpVm {
+    <# Every Get-PrnxVM object named exactly $Name (names may hold any character), raw, with its policy (and stats) outputs. #>
+    param([string]$Name, [bool]$Stats, $StartTime)
+    Assert-Connected
+    $found = New-Object System.Collections.Generic.List[object]
+    foreach ($vm in @(Get-PrnxVM -ErrorAction Stop)) {
+        $vmName = $vm.PSObject.Properties['Name']
+        if ($null -eq $vmName -or [string]$vmName.Value -cne $Name) { continue }
+        $entry = [ordered]@{ vm = (ConvertTo-Raw -Value $vm -Properties $script:Project.PrnxVm); requested = $null; effective = $null; stats = $null }
+        $uuidProperty = $vm.PSObject.Properties['uuid']
+        if ($null -ne $uuidProperty -and -not [string]::IsNullOrEmpty([string]$uuidProperty.Value)) {
+            $uuid = [string]$uuidProperty.Value
+            $entry.requested = Invoke-RawCall -Call { Get-PrnxAccelerationPolicy -UUID $uuid -ErrorAction Stop } -Properties $null
+            $entry.effective = Invoke-RawCall -Call { Get-PrnxAccelerationPolicy -UUID $uuid -Effective -ErrorAction Stop } -Properties $null
+            if ($Stats -and $null -eq $StartTime) {
+                $entry.stats = Invoke-RawCall -Call { Get-PrnxObjectStats -ObjectIdentifier $uuid -NumberOfSamples 1 -ErrorAction Stop } -Properties $script:Project.PrnxStats
+            } elseif ($Stats) {
+                $entry.stats = Invoke-RawCall -Call { Get-PrnxObjectStats -ObjectIdentifier $uuid -StartTime ([long]$StartTime) -NumberOfSamples 1 -ErrorAction Stop } -Properties $script:Project.PrnxStats
+            }
+        }
+        $found.Add($entry)
+    }
+    return $found.ToArray()
 }
 
 # =====================================================================================================
@@ -602,9 +661,20 @@ function Assert-ExpectedPolicy {
 }
 
 function Get-VmCachePolicy {
-    <# args: { vm } -> VmPolicy #>
+    <# args: { vm } -> { matches: [ RawFvpVm ] } (operations.ts): raw, interpreted by activities/vendor/interpret.ts. #>
     param($OpArgs)
-    return Get-VmPolicyDocument -Name ([string](Get-ArgValue $OpArgs 'vm' -Required))
+    return [ordered]@{ matches = @(Read-FvpVm -Name ([string](Get-ArgValue $OpArgs 'vm' -Required)) -Stats $false -StartTime $null) }
+}
+
+function Get-FvpServer {
+    <# args: {} -> { servers: [raw Get-PrnxObject -Type PrnxMServer] }: build and licence, read by TypeScript. #>
+    param($OpArgs)
+    Assert-Connected
+    $servers = New-Object System.Collections.Generic.List[object]
+    foreach ($server in @(Get-PrnxObject -Type PrnxMServer -ErrorAction Stop)) {
+        $servers.Add((ConvertTo-Raw -Value $server -Properties $script:Project.PrnxServer))
+    }
+    return [ordered]@{ servers = $servers.ToArray() }
 }
 
 function Set-VmWriteThrough {
@@ -640,25 +710,10 @@ function Restore-VmCachePolicy {
 }
 
 function Get-VmFlushState {
-    <# args: { vm } -> FlushState. Flushed = effective WriteThrough and nothing left to destage. #>
+    <# args: { vm, startTime? } -> { matches: [ RawFvpVm with stats ] }: raw, interpreted by activities/vendor/interpret.ts. #>
     param($OpArgs)
     $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
-    $document = Get-VmPolicyDocument -Name $name
-    $stats = @{ ObjectIdentifier = $document.uuid; NumberOfSamples = 1; ErrorAction = 'Stop' }
-    if ($null -ne $script:Fvp.StatsStartTime) { $stats.StartTime = $script:Fvp.StatsStartTime }
-    $sample = @(Get-PrnxObjectStats @stats) | Select-Object -First 1
-    if ($null -eq $sample) { throw (New-OpError 'transient' 'NoStatistics' "Get-PrnxObjectStats returned no sample for VM '$name'") }
-    # Never default a missing value to 0: that would report a VM as flushed.
-    $seconds = Get-VendorProperty -Object $sample -Name $script:Fvp.TimeToDestageProperty -What 'Get-PrnxObjectStats sample'
-    if ($null -eq $seconds) { throw (New-OpError 'transient' 'NoStatistics' "Get-PrnxObjectStats has no time to destage for VM '$name'") }
-    $value = [double]$seconds
-    if ($value -lt 0) { $value = 0 }
-    return [ordered]@{
-        vm                   = $name
-        requested            = $document.requested
-        effective            = $document.effective
-        timeToDestageSeconds = $value
-    }
+    return [ordered]@{ matches = @(Read-FvpVm -Name $name -Stats $true -StartTime (Get-ArgValue $OpArgs 'startTime')) }
 }
 
 function Test-ProxyVadp {

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { DoctorReport } from '../../domain/endpoint';
-import { FlushState, RequestedPolicy, VmName, VmPolicy } from '../../domain/policy';
+import { RequestedPolicy, VmName, VmPolicy } from '../../domain/policy';
 import { BackupJob, BackupSession } from '../../domain/veeam';
 
 /** How an endpoint connects; credentials are never part of this (they travel in the child's environment). */
@@ -15,6 +15,36 @@ export const ConnectArgs = z
   .strict();
 
 const vmArgs = z.object({ vm: VmName }).strict();
+
+/**
+ * Raw vendor output, as the module projects it (issue 11: the module interprets nothing): a scalar
+ * as the cmdlet returned it (dates as ISO 8601 UTC, enums and GUIDs as text), or an object as its
+ * .NET type name under `@type` plus the properties of a fixed list (all, where no list is fixed),
+ * nested objects as their text. A property the object lacks is absent, never defaulted.
+ * activities/vendor/interpret.ts reads these with the vendor-facts table.
+ */
+export const RawScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+export const RawObject = z.record(z.string(), RawScalar);
+export const RawValue = z.union([RawScalar, RawObject]);
+export type RawValue = z.infer<typeof RawValue>;
+export type RawObject = z.infer<typeof RawObject>;
+/** One vendor call run for its output: every object it wrote, or its error as data. */
+export const RawCall = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), values: z.array(RawValue) }).strict(),
+  z.object({ ok: z.literal(false), type: z.string(), message: z.string() }).strict(),
+]);
+export type RawCall = z.infer<typeof RawCall>;
+/**
+ * One Get-PrnxVM object named exactly as asked, with the raw outputs of Get-PrnxAccelerationPolicy
+ * -UUID (requested) and -UUID -Effective (effective), and of Get-PrnxObjectStats when asked for
+ * (null: not run, e.g. the object has no uuid to call them with).
+ */
+export const RawFvpVm = z
+  .object({ vm: RawObject, requested: RawCall.nullable(), effective: RawCall.nullable(), stats: RawCall.nullable() })
+  .strict();
+export type RawFvpVm = z.infer<typeof RawFvpVm>;
+export const RawFvpVmMatches = z.object({ matches: z.array(RawFvpVm) }).strict();
+export type RawFvpVmMatches = z.infer<typeof RawFvpVmMatches>;
 
 /**
  * A conditional write's precondition: the requested policy the caller believes the VM has now. The
@@ -34,7 +64,14 @@ export const operations = {
   'Get-Doctor': { endpoint: 'any', args: z.object({}).strict(), result: DoctorReport },
 
   // FVP
-  'Get-VmCachePolicy': { endpoint: 'fvp', args: vmArgs, result: VmPolicy },
+  /** Raw: interpreted into a VmPolicy by activities/vendor/interpret.ts. */
+  'Get-VmCachePolicy': { endpoint: 'fvp', args: vmArgs, result: RawFvpVmMatches },
+  /** Raw Get-PrnxObject -Type PrnxMServer objects (buildinfo, licensedFeatures): version and licence rules. */
+  'Get-FvpServer': {
+    endpoint: 'fvp',
+    args: z.object({}).strict(),
+    result: z.object({ servers: z.array(RawValue) }).strict(),
+  },
   'Set-VmWriteThrough': {
     endpoint: 'fvp',
     args: z
@@ -47,7 +84,15 @@ export const operations = {
     args: z.object({ vm: VmName, policy: RequestedPolicy, expected: expectedPolicy }).strict(),
     result: VmPolicy,
   },
-  'Get-VmFlushState': { endpoint: 'fvp', args: vmArgs, result: FlushState },
+  /**
+   * Raw, with Get-PrnxObjectStats -NumberOfSamples 1 (and -StartTime when given: FVP 3.1+ needs
+   * -StartTime 0, a version rule of activities/vendor/facts.ts): interpreted into a FlushState.
+   */
+  'Get-VmFlushState': {
+    endpoint: 'fvp',
+    args: z.object({ vm: VmName, startTime: z.number().int().min(0).optional() }).strict(),
+    result: RawFvpVmMatches,
+  },
   'Get-ProxyVadp': { endpoint: 'fvp', args: vmArgs, result: z.object({ vm: VmName, vadp: z.boolean() }).strict() },
   'Set-ProxyVadp': { endpoint: 'fvp', args: vmArgs, result: z.object({ vm: VmName, vadp: z.literal(true) }).strict() },
 

@@ -161,3 +161,106 @@ export const VENDOR_METHODS: Record<string, Evidenced> = {
   ),
   'CBackupJob.FindLastSession': seen('V5: VeeamHub BR-Dump-Object/VBRJob.md; RunVBRJob.ps1'),
 };
+
+/** A value the interpretation reads raw vendor output with, with its evidence. */
+export interface Fact<T> extends Evidenced {
+  value: T;
+  /** What doctor prints to confirm or contradict it on a real host. */
+  doctor: string;
+}
+
+const fact = <T>(value: T, status: Status, evidence: string, doctor: string): Fact<T> => ({
+  value,
+  status,
+  evidence,
+  doctor,
+});
+
+/**
+ * The FVP facts (prnxcli). Property names are matched case-insensitively, as PowerShell does
+ * (scripts spell them `uuid`/`UUID`, `numWbPeers`/`NumWBPeers`).
+ */
+export const FVP = {
+  vmNameProperty: fact('Name', 'confirmed', 'F4', 'Get-PrnxVM | Select -First 1 | Format-List *'),
+  vmUuidProperty: fact('uuid', 'confirmed', 'F4, F5 (equals PowerCLI PersistentId)', 'Get-PrnxVM properties'),
+  vmPeersProperty: fact(
+    'numWbPeers',
+    'unconfirmed',
+    'F4: name used by the tested script a703337; whether it holds the configured or the current count is unknown',
+    'Get-PrnxVM properties on a write-back VM with 1 peer',
+  ),
+  vmExternalPeersProperty: fact(
+    'numWbExternalPeers',
+    'unconfirmed',
+    'F4 (may be $null), F7: meaningful only with fault domains (Enterprise)',
+    'Get-PrnxVM numWbExternalPeers on this licence',
+  ),
+  vmFlashClusterProperty: fact(
+    'flashCluster',
+    'unconfirmed',
+    'F4/9a38825 compares it with a cluster name; "empty = not accelerated" is not demonstrated (datastore membership?)',
+    'Get-PrnxVM flashCluster of an accelerated and a non-accelerated VM',
+  ),
+  vmEffectivePolicyProperty: fact(
+    'effectivePolicy',
+    'confirmed',
+    'F4: effectivePolicy -eq "7" selects write-back VMs (a703337, "Tested to be working now")',
+    'Get-PrnxVM effectivePolicy of a write-back and a write-through VM',
+  ),
+  /** effectivePolicy codes with a known meaning; any other code fails closed (it was read as write-through before). */
+  effectivePolicyCodes: fact<Record<string, 'WriteBack' | 'WriteThrough'>>(
+    { '7': 'WriteBack' },
+    'unconfirmed',
+    'F4: only "7" (write-back) is seen; no write-through code is evidenced',
+    'Get-PrnxVM effectivePolicy of a write-through VM',
+  ),
+  /** Get-PrnxAccelerationPolicy output texts. WRITE_BACK appears in no public source. */
+  policyTexts: fact<Record<string, 'WriteBack' | 'WriteThrough'>>(
+    { WRITE_BACK: 'WriteBack', WRITE_THROUGH: 'WriteThrough' },
+    'unconfirmed',
+    'F8: WRITE_THROUGH only in an assignment inside an if; WRITE_BACK nowhere',
+    'Get-PrnxAccelerationPolicy -UUID <u> [-Effective]: type and text, on a write-back and a write-through VM',
+  ),
+  /** When Get-PrnxAccelerationPolicy writes an object, the properties that may carry the policy text. */
+  policyObjectProperties: fact(
+    ['Policy', 'AccelerationPolicy', 'WritePolicy', 'Mode'],
+    'unconfirmed',
+    'F6/F8: scripts assign the result ($CacheMode = ...), its type is never shown',
+    'Get-PrnxAccelerationPolicy output GetType().FullName and properties',
+  ),
+  /** Without -Effective the cmdlet returns the requested (configured) policy. */
+  requestedWithoutEffective: fact(
+    true,
+    'unconfirmed',
+    'F8: the call without -Effective is never seen in public code',
+    'Get-PrnxAccelerationPolicy -UUID <u> with and without -Effective on a VM that is destaging',
+  ),
+  timeToDestageProperty: fact(
+    'time_to_destage',
+    'unconfirmed',
+    'F9: only ever read as $t.time_to_destage + 10 (works even when $null); seconds assumed',
+    'Get-PrnxObjectStats -ObjectIdentifier <u> -NumberOfSamples 1 [-StartTime 0]: properties and value on a clean VM',
+  ),
+  /** FVP builds from which Get-PrnxObjectStats needs -StartTime 0 (major, minor). */
+  statsStartTimeFrom: fact(
+    [3, 1] as [number, number],
+    'unconfirmed',
+    'F9, F10: the FVP 3.1 variant passes -StartTime 0 when the version is "3.1"',
+    'Get-PrnxObjectStats with and without -StartTime 0; (Get-PrnxObject -Type PrnxMServer).buildinfo',
+  ),
+  statsStartTime: fact(0, 'unconfirmed', 'F9: -StartTime 0 in the FVP 3.1 variant', 'as statsStartTimeFrom'),
+  serverBuildProperty: fact('buildinfo', 'confirmed', 'F10', '(Get-PrnxObject -Type PrnxMServer).buildinfo'),
+  serverLicenceProperty: fact(
+    'licensedFeatures',
+    'confirmed',
+    'F10',
+    '(Get-PrnxObject -Type PrnxMServer).licensedFeatures',
+  ),
+  /** licensedFeatures matching this allows -NumWBExternalPeers (fault domains: Enterprise). */
+  faultDomainFeature: fact(
+    /FVP_FEATURE_FAULT_DOMAIN/,
+    'unconfirmed',
+    'F7: the 3.1 variant gates -NumWBExternalPeers on licensedFeatures -match "FVP_FEATURE_FAULT_DOMAIN"; the Standard branch drops it',
+    'licensedFeatures on Standard and Enterprise',
+  ),
+} as const;

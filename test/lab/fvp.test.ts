@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Envelope } from '../../activities/powershell/operations';
-import type { FlushState, VmPolicy } from '../../domain/policy';
+import type { VmPolicy } from '../../domain/policy';
 import { fakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 
@@ -29,7 +29,7 @@ describe('FVP policies and destaging', () => {
   test('a busy write-back VM has dirty data; write-through takes effect only once it destaged', async () => {
     const f = await fakeLab(scenario([busy('sql-01')]));
     f.clock.advance(1000);
-    const before = (await f.ok('fvp', 'Get-VmFlushState', { vm: 'sql-01' })) as FlushState;
+    const before = await f.flush('sql-01');
     assert.deepEqual(before.requested, WB1);
     assert.equal(before.effective, 'WriteBack');
     assert.equal(before.timeToDestageSeconds, 0.3);
@@ -39,17 +39,17 @@ describe('FVP policies and destaging', () => {
     assert.equal(switched.effective, 'WriteBack', 'the effective policy lags while dirty data destages');
 
     f.clock.advance(289);
-    const almost = (await f.ok('fvp', 'Get-VmFlushState', { vm: 'sql-01' })) as FlushState;
+    const almost = await f.flush('sql-01');
     assert.equal(almost.effective, 'WriteBack');
     assert.equal(almost.timeToDestageSeconds, 0.001);
 
     f.clock.advance(1);
-    const flushed = (await f.ok('fvp', 'Get-VmFlushState', { vm: 'sql-01' })) as FlushState;
+    const flushed = await f.flush('sql-01');
     assert.equal(flushed.effective, 'WriteThrough');
     assert.equal(flushed.timeToDestageSeconds, 0);
 
     f.clock.advance(5000);
-    const later = (await f.ok('fvp', 'Get-VmFlushState', { vm: 'sql-01' })) as FlushState;
+    const later = await f.flush('sql-01');
     assert.equal(later.timeToDestageSeconds, 0, 'writes after the switch go through: nothing new to destage');
   });
 
@@ -60,7 +60,7 @@ describe('FVP policies and destaging', () => {
     const restored = (await f.ok('fvp', 'Restore-VmCachePolicy', { vm: 'sql-01', policy })) as VmPolicy;
     assert.deepEqual(restored.requested, policy);
     assert.equal(restored.effective, 'WriteBack');
-    const read = (await f.ok('fvp', 'Get-VmCachePolicy', { vm: 'sql-01' })) as VmPolicy;
+    const read = (await f.policy('sql-01'))!;
     assert.deepEqual(read.requested, policy);
   });
 
@@ -71,7 +71,7 @@ describe('FVP policies and destaging', () => {
     const returned = (await f.ok('fvp', 'Set-VmWriteThrough', { vm: 'sql-01', waitTimeSeconds: 60 })) as VmPolicy;
     assert.equal(f.clock.t - start, 50, 'waited min(60 s, cap)');
     assert.equal(returned.effective, 'WriteBack', 'returned although dirty data is still destaging');
-    const state = (await f.ok('fvp', 'Get-VmFlushState', { vm: 'sql-01' })) as FlushState;
+    const state = await f.flush('sql-01');
     assert.ok(state.timeToDestageSeconds > 1.9, `still ${state.timeToDestageSeconds} s to destage`);
   });
 
@@ -87,10 +87,10 @@ describe('FVP policies and destaging', () => {
   test('a host without flash forces effective write-through; the requested record is kept and restored', async () => {
     const f = await fakeLab(scenario([busy('noflash-01', { hostHasFlash: false })]));
     f.clock.advance(1000);
-    const policy = (await f.ok('fvp', 'Get-VmCachePolicy', { vm: 'noflash-01' })) as VmPolicy;
+    const policy = (await f.policy('noflash-01'))!;
     assert.deepEqual(policy.requested, WB1);
     assert.equal(policy.effective, 'WriteThrough');
-    const flush = (await f.ok('fvp', 'Get-VmFlushState', { vm: 'noflash-01' })) as FlushState;
+    const flush = await f.flush('noflash-01');
     assert.equal(flush.timeToDestageSeconds, 0);
     await f.ok('fvp', 'Set-VmWriteThrough', { vm: 'noflash-01' });
     const restored = (await f.ok('fvp', 'Restore-VmCachePolicy', { vm: 'noflash-01', policy: WB1 })) as VmPolicy;
@@ -104,7 +104,7 @@ describe('FVP policies and destaging', () => {
     const error = errorOf(await f.call('fvp', 'Restore-VmCachePolicy', { vm: 'sql-01', policy }));
     assert.equal(error.category, 'permanent');
     assert.equal(error.type, 'FaultDomainsNotConfigured');
-    const read = (await f.ok('fvp', 'Get-VmCachePolicy', { vm: 'sql-01' })) as VmPolicy;
+    const read = (await f.policy('sql-01'))!;
     assert.deepEqual(read.requested, WB1);
   });
 
@@ -140,23 +140,26 @@ describe('FVP policies and destaging', () => {
     ];
     const f = await fakeLab(scenario(hostile.map((name) => busy(name))));
     for (const name of hostile) {
-      const policy = (await f.ok('fvp', 'Get-VmCachePolicy', { vm: name })) as VmPolicy;
+      const policy = (await f.policy(name))!;
       assert.equal(policy.vm, name);
       await f.ok('fvp', 'Set-VmWriteThrough', { vm: name });
     }
-    const error = errorOf(await f.call('fvp', 'Get-VmCachePolicy', { vm: 'nope-01' }));
+    // The read is raw: no Get-PrnxVM object has that name (the activities read that as "unknown").
+    assert.deepEqual(await f.ok('fvp', 'Get-VmCachePolicy', { vm: 'nope-01' }), { matches: [] });
+    assert.equal(await f.policy('nope-01'), null);
+    const error = errorOf(await f.call('fvp', 'Set-VmWriteThrough', { vm: 'nope-01' }));
     assert.equal(error.category, 'permanent');
     assert.equal(error.type, 'VmNotFound');
     assert.match(error.message, /"nope-01"/);
     const logged = f.lab
       .invocations({ op: 'Set-VmWriteThrough' })
       .invocations.map((r) => (r.args as { vm: string }).vm);
-    assert.deepEqual(logged, hostile);
+    assert.deepEqual(logged, [...hostile, 'nope-01']);
   });
 
   test('a VM outside the FVP cluster reads as write-through and refuses policy changes', async () => {
     const f = await fakeLab(scenario([busy('plain-01', { accelerated: false })]));
-    const policy = (await f.ok('fvp', 'Get-VmCachePolicy', { vm: 'plain-01' })) as VmPolicy;
+    const policy = (await f.policy('plain-01'))!;
     assert.equal(policy.accelerated, false);
     assert.equal(policy.effective, 'WriteThrough');
     const error = errorOf(await f.call('fvp', 'Set-VmWriteThrough', { vm: 'plain-01' }));

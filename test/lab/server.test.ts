@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackupSession } from '../../domain/veeam';
-import type { VmPolicy } from '../../domain/policy';
+import type { RawFvpVmMatches } from '../../activities/powershell/operations';
 import { LabApiError, type LabClient } from '../../lab/client';
 import { REPO_ROOT, startLab, type RunningLab } from '../../lab/launch';
 import type { ScenarioInput } from '../../lab/scenario';
@@ -96,8 +96,8 @@ describe('the lab HTTP API', () => {
     await lab.client.loadScenario({ fvp: { vms: names.map((name) => ({ name, requested: WB })) } });
     await lab.client.connect('fvp', { pid: 5 });
     for (const name of names) {
-      const policy = await result<VmPolicy>(lab.client, 'fvp', 'Get-VmCachePolicy', { vm: name }, { pid: 5 });
-      assert.equal(policy.vm, name);
+      const policy = await result<RawFvpVmMatches>(lab.client, 'fvp', 'Get-VmCachePolicy', { vm: name }, { pid: 5 });
+      assert.equal(policy.matches[0]?.vm.Name, name);
       const set = await lab.client.setVmPolicy(name, { mode: 'WriteThrough', peers: 0, externalPeers: null });
       assert.equal(set.name, name);
       assert.equal(set.requested.mode, 'WriteThrough');

@@ -1,6 +1,5 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FlushState } from '../../domain/policy';
 import { fakeLab, type FakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 
@@ -19,7 +18,7 @@ function scenario(job: object = {}, vms: object[] = []): ScenarioInput {
 async function switchAndVerify(f: FakeLab, vms: string[]): Promise<void> {
   for (const vm of vms) await f.ok('fvp', 'Set-VmWriteThrough', { vm });
   for (let i = 0; i < 100; i++) {
-    const states = await Promise.all(vms.map((vm) => f.ok('fvp', 'Get-VmFlushState', { vm }) as Promise<FlushState>));
+    const states = await Promise.all(vms.map((vm) => f.flush(vm)));
     if (states.every((s) => s.effective === 'WriteThrough' && s.timeToDestageSeconds === 0)) return;
     f.clock.advance(50);
   }

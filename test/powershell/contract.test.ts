@@ -13,6 +13,7 @@ import { initLine, invocationLine, parseOutput } from '../../activities/powershe
 import { parseSecretFile, CredentialError } from '../../activities/powershell/credentials';
 import { excerpt, redact } from '../../activities/powershell/errors';
 import { operationNames, type OperationName } from '../../activities/powershell/operations';
+import { FVP } from '../../activities/vendor/facts';
 import { CREDENTIAL_ENV, FAKE_HOST_ENV } from '../../lab/protocol';
 
 const psm1 = readFileSync(DEFAULT_MODULE_PATH, 'utf8');
@@ -86,25 +87,37 @@ test('every vendor cmdlet call stops on error', () => {
   assert.match(psm1, /\$start = @\{ Job = \$job; RunAsync = \$true; ErrorAction = 'Stop' \}/);
 });
 
-test('unconfirmed vendor facts live in one marked section at the top', () => {
-  const facts = psm1.indexOf('VENDOR FACTS');
-  const entryPoint = psm1.indexOf('function Invoke-Op');
-  assert.ok(facts > 0 && facts < entryPoint);
-  const section = psm1.slice(facts, psm1.indexOf('# 2. ERROR CLASSIFICATION'));
-  for (const fact of [
-    "'7'",
-    "'time_to_destage'",
-    "'Vadp'",
-    "'effectivePolicy'",
-    "'Credentials'",
-    "'numWbExternalPeers'",
+test('the module projects exactly the properties the vendor-facts table names, and its raw reads decide nothing', () => {
+  const list = (key: string) => {
+    const m = new RegExp(`${key}\\s*= @\\(([^)]*)\\)`).exec(psm1);
+    assert.ok(m, `projection list ${key}`);
+    return [...(m[1] as string).matchAll(/'([^']+)'/g)].map((x) => x[1]);
+  };
+  const vmProperties = [
+    FVP.vmNameProperty,
+    FVP.vmUuidProperty,
+    FVP.vmEffectivePolicyProperty,
+    FVP.vmPeersProperty,
+    FVP.vmExternalPeersProperty,
+    FVP.vmFlashClusterProperty,
+  ].map((f) => f.value);
+  for (const name of vmProperties) assert.ok(list('PrnxVm').includes(name), `Get-PrnxVM projection has ${name}`);
+  assert.deepEqual(list('PrnxStats'), [FVP.timeToDestageProperty.value]);
+  assert.deepEqual(list('PrnxServer'), [FVP.serverBuildProperty.value, FVP.serverLicenceProperty.value]);
+  // The raw read path (issue 11) holds no policy text, code or default: TypeScript interprets.
+  for (const fn of [
+    'Read-FvpVm',
+    'Get-VmCachePolicy',
+    'Get-VmFlushState',
+    'Get-FvpServer',
+    'ConvertTo-Raw',
+    'Invoke-RawCall',
   ]) {
-    assert.ok(section.includes(fact), `${fact} is in the vendor facts section`);
-  }
-  // Outside the section the code refers to the facts by name, not by value.
-  const rest = uncommented.slice(uncommented.indexOf('function Invoke-Op'));
-  for (const literal of ['time_to_destage', "'7'", 'effectivePolicy', 'WRITE_THROUGH', 'numWbPeers']) {
-    assert.ok(!rest.includes(literal), `${literal} is not repeated outside the facts section`);
+    const body = new RegExp(`^function ${fn} \\{[\\s\\S]*?^\\}`, 'm').exec(uncommented);
+    assert.ok(body, `function ${fn}`);
+    for (const literal of ['WRITE_', "'7'", 'WriteThrough', 'WriteBack', 'time_to_destage', 'effectivePolicy']) {
+      assert.ok(!body[0].includes(literal), `${fn} does not decide with ${literal}`);
+    }
   }
 });
 

@@ -75,7 +75,7 @@ test('a process that dies mid-call gives a retryable error; the next call runs o
   assert.equal(alive(first), false);
 
   const policy = await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
-  assert.equal(policy.vm, 'sql-01');
+  assert.equal(policy.matches[0]?.vm.Name, 'sql-01');
   const second = await lastPid();
   assert.notEqual(second, first);
   assert.equal(pool.stats().started, 2);
@@ -89,7 +89,7 @@ test('a process that exits with code 0 mid-call is a death too, not an empty suc
   assert.equal(err.category, 'process-died');
   assert.equal(err.retryable, true);
   const flush = await pool.invoke('Get-VmFlushState', { vm: 'sql-01' });
-  assert.equal(flush.vm, 'sql-01');
+  assert.equal(flush.matches[0]?.vm.Name, 'sql-01');
 });
 
 test('a hung call times out, the process is killed, and the next call works', async () => {
@@ -109,7 +109,7 @@ test('a hung call times out, the process is killed, and the next call works', as
   assert.equal(alive(hung), false, 'the hung process was killed');
 
   const flush = await pool.invoke('Get-VmFlushState', { vm: 'app-01' });
-  assert.equal(flush.vm, 'app-01');
+  assert.equal(flush.matches[0]?.vm.Name, 'app-01');
   assert.notEqual(await lastPid(), hung);
 });
 
@@ -151,19 +151,16 @@ test('a result of the wrong shape is a clear error naming the operation and the 
   const stdout = JSON.stringify({
     ok: true,
     op: 'Get-VmCachePolicy',
-    result: {
-      vm: 'sql-01',
-      uuid: 'u',
-      accelerated: true,
-      requested: { mode: 'WriteBack', peers: 7, externalPeers: null },
-      effective: 'WriteBack',
-    },
+    result: { matches: [{ vm: { Name: 'sql-01' }, requested: { ok: 'yes' }, effective: null, stats: null }] },
   });
   await lab.client.setFaults([{ op: 'Get-VmCachePolicy', action: 'garbage', stdout, times: 1 }]);
   const err = await rejection(pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' }));
   assert.equal(err.category, 'protocol');
   assert.equal(err.retryable, false);
-  assert.match(err.message, /^Get-VmCachePolicy returned a result that does not match its schema \(.*requested\.peers/);
+  assert.match(
+    err.message,
+    /^Get-VmCachePolicy returned a result that does not match its schema \(.*matches\[0\]\.requested\.ok/,
+  );
   // The envelope itself was well-formed: the process is in step and is kept.
   await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
   assert.equal(await lastPid(), first);
@@ -217,7 +214,7 @@ test('vendor errors keep the category and type the module gave them; only caller
     assert.equal((await lastPid()) !== before, c.replaced, `${c.category}: process replaced = ${c.replaced}`);
   }
   assert.notEqual(await lastPid(), first);
-  const missing = await rejection(pool.invoke('Get-VmCachePolicy', { vm: 'no-such-vm' }));
+  const missing = await rejection(pool.invoke('Set-VmWriteThrough', { vm: 'no-such-vm' }));
   assert.equal(missing.errorType, 'VmNotFound');
   assert.equal(missing.retryable, false);
 });
@@ -236,7 +233,7 @@ test('a management server that is down at connect time fails retryably; the pool
 
   await lab.client.setManagementServer(true);
   const policy = await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
-  assert.equal(policy.vm, 'sql-01');
+  assert.equal(policy.matches[0]?.vm.Name, 'sql-01');
 });
 
 test('a missing executable is a permanent error, not a hang', async () => {
@@ -254,7 +251,7 @@ test('a process that dies while idle is replaced on the next call, without an er
   while (alive(first)) await new Promise((resolve) => setTimeout(resolve, 10));
   await new Promise((resolve) => setTimeout(resolve, 50));
   const policy = await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
-  assert.equal(policy.vm, 'sql-01');
+  assert.equal(policy.matches[0]?.vm.Name, 'sql-01');
   assert.notEqual(await lastPid(), first);
   assert.equal(pool.stats().started, 2);
 });
@@ -279,7 +276,7 @@ for (const category of ['permanent', 'transient'] as const) {
 
     // The retry runs on a fresh process that connected after the restart, and stays there.
     const flush = await pool.invoke('Get-VmFlushState', { vm: 'sql-01' });
-    assert.equal(flush.vm, 'sql-01');
+    assert.equal(flush.matches[0]?.vm.Name, 'sql-01');
     const after = await lastPid();
     assert.notEqual(after, before);
     assert.equal(await connectsOf(after), 1, 'the new process connected before serving the retry');

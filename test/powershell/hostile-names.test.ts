@@ -87,7 +87,7 @@ test(`${HOSTILE_NAMES.length} hostile VM names reach the lab and come back byte 
 
   for (const name of HOSTILE_NAMES) {
     const policy = await clients.fvp.invoke('Get-VmCachePolicy', { vm: name });
-    assert.equal(policy.vm, name, `result for ${JSON.stringify(name.slice(0, 60))}`);
+    assert.equal(policy.matches[0]?.vm.Name, name, `result for ${JSON.stringify(name.slice(0, 60))}`);
     const written = await clients.fvp.invoke('Set-VmWriteThrough', { vm: name, waitTimeSeconds: 0 });
     assert.equal(written.vm, name);
     assert.equal(written.requested.mode, 'WriteThrough', 'the lab found the VM by its exact name');

@@ -74,7 +74,7 @@ test('many calls share one long-lived process', async () => {
   for (let i = 0; i < 25; i += 1) {
     const vm = ['sql-01', 'app-01', 'web-01'][i % 3] as string;
     const policy = await pool.invoke('Get-VmCachePolicy', { vm });
-    assert.equal(policy.vm, vm);
+    assert.equal(policy.matches[0]?.vm.Name, vm);
   }
   const log = (await lab.client.invocations()).invocations;
   assert.equal(log.length, 26, 'Connect-Endpoint once, then 25 calls');
@@ -130,7 +130,7 @@ test('credentials reach the host through its environment and nowhere else', asyn
     ),
   );
   const policy = await clients.fvp.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
-  assert.equal(policy.vm, 'sql-01');
+  assert.equal(policy.matches[0]?.vm.Name, 'sql-01');
   const job = await clients.veeam.invoke('Get-BackupJob', { job: 'Nightly-SQL' });
   assert.equal(job.name, 'Nightly-SQL');
 

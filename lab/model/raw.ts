@@ -1,0 +1,75 @@
+/**
+ * What the real cmdlets would write for a VM of the lab, projected as the module projects it
+ * (operations.ts RawFvpVm), in the shapes of the scenario's vendor profile. The lab's FVP read
+ * operations answer with these; activities/vendor/interpret.ts reads them.
+ */
+import type { RawCall, RawFvpVm, RawObject, RawValue } from '../../activities/powershell/operations';
+import type { CacheMode } from '../../domain/policy';
+import { effectiveAt, requestedEventAt, timeToDestageMs } from './fvp';
+import { statsNeedStartTime, type VendorProfile } from './profile';
+import type { VmState } from './state';
+
+export const FLASH_CLUSTER = 'FVP-Cluster-01';
+
+const TEXT: Record<CacheMode, string> = { WriteBack: 'WRITE_BACK', WriteThrough: 'WRITE_THROUGH' };
+
+function policyOutput(profile: VendorProfile, mode: CacheMode): RawValue {
+  if (profile.policyOutput === 'text') return TEXT[mode];
+  return { '@type': 'PernixData.Prnx.Cmdlets.AccelerationPolicy', Policy: TEXT[mode] };
+}
+
+export function rawServer(profile: VendorProfile): RawObject {
+  return {
+    '@type': 'PernixData.Prnx.PrnxMServer',
+    buildinfo: profile.fvpBuild,
+    licensedFeatures:
+      profile.fvpLicence === 'Enterprise'
+        ? 'FVP_FEATURE_BASE,FVP_FEATURE_WRITE_BACK,FVP_FEATURE_FAULT_DOMAIN,FVP_FEATURE_RAM'
+        : 'FVP_FEATURE_BASE,FVP_FEATURE_WRITE_BACK',
+  };
+}
+
+const notInCluster = (vm: VmState): RawCall => ({
+  ok: false,
+  type: 'PernixData.Prnx.PrnxException',
+  message: `Virtual machine '${vm.name}' is not part of a flash cluster`,
+});
+
+/** The raw answer for one VM at t; `stats` undefined: not asked, else the -StartTime passed (null: none). */
+export function rawVm(vm: VmState, t: number, profile: VendorProfile, stats?: number | null): RawFvpVm {
+  const requested = requestedEventAt(vm, t).requested;
+  const effective = effectiveAt(vm, t);
+  const properties: RawObject = {
+    '@type': 'PernixData.Prnx.PrnxVM',
+    Name: vm.name,
+    uuid: vm.uuid,
+    powerState: 'poweredOn',
+    effectivePolicy: effective === 'WriteBack' ? '7' : '3',
+    numWbPeers: requested.mode === 'WriteBack' ? requested.peers : 0,
+    // Standard has no fault domains and reads 0 (the case that broke restores); Enterprise the value.
+    numWbExternalPeers: profile.fvpLicence === 'Standard' ? 0 : requested.externalPeers,
+    flashCluster: vm.accelerated ? FLASH_CLUSTER : null,
+  };
+  let statsCall: RawCall | null = null;
+  if (stats !== undefined) {
+    const newer = statsNeedStartTime(profile);
+    if (stats !== null && !newer) {
+      statsCall = {
+        ok: false,
+        type: 'System.Management.Automation.ParameterBindingException',
+        message: "A parameter cannot be found that matches parameter name 'StartTime'.",
+      };
+    } else if (newer && stats === null) {
+      statsCall = { ok: true, values: [] };
+    } else {
+      const sample = { '@type': 'PernixData.Prnx.ObjectStats', time_to_destage: timeToDestageMs(vm, t) / 1000 };
+      statsCall = { ok: true, values: [sample] };
+    }
+  }
+  return {
+    vm: properties,
+    requested: vm.accelerated ? { ok: true, values: [policyOutput(profile, requested.mode)] } : notInCluster(vm),
+    effective: vm.accelerated ? { ok: true, values: [policyOutput(profile, effective)] } : notInCluster(vm),
+    stats: statsCall,
+  };
+}

@@ -16,6 +16,7 @@ import { connect } from './connection';
 import { createLogger, temporalLogger } from './logger';
 import { workflowsPath } from './bundle';
 import { metricsTelemetry } from './product-metrics';
+import { requireSearchAttributes } from './search-attributes';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
@@ -30,6 +31,7 @@ async function run(): Promise<void> {
 
   const powershell = createPowerShellClients({ fvp: config.fvp, veeam: config.veeam }, logger);
   const connection = await connect(config.temporal);
+  await requireSearchAttributes(connection, config.temporal.namespace);
   // The guard's and the reconciler's activities start, signal, describe and list workflows: they
   // share the worker's own connection (a NativeConnection serves a Client too).
   const client = new Client({ connection, namespace: config.temporal.namespace });

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
 import { assertConsistentSessions, assertPoliciesAre, requestedPolicies } from '../helpers/lab-assertions';
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
@@ -42,6 +43,33 @@ describe('the worker process', () => {
     assert.match(stderr, /FVPB_VEEAM_SERVER/);
     assert.match(stderr, /FVPB_FVP_POOL_SIZE/);
     assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace for a configuration error');
+  });
+
+  test('a namespace without the search attributes stops it with exit code 2 and the commands to register them', async () => {
+    // A fresh namespace has none of the product's search attributes; every run would then fail its
+    // workflow task at the first upsert, over and over, with its VMs in write-through.
+    const namespace = uniqueId('bare');
+    await h.env.connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
+    });
+    const env = workerEnv({ temporalAddress: h.env.address, taskQueue: 'x', labUrl: h.lab.url });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'worker', 'main.ts')], {
+      cwd: repoRoot,
+      env: { ...env, TEMPORAL_NAMESPACE: namespace },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /lacks the search attributes FvpbJob, FvpbVms, FvpbPhase, FvpbRestorePending/);
+    assert.match(
+      stderr,
+      new RegExp(
+        `temporal operator search-attribute create --namespace ${namespace} --name FvpbVms --type KeywordList`,
+      ),
+    );
   });
 
   test('serves Prometheus metrics and stops gracefully on SIGTERM', async () => {

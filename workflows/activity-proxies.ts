@@ -56,6 +56,9 @@ export function stepProxies(t: StepTimeouts, longestWaitMs: number = TWELVE_HOUR
 }
 export type StepProxies = ReturnType<typeof stepProxies>;
 
+/** The patch under which runs and guards upsert the product's search attributes (domain/search-attributes.ts). */
+export const OPERATOR_VISIBILITY = 'operator-visibility';
+
 /** The patch under which runs and the reconciler send guard requests through regular activities. */
 export const GUARD_REQUESTS_AS_ACTIVITIES = 'guard-requests-as-activities';
 

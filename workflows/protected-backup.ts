@@ -24,7 +24,7 @@ import {
 } from '@temporalio/workflow';
 import { durationMs } from '../domain/duration';
 import { isFlushed } from '../domain/policy';
-import { stepProxies, type StepProxies } from './activity-proxies';
+import { OPERATOR_VISIBILITY, stepProxies, type StepProxies } from './activity-proxies';
 import { runBackupJob } from './backup-job';
 import { backedUpUnprotected, recordRunOutcome, type RunOutcome } from '../domain/metrics';
 import { asApplicationFailure, FailureType, messageOf, typeOf } from './failures';
@@ -38,9 +38,6 @@ import { parseWorkflowInput } from './parse-input';
 import type { RunReport, RunStatus, VmStatus } from './status';
 import { stepTimeoutsOf } from './step-timeouts';
 import { RunTracker } from './tracker';
-
-/** The patch under which a run upserts the product's search attributes (domain/search-attributes.ts). */
-const OPERATOR_VISIBILITY = 'operator-visibility';
 
 /** The patch under which every VM's flush is read once more right before the job is started. */
 const REVERIFY_BEFORE_START = 'reverify-before-start';

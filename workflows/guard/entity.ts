@@ -40,6 +40,7 @@ import {
   patched,
   setHandler,
   upsertMemo,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
@@ -50,7 +51,8 @@ import {
   type GuardReply,
   type VmGuardResult,
 } from '../../domain/guard-protocol';
-import { vmGuardSettings } from '../activity-proxies';
+import { PHASE_ATTRIBUTE, RESTORE_PENDING_ATTRIBUTE, VMS_ATTRIBUTE } from '../../domain/search-attributes';
+import { OPERATOR_VISIBILITY, vmGuardSettings } from '../activity-proxies';
 import { asApplicationFailure, messageOf } from '../failures';
 import { parseWorkflowInput } from '../parse-input';
 import { freshGuardState } from './record';
@@ -73,6 +75,9 @@ export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
   const { vm, fvpServer, carried } = parseWorkflowInput(VmGuardInput, input, 'vmGuard');
   const guardId = workflowInfo().workflowId;
 
+  // Always asked at the same point: guards since the patch keep their search attributes up to date
+  // with their memo (domain/search-attributes.ts): the VM, the phase, and whether a restore is owed.
+  const searchable = patched(OPERATOR_VISIBILITY);
   // Replies in flight: awaited before continuing as new or completing.
   const outstanding = new Set<Promise<void>>();
   const ports: GuardPorts = {
@@ -91,6 +96,12 @@ export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
     },
     upsertMemo(memo) {
       upsertMemo(memo as unknown as Record<string, unknown>);
+      if (!searchable) return;
+      upsertSearchAttributes([
+        { key: VMS_ATTRIBUTE, value: [vm] },
+        { key: PHASE_ATTRIBUTE, value: memo.record.phase },
+        { key: RESTORE_PENDING_ATTRIBUTE, value: memo.record.writeThrough },
+      ]);
     },
   };
   const guard = new VmGuard(guardId, carried ?? freshGuardState(vm, fvpServer), carried !== undefined, ports);

@@ -39,9 +39,12 @@ function forwardOptions(t: StepTimeouts): ActivityOptions {
   };
 }
 
-/** The FVP and Veeam steps of a run (or of a guard's cycle), built from its step timeouts. */
-export function stepProxies(t: StepTimeouts, longestWaitMs: number = TWELVE_HOURS_MS) {
-  const forward = forwardOptions(t);
+/**
+ * The FVP and Veeam steps of a run (or of a guard's cycle), built from its step timeouts.
+ * `summary`: what the Web UI shows for each of these activities ("flush sql-01").
+ */
+export function stepProxies(t: StepTimeouts, longestWaitMs: number = TWELVE_HOURS_MS, summary?: string) {
+  const forward: ActivityOptions = { ...forwardOptions(t), ...(summary ? { summary } : {}) };
   return {
     fvp: proxyActivities<FvpSteps>(forward),
     /** A few quick attempts per round; the workflow's restore loop (restore-policy.ts) never gives up. */

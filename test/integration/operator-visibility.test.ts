@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
 import { sessionsOf } from '../helpers/lab-assertions';
-import { guardWorkerEnv, waitFor } from '../helpers/guard';
+import { guardId, guardWorkerEnv, waitFor } from '../helpers/guard';
 import { JOB, scenario } from '../helpers/scenarios';
 import { freePort } from '../helpers/ports';
 
@@ -68,6 +68,16 @@ describe('operator visibility: details, search attributes, metrics', () => {
       (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails,
     );
     assert.match(final, /\| sql-01 \| restored \| flushed \| restored \|/);
+
+    // The guard's activities carry summaries the Web UI shows in its event list.
+    const history = await h.env.client.workflow.getHandle(guardId('sql-01')).fetchHistory();
+    const summaries = (history.events ?? []).flatMap((e) => {
+      const data = e.activityTaskScheduledEventAttributes ? e.userMetadata?.summary?.data : undefined;
+      return data ? [JSON.parse(Buffer.from(data).toString('utf8')) as string] : [];
+    });
+    for (const summary of ['switch to write-through sql-01', 'watch the flush of sql-01', 'restore sql-01']) {
+      assert.ok(summaries.includes(summary), `${summary} in ${JSON.stringify(summaries)}`);
+    }
   });
 
   test('the worker exposes the product metrics: the run by outcome, the VMs in write-through, the flush times', async () => {

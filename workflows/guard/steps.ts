@@ -23,8 +23,9 @@ export interface GuardRuntime {
   continueIfLong(): Promise<void>;
 }
 
-function steps(guard: VmGuard) {
-  return stepProxies(guard.timeouts());
+/** The guard's steps, each call labelled for the Web UI with what it does to which VM ("flush sql-01"). */
+function steps(guard: VmGuard, doing: string) {
+  return stepProxies(guard.timeouts(), undefined, `${doing} ${guard.state.vm}`);
 }
 
 function settle<T>(promise: Promise<T>): Promise<Outcome<T>> {
@@ -53,7 +54,7 @@ export async function recordPolicy(
     const adoptedBefore = guard.state.adoptedFrom;
     const [predecessor, policy] = await Promise.all([
       settle(fresh ? guardLookups.findGuardPredecessor({ guardId: guard.guardId }) : Promise.resolve(null)),
-      settle(steps(guard).fvp.readCachePolicy({ vm: guard.state.vm })),
+      settle(steps(guard, 'read the policy of').fvp.readCachePolicy({ vm: guard.state.vm })),
     ]);
     const decision = guard.decideRecord(predecessor, policy);
     if (guard.state.adoptedFrom !== adoptedBefore) {
@@ -72,7 +73,7 @@ export async function recordPolicy(
 
 /** One round: switch if needed, poll the flush once, grant when flushed. */
 export async function protectRound(guard: VmGuard): Promise<void> {
-  const { fvp } = steps(guard);
+  const { fvp } = steps(guard, 'flush');
   try {
     if (!guard.state.alreadyWriteThrough && !guard.owesRestore) {
       // Conditional on the policy just recorded: refused when someone changed it since.
@@ -107,7 +108,10 @@ async function switchToWriteThrough(guard: VmGuard, expected: RequestedPolicy | 
   guard.switchedAt ??= Date.now();
   metrics.vmWriteThrough(guard.state.vm, true);
   try {
-    const after = await steps(guard).fvp.setWriteThrough({ vm: guard.state.vm, ...(expected ? { expected } : {}) });
+    const after = await steps(guard, 'switch to write-through').fvp.setWriteThrough({
+      vm: guard.state.vm,
+      ...(expected ? { expected } : {}),
+    });
     guard.switched(after);
     return true;
   } catch (err) {
@@ -126,7 +130,7 @@ async function switchToWriteThrough(guard: VmGuard, expected: RequestedPolicy | 
 export async function watchForDrift(guard: VmGuard): Promise<void> {
   const flushPollMs = guard.timeouts().flushPollMs;
   try {
-    const [state] = await steps(guard).fvp.waitForFlush({
+    const [state] = await steps(guard, 'watch the flush of').fvp.waitForFlush({
       vms: [guard.state.vm],
       pollIntervalMs: flushPollMs,
       returnAfterMs: 0,
@@ -206,7 +210,11 @@ export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean
     const job = guardState.abandonedJobs[0] as string;
     const jobPollMs = guard.timeouts().jobPollMs;
     const outcome = await untilRequest(guard, () =>
-      steps(guard).veeamWait.prepareJobStart({ job, whenAlreadyRunning: 'wait', pollIntervalMs: jobPollMs }),
+      steps(guard, `wait for ${JSON.stringify(job)}, then restore`).veeamWait.prepareJobStart({
+        job,
+        whenAlreadyRunning: 'wait',
+        pollIntervalMs: jobPollMs,
+      }),
     );
     if (outcome.kind === 'request') return false;
     // A job Veeam no longer has reads nothing; any other failure leaves the question open.
@@ -227,7 +235,7 @@ export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean
   const vm = guardState.vm;
   let failingSince: string | null = null;
   const outcome = recorded
-    ? await restorePolicy(steps(guard).restore, vm, recorded, guard.timeouts(), {
+    ? await restorePolicy(steps(guard, 'restore').restore, vm, recorded, guard.timeouts(), {
         attempt: () => guard.restoreAttempt(),
         failed: (message) => {
           guard.restoreFailed(message);

@@ -145,7 +145,11 @@ export const ProtectedBackupInput = z
         deadline: duration('flushDeadline').default('10 minutes'),
         /** How often the flush state is read while waiting. */
         pollInterval: duration('flushPollInterval').default('2 seconds'),
-        /** How many VMs are switched and polled at once on the FVP management server. */
+        /**
+         * How many VMs' policies the run reads at once while resolving them. Switching and flush
+         * polling are per VM, by each VM's guard, bounded by the worker's FVP pool
+         * (FVPB_FVP_POOL_SIZE); only the run-local guard of v1 histories switched at most this many.
+         */
         concurrency: z.number().int().min(1).max(64).default(8),
       })
       .strict()

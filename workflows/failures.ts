@@ -17,6 +17,8 @@ export const FailureType = {
   policyChanged: 'PolicyChanged',
   /** A VM left write-through (or its flush) after it was verified, before or during the backup. */
   policyDrift: 'PolicyDrift',
+  /** Veeam backed up a VM the run did not protect (a container's VM, a VM added to the job since). */
+  backedUpUnprotected: 'BackedUpUnprotected',
   internal: 'InternalError',
 } as const;
 

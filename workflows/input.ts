@@ -135,6 +135,13 @@ export const ProtectedBackupInput = z
      * container (folder, tag, datastore), which Veeam does not expand.
      */
     vms: z.array(VmNameInput).max(500).optional(),
+    /**
+     * VMs of the job known to be outside FVP (no FVP cluster knows them). Any other VM of the job
+     * that FVP does not know fails the run before anything changes, and any VM Veeam backs up that
+     * the run did not protect fails it after the session ("backed up unprotected"): the product
+     * never guesses "not accelerated".
+     */
+    outsideFvp: z.array(VmNameInput).max(500).optional(),
     /** Veeam's proxy transport mode. Every mode flushes; `hotadd` also checks the proxies' VADP blacklist. */
     transportMode: TransportMode.default('auto'),
     /** Proxy VMs that hot-add disks; required with transportMode `hotadd`. */
@@ -246,6 +253,14 @@ export const ProtectedBackupInput = z
         code: 'custom',
         path: ['hotAddProxies'],
         message: 'transportMode hotadd needs the proxy VMs that hot-add disks, to check their VADP blacklist',
+      });
+    }
+    const both = (input.vms ?? []).filter((vm) => input.outsideFvp?.includes(vm));
+    if (both.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['outsideFvp'],
+        message: `expected VMs to protect or VMs outside FVP, not both: ${both.map((vm) => JSON.stringify(vm)).join(', ')}`,
       });
     }
   });

@@ -24,6 +24,7 @@ import {
 } from '@temporalio/workflow';
 import { durationMs } from '../domain/duration';
 import { isFlushed } from '../domain/policy';
+import type { BackupSession } from '../domain/veeam';
 import { OPERATOR_VISIBILITY, stepProxies, type StepProxies } from './activity-proxies';
 import { runBackupJob } from './backup-job';
 import { backedUpUnprotected, recordRunOutcome, type RunOutcome } from '../domain/metrics';
@@ -38,6 +39,9 @@ import { parseWorkflowInput } from './parse-input';
 import type { RunReport, RunStatus, VmStatus } from './status';
 import { stepTimeoutsOf } from './step-timeouts';
 import { RunTracker } from './tracker';
+
+/** The patch under which a VM the run cannot match fails it (before: skipped), and the safety net runs. */
+const FAIL_CLOSED_VMS = 'fail-closed-vms';
 
 /** The patch under which every VM's flush is read once more right before the job is started. */
 const REVERIFY_BEFORE_START = 'reverify-before-start';
@@ -75,6 +79,7 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
       if (patched(REVERIFY_BEFORE_START)) await reverifyFlush(tracker, steps, vms, input);
       const session = await runBackupJob(tracker, steps, input.job, input.veeam);
       failIfDrifted(tracker);
+      await failIfBackedUpUnprotected(tracker, session, input);
       if (session.result === 'Failed') {
         throw ApplicationFailure.nonRetryable(
           `Veeam job ${JSON.stringify(input.job)} ended with result Failed (session ${session.id})`,
@@ -118,6 +123,7 @@ async function resolveVms(tracker: RunTracker, steps: StepProxies, input: Protec
   tracker.phase('resolving');
   const job = await steps.veeam.describeJob({ job: input.job });
   const listed = new Set(input.vms ?? []);
+  const outsideFvp = new Set(input.outsideFvp ?? []);
   const inJob = new Set(job.vms);
   for (const vm of new Set([...listed, ...inJob])) {
     tracker.addVm(vm, listed.has(vm) && inJob.has(vm) ? 'input+job' : listed.has(vm) ? 'input' : 'job');
@@ -125,7 +131,15 @@ async function resolveVms(tracker: RunTracker, steps: StepProxies, input: Protec
   const results = await settleWithLimit(tracker.status.vms, input.flush.concurrency, async (vm) => {
     const policy = await steps.fvp.readCachePolicy({ vm: vm.vm });
     if (!policy) {
-      if (vm.source === 'job') return tracker.step(vm, 'skipped'); // in the job, unknown to FVP: not cached
+      if (outsideFvp.has(vm.vm)) return tracker.step(vm, 'skipped'); // the operator says: outside FVP
+      // Histories from before the patch skipped such a VM; new runs never guess "not cached".
+      if (vm.source === 'job' && !patched(FAIL_CLOSED_VMS)) return tracker.step(vm, 'skipped');
+      if (vm.source === 'job') {
+        throw ApplicationFailure.nonRetryable(
+          `VM ${JSON.stringify(vm.vm)} of job ${JSON.stringify(input.job)} is not known to FVP; if it is outside FVP, list it in outsideFvp; nothing was changed`,
+          FailureType.unknownVm,
+        );
+      }
       throw ApplicationFailure.nonRetryable(
         `VM ${JSON.stringify(vm.vm)} is not known to FVP; nothing was changed`,
         FailureType.unknownVm,
@@ -183,6 +197,32 @@ async function reverifyFlush(
       FailureType.policyDrift,
     );
   }
+}
+
+/**
+ * The safety net after the session: every VM Veeam backed up must be one this run protected and
+ * verified, one FVP says it does not accelerate, or one listed in `outsideFvp`. Anything else (a
+ * VM of a folder, tag or datastore the job contains, a VM added to the job since the run resolved
+ * it) was backed up in write-back: the run fails, loudly, naming each.
+ */
+async function failIfBackedUpUnprotected(
+  tracker: RunTracker,
+  session: BackupSession,
+  input: ProtectedBackupInput,
+): Promise<void> {
+  const known = new Set([...tracker.status.vms.map((vm) => vm.vm), ...(input.outsideFvp ?? [])]);
+  const unprotected = [...new Set(session.tasks.map((task) => task.vm))].filter((vm) => !known.has(vm));
+  // Histories from before the patch completed here; new runs say it.
+  if (unprotected.length === 0 || !patched(FAIL_CLOSED_VMS)) return;
+  for (const vm of unprotected) {
+    tracker.warn(`backed up unprotected: ${vm} (Veeam processed it; this run never protected it)`);
+    backedUpUnprotected(vm, input.job);
+    await sendNotification({ ...eventBase('backed-up-unprotected', { vm }), vm, job: input.job, session: session.id });
+  }
+  throw ApplicationFailure.nonRetryable(
+    `backed up unprotected: ${unprotected.map((vm) => JSON.stringify(vm)).join(', ')} (in Veeam job ${JSON.stringify(input.job)} but not protected by this run: a container's VM or one added since); their backups may not be consistent; list them in vms, or in outsideFvp if FVP does not accelerate them`,
+    FailureType.backedUpUnprotected,
+  );
 }
 
 /** A VM that left write-through while the job ran may have been backed up unprotected: say so, loudly. */

@@ -22,7 +22,7 @@ export type Phase = z.infer<typeof Phase>;
 
 export const VmStep = z.enum([
   'planned',
-  'skipped', // not accelerated by FVP: nothing to switch
+  'skipped', // not accelerated by FVP (or listed in outsideFvp): nothing to switch
   'switching',
   'flushing',
   'flushed',

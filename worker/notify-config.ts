@@ -1,5 +1,5 @@
 /**
- * Where notifications go (activities/notify.ts), read from the environment at start-up and
+ * Where notifications go (activities/notify/), read from the environment at start-up and
  * validated with zod; part of the worker's configuration (worker/config.ts). Nothing configured:
  * notifications are off and the `notify` activity says so.
  *

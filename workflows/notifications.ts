@@ -1,6 +1,6 @@
 /**
  * Telling people, from workflow code: one event per thing that happened, through the `notify`
- * activity (activities/notify.ts), which sends it once per channel and key. A notification never
+ * activity (activities/notify/), which sends it once per channel and key. A notification never
  * changes a run's outcome: it is sent shielded from cancellation, and a failure to send is logged.
  * Runs since the `operator-notifications` patch send them; older histories replay without.
  */

@@ -175,7 +175,7 @@ describe('Temporal Web UI', () => {
     }
   }
 
-  test('a run started by the client: its page shows the summary, who started it and the input, and its search attributes', async () => {
+  test('a run started by the client: its page shows the summary, who started it, the input, its VM table and its search attributes', async () => {
     await lab.client.loadScenario(scenario());
     const job = JOB;
     const conn = await connect({ address: env.address, taskQueue, env: {}, identity: 'ops@veeam-01 fvpb-cli' });
@@ -201,6 +201,9 @@ describe('Temporal Web UI', () => {
     await waitUntilShown(page, 'ops@veeam-01 fvpb-cli', 'details-who');
     await waitUntilShown(page, 'through the CLI', 'details-through');
     await waitUntilShown(page, '"job": "Nightly-SQL"', 'details-input');
+    // The run's current details: the per-VM table the workflow keeps up to date, rendered.
+    await waitUntilShown(page, 'flush left', 'current-details-table');
+    await waitUntilShown(page, 'restored', 'current-details-restore');
     await page.screenshot({ path: join(dir, 'user-metadata.png'), fullPage: true });
     await page.getByRole('tab', { name: 'Search Attributes' }).click();
     await waitUntilShown(page, '"FvpbJob": "Nightly-SQL"', 'search-attributes');

@@ -19,28 +19,22 @@ export interface FvpDependencies {
   fvp: OperationInvoker;
 }
 
-/** How long the FVP server's build and licence are trusted before they are read again. */
-const SERVER_FACTS_TTL_MS = 10 * 60_000;
-
 export function createFvpActivities({ fvp }: FvpDependencies) {
-  let server: { facts: FvpServerFacts; at: number } | null = null;
-
-  /** Build and licence of the FVP management server (version and licence rules of the facts table). */
+  /**
+   * Build and licence of the FVP management server (version and licence rules of the facts
+   * table), read once per activity attempt, so that an upgraded or relicensed server is seen at once.
+   */
   async function serverFacts(): Promise<FvpServerFacts> {
-    if (server !== null && Date.now() - server.at < SERVER_FACTS_TTL_MS) return server.facts;
     const raw = await whileHeartbeating(fvp.invoke('Get-FvpServer', {}));
-    server = { facts: interpretFvpServer(raw.servers), at: Date.now() };
-    return server.facts;
+    return interpretFvpServer(raw.servers);
   }
 
   /** The VM's policy read raw and interpreted in TypeScript; null when FVP does not know the VM. */
-  async function readPolicy(vm: string): Promise<VmPolicy | null> {
-    const facts = await serverFacts();
+  async function readPolicy(vm: string, facts: FvpServerFacts): Promise<VmPolicy | null> {
     return interpretVmPolicy(vm, await whileHeartbeating(fvp.invoke('Get-VmCachePolicy', { vm })), facts);
   }
 
-  async function readFlush(vm: string): Promise<FlushState> {
-    const facts = await serverFacts();
+  async function readFlush(vm: string, facts: FvpServerFacts): Promise<FlushState> {
     const args = facts.statsStartTime === undefined ? { vm } : { vm, startTime: facts.statsStartTime };
     return interpretFlushState(vm, await whileHeartbeating(fvp.invoke('Get-VmFlushState', args)), facts);
   }
@@ -50,7 +44,7 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
     async readCachePolicy({ vm }: { vm: string }): Promise<VmPolicy | null> {
       return classified(async () => {
         try {
-          return await readPolicy(vm);
+          return await readPolicy(vm, await serverFacts());
         } catch (err) {
           if (powerShellErrorType(err) === 'VmNotFound') return null;
           throw err;
@@ -83,11 +77,12 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
       returnAfterMs: number;
     }): Promise<FlushState[]> {
       return classified(async () => {
+        const facts = await serverFacts();
         const until = Date.now() + returnAfterMs;
         const latest = new Map<string, FlushState>();
         for (;;) {
           const pending = vms.filter((vm) => !isFlushed(latest.get(vm)));
-          for (const state of await Promise.all(pending.map((vm) => readFlush(vm)))) {
+          for (const state of await Promise.all(pending.map((vm) => readFlush(vm, facts)))) {
             latest.set(state.vm, state);
           }
           const states = vms.map((vm) => latest.get(vm) as FlushState);
@@ -126,7 +121,7 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
         const sent = facts.faultDomains ? policy : { ...policy, externalPeers: null };
         const args = expected === undefined ? { vm, policy: sent } : { vm, policy: sent, expected };
         await whileHeartbeating(fvp.invoke('Restore-VmCachePolicy', args));
-        const after = await readPolicy(vm);
+        const after = await readPolicy(vm, facts);
         if (after === null) {
           throw ApplicationFailure.nonRetryable(
             `VM ${JSON.stringify(vm)} was not found in the FVP cluster`,

@@ -16,6 +16,8 @@ import { isAfterFence, StartFailureType, type BackupJob, type BackupSession, typ
 import { classified, startMayHaveHappened } from './failures';
 import { pause, whileHeartbeating } from './heartbeat';
 import { PowerShellError } from './powershell/errors';
+import type { SessionLookup } from './powershell/operations';
+import { interpretVeeamMajor, sessionLookupFor } from './vendor/interpret';
 
 export interface VeeamDependencies {
   veeam: OperationInvoker;
@@ -57,12 +59,26 @@ function messageOf(err: unknown): string {
 }
 
 export function createVeeamActivities({ veeam }: VeeamDependencies) {
-  async function newestSession(job: string): Promise<BackupSession | null> {
-    return (await whileHeartbeating(veeam.invoke('Find-BackupSession', { job, since: EPOCH }))).session;
+  /**
+   * The per-job session lookup for this server's Veeam version (facts table): never the whole
+   * history. Read once per activity attempt, so an upgraded server is seen at once.
+   */
+  type Lookup = () => Promise<SessionLookup>;
+  function perAttempt(): Lookup {
+    let chosen: Promise<SessionLookup> | null = null;
+    return () =>
+      (chosen ??= whileHeartbeating(veeam.invoke('Get-VeeamServer', {})).then((raw) =>
+        sessionLookupFor(interpretVeeamMajor(raw.modules)),
+      ));
   }
 
-  async function jobIsRunning(job: string): Promise<boolean> {
-    return (await whileHeartbeating(veeam.invoke('Get-BackupJob', { job }))).isRunning;
+  async function newestSession(job: string, lookup: Lookup): Promise<BackupSession | null> {
+    const how = await lookup();
+    return (await whileHeartbeating(veeam.invoke('Find-BackupSession', { job, since: EPOCH, lookup: how }))).session;
+  }
+
+  async function jobIsRunning(job: string, lookup: Lookup): Promise<boolean> {
+    return (await whileHeartbeating(veeam.invoke('Get-BackupJob', { job, lookup: await lookup() }))).isRunning;
   }
 
   /**
@@ -77,15 +93,16 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
     settleMs: number,
     cause: unknown,
     startedAt: number,
+    lookup: Lookup,
   ): Promise<BackupSession | null> {
     const deadline = attemptDeadline(startedAt);
     let idleSince: number | null = null;
     try {
       for (;;) {
-        const newest = await newestSession(job);
+        const newest = await newestSession(job, lookup);
         if (isAfterFence(newest, fence)) return newest;
         const now = Date.now();
-        if (await jobIsRunning(job)) idleSince = null;
+        if (await jobIsRunning(job, lookup)) idleSince = null;
         else if (idleSince === null) idleSince = now;
         else if (now - idleSince >= settleMs) return null;
         if (Date.now() + pollIntervalMs > deadline)
@@ -112,15 +129,16 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
     pollIntervalMs: number,
     settleMs: number,
     startedAt: number,
+    lookup: Lookup,
   ): Promise<BackupSession | null> {
     const deadline = attemptDeadline(startedAt);
     let seen: BackupSession | null = null;
     let idleSince: number | null = null;
     let stopSentAt: number | null = null;
     for (;;) {
-      const newest = await newestSession(job);
+      const newest = await newestSession(job, lookup);
       if (isAfterFence(newest, fence)) seen = newest;
-      const running = await jobIsRunning(job);
+      const running = await jobIsRunning(job, lookup);
       const live = running || (seen !== null && !sessionEnded(seen));
       const now = Date.now();
       if (live) {
@@ -152,7 +170,8 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
 
   return {
     async describeJob({ job }: { job: string }): Promise<BackupJob> {
-      return classified(() => whileHeartbeating(veeam.invoke('Get-BackupJob', { job })));
+      const lookup = perAttempt();
+      return classified(async () => whileHeartbeating(veeam.invoke('Get-BackupJob', { job, lookup: await lookup() })));
     },
 
     /**
@@ -168,9 +187,10 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
       whenAlreadyRunning: 'wait' | 'fail';
       pollIntervalMs: number;
     }): Promise<SessionFence> {
+      const lookup = perAttempt();
       return classified(async () => {
         for (;;) {
-          const newest = await newestSession(job);
+          const newest = await newestSession(job, lookup);
           if (!newest || sessionEnded(newest)) {
             return { previous: newest && { id: newest.id, creationTime: newest.creationTime } };
           }
@@ -213,19 +233,27 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
       settleMs?: number;
     }): Promise<{ session: BackupSession; reattached: boolean }> {
       const startedAt = Date.now();
+      const lookup = perAttempt();
       return classified(async () => {
-        const existing = await newestSession(job);
+        const existing = await newestSession(job, lookup);
         if (isAfterFence(existing, fence)) return { session: existing, reattached: true };
+        const how = await lookup();
         try {
           const session = await whileHeartbeating(
-            veeam.invoke('Start-BackupJob', { job, fullBackup, retryBackup, fence: fence.previous?.id ?? null }),
+            veeam.invoke('Start-BackupJob', {
+              job,
+              fullBackup,
+              retryBackup,
+              fence: fence.previous?.id ?? null,
+              lookup: how,
+            }),
           );
           return { session, reattached: false };
         } catch (err) {
           if (!startMayHaveHappened(err)) throw err;
           // Someone (this call, a lost earlier attempt, an operator) started it after the fence:
           // that session reads flushed disks too. Find it; never start again.
-          const found = await awaitSessionAfterFence(job, fence, pollIntervalMs, settleMs, err, startedAt);
+          const found = await awaitSessionAfterFence(job, fence, pollIntervalMs, settleMs, err, startedAt, lookup);
           if (found !== null) return { session: found, reattached: true };
           if (err instanceof PowerShellError && err.category === 'fence-moved') throw err;
           throw ApplicationFailure.create({
@@ -292,7 +320,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
           if (fence === undefined) {
             throw ApplicationFailure.nonRetryable('stopJob needs a sessionId or a fence', 'InvalidArgument');
           }
-          return stopAfterFence(job, fence, pollIntervalMs, settleMs, startedAt);
+          return stopAfterFence(job, fence, pollIntervalMs, settleMs, startedAt, perAttempt());
         }
         let session = await whileHeartbeating(veeam.invoke('Get-BackupSession', { sessionId }));
         if (!sessionEnded(session) && session.state !== 'Stopping') {

@@ -116,7 +116,14 @@ export interface LabStateView {
     vms: VmView[];
     proxies: { name: string; uuid: string; vadp: boolean; vadpSince: number | null }[];
   };
-  veeam: { server: string; serverUp: boolean; jobs: JobView[]; sessions: SessionView[] };
+  veeam: {
+    server: string;
+    serverUp: boolean;
+    jobs: JobView[];
+    sessions: SessionView[];
+    /** Session lookups by kind, rows read, and full scans of the history (lab/model/state.ts). */
+    lookups: { calls: Record<string, number>; rowsRead: number; fullScans: number };
+  };
   credentials: { fvp: { user: string } | null; veeam: { user: string } | null };
   connections: { endpoint: EndpointName; pid: number; server: string; port: number | null; at: number }[];
   faults: FaultsView;

@@ -9,6 +9,7 @@ import {
   operations,
   type Envelope,
   type OperationName,
+  type SessionLookup,
   type OperationResult,
 } from '../activities/powershell/operations';
 import { type EndpointName } from '../domain/endpoint';
@@ -111,6 +112,33 @@ function serverDown(endpoint: EndpointName, state: LabState): OpError | null {
   return null;
 }
 
+/**
+ * A per-job session lookup as the module makes it, charged to the lab's cost counters. -Job exists
+ * from Veeam 13 only: on 12 it fails as the real cmdlet does (a parameter-binding error).
+ */
+function lookupSessions(ctx: OpContext, jobId: string, lookup: SessionLookup): void {
+  if (lookup === 'JobParameter' && ctx.state.scenario.vendor.veeam !== '13') {
+    throw permanent(
+      'ParameterBindingException',
+      "A parameter cannot be found that matches parameter name 'Job'. (Get-VBRBackupSession, Veeam 12)",
+    );
+  }
+  const costs = ctx.state.veeam.lookups;
+  costs.calls[lookup] = (costs.calls[lookup] ?? 0) + 1;
+  costs.rowsRead += lookup === 'FindLastSession' ? 1 : ctx.state.veeam.sessions.filter((s) => s.jobId === jobId).length;
+  ctx.touch();
+}
+
+/** The unfiltered Get-VBRBackupSession: reads the whole history. Only doctor measures it. */
+export function fullScan(ctx: OpContext): number {
+  const costs = ctx.state.veeam.lookups;
+  const rows = ctx.state.scenario.veeam.historySessions + ctx.state.veeam.sessions.length;
+  costs.fullScans += 1;
+  costs.rowsRead += rows;
+  ctx.touch();
+  return rows;
+}
+
 /** The job's session-appearance delay, from the scenario (the persisted job state predates it). */
 function appearDelayOf(ctx: OpContext, jobName: string): number {
   return ctx.state.scenario.veeam.jobs.find((j) => j.name === jobName)?.sessionAppearDelayMs ?? 0;
@@ -209,6 +237,16 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     return { vm: proxy.name, vadp: true };
   },
 
+  'Get-VeeamServer': (ctx) => ({
+    modules: [
+      {
+        '@type': 'System.Management.Automation.PSModuleInfo',
+        Name: 'Veeam.Backup.PowerShell',
+        Version: ctx.state.scenario.vendor.veeam === '13' ? '13.0.1.1071' : '12.3.1.1139',
+      },
+    ],
+  }),
+
   'Get-BackupJob': (ctx, args) => {
     const job = findJob(ctx, args.job);
     const now = ctx.now();
@@ -219,6 +257,7 @@ const handlers: { [O in OperationName]: Handler<O> } = {
   'Start-BackupJob': async (ctx, args) => {
     const job = findJob(ctx, args.job);
     const now = ctx.now();
+    lookupSessions(ctx, job.id, args.lookup);
     if (args.fence !== undefined) {
       // The fence is what lookups showed the caller: compare with what they show now.
       const newest = findSession(ctx.state.veeam.sessions, job.id, -Infinity, now)?.id ?? null;
@@ -283,6 +322,7 @@ const handlers: { [O in OperationName]: Handler<O> } = {
 
   'Find-BackupSession': (ctx, args) => {
     const job = findJob(ctx, args.job);
+    lookupSessions(ctx, job.id, args.lookup);
     const since = Date.parse(args.since);
     if (Number.isNaN(since))
       throw permanent('InvalidArgument', `Invalid argument 'since': not a date: ${quoteName(args.since)}`);

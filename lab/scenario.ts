@@ -98,6 +98,8 @@ export const Scenario = z
          * `start-unknown` (the module's SessionAppearSeconds).
          */
         sessionAppearWaitMs: Ms.default(30_000),
+        /** Sessions of the server's history (other jobs, years of runs): what a full scan reads. */
+        historySessions: z.number().int().min(0).max(10_000_000).default(0),
         jobs: z.array(ScenarioJob).default([]),
       })
       .strict()

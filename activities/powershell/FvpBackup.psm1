@@ -202,7 +202,7 @@ function New-OpError {
 $script:OperationNames = @(
     'Connect-Endpoint', 'Get-Doctor',
     'Get-VmCachePolicy', 'Get-FvpServer', 'Set-VmWriteThrough', 'Restore-VmCachePolicy', 'Get-VmFlushState', 'Get-ProxyVadp', 'Set-ProxyVadp',
-    'Get-BackupJob', 'Start-BackupJob', 'Get-BackupSession', 'Find-BackupSession', 'Stop-BackupJob'
+    'Get-VeeamServer', 'Get-BackupJob', 'Start-BackupJob', 'Get-BackupSession', 'Find-BackupSession', 'Stop-BackupJob'
 )
 $script:ModuleFile = $PSCommandPath
 $script:Endpoint = $null
@@ -771,18 +771,33 @@ function Get-JobId {
 
 function Test-JobRunning {
     <# The job's IsRunning where the object has it, else: its newest session is not Stopped. #>
-    param($Job)
+    param($Job, [string]$Lookup)
     $flag = Get-VendorProperty -Object $Job -Name $script:Veeam.JobIsRunningProperty -What 'Veeam job' -Optional
     if ($null -ne $flag) { return [bool]$flag }
-    $newest = @(Get-JobSessions -Job $Job | Sort-Object -Property CreationTime -Descending) | Select-Object -First 1
+    $newest = @(Get-JobSessions -Job $Job -Lookup $Lookup | Sort-Object -Property CreationTime -Descending) | Select-Object -First 1
     return ($null -ne $newest -and [string]$newest.State -cne 'Stopped')
 }
 
 function Get-JobSessions {
-    <# Every backup session of the job (the documented way: filter Get-VBRBackupSession by JobId). #>
-    param($Job)
-    $jobId = Get-JobId -Job $Job
-    return @(Get-VBRBackupSession -ErrorAction Stop | Where-Object { [string]$_.JobId -eq $jobId })
+    <#
+    The job's sessions by the per-job lookup TypeScript chose by Veeam version (operations.ts
+    SessionLookup): never the unfiltered Get-VBRBackupSession, which reads the server's whole
+    history on every call (veeam-healthcheck #110). FindLastSession gives the newest one only.
+    #>
+    param($Job, [string]$Lookup)
+    if ($Lookup -ceq 'FindLastSession') { return @($Job.FindLastSession() | Where-Object { $null -ne $_ }) }
+    if ($Lookup -ceq 'GetByJob') { return @([Veeam.Backup.Core.CBackupSession]::GetByJob($Job.Id) | Where-Object { $null -ne $_ }) }
+    if ($Lookup -ceq 'JobParameter') { return @(Get-VBRBackupSession -Job $Job -ErrorAction Stop) }
+    throw (New-OpError 'permanent' 'InvalidArgument' "Invoke-Op: session lookup '$Lookup' is not FindLastSession, GetByJob or JobParameter")
+}
+
+function Get-VeeamServer {
+    <# args: {} -> { modules: [raw Veeam.Backup.PowerShell module: Name, Version] }: TypeScript picks the session lookup by version. #>
+    param($OpArgs)
+    Assert-Connected
+    $modules = New-Object System.Collections.Generic.List[object]
+    foreach ($module in @(Get-Module -Name $script:Veeam.Module)) { $modules.Add((ConvertTo-Raw -Value $module -Properties @('Name', 'Version'))) }
+    return [ordered]@{ modules = $modules.ToArray() }
 }
 
 function ConvertTo-SessionDocument {
@@ -820,9 +835,10 @@ function ConvertTo-SessionDocument {
 }
 
 function Get-BackupJob {
-    <# args: { job } -> BackupJob (VMs as added to the job: containers are not expanded). #>
+    <# args: { job, lookup } -> BackupJob (VMs as added to the job: containers are not expanded). #>
     param($OpArgs)
     $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
+    $lookup = [string](Get-ArgValue $OpArgs 'lookup' -Required)
     $vms = New-Object System.Collections.Generic.List[string]
     foreach ($object in @(Get-VBRJobObject -Job $job -ErrorAction Stop)) {
         $kind = Get-VendorProperty -Object $object -Name $script:Veeam.JobObjectTypeProperty -What 'Veeam job object' -Optional
@@ -834,13 +850,13 @@ function Get-BackupJob {
         id        = Get-JobId -Job $job
         name      = [string]$job.Name
         vms       = $vms.ToArray()
-        isRunning = [bool](Test-JobRunning -Job $job)
+        isRunning = [bool](Test-JobRunning -Job $job -Lookup $lookup)
     }
 }
 
 function Start-BackupJob {
     <#
-    args: { job, fullBackup, retryBackup, fence? } -> BackupSession. Starts the job once (-RunAsync)
+    args: { job, fullBackup, retryBackup, fence?, lookup } -> BackupSession. Starts the job once (-RunAsync)
     and returns the session it created: the job's newest session that did not exist before the start
     (no clock comparison, so a skewed clock between here and the server does not matter).
     fence: the id of the job's newest session when the caller took its fence (null: none). When the
@@ -850,8 +866,9 @@ function Start-BackupJob {
     #>
     param($OpArgs)
     $name = [string](Get-ArgValue $OpArgs 'job' -Required)
+    $lookup = [string](Get-ArgValue $OpArgs 'lookup' -Required)
     $job = Resolve-VeeamJob -Name $name
-    $sessions = @(Get-JobSessions -Job $job)
+    $sessions = @(Get-JobSessions -Job $job -Lookup $lookup)
     if (Test-ArgPresent $OpArgs 'fence') {
         $fence = [string](Get-ArgValue $OpArgs 'fence')
         $newest = @($sessions | Sort-Object -Property CreationTime -Descending) | Select-Object -First 1
@@ -861,7 +878,7 @@ function Start-BackupJob {
             throw (New-OpError 'fence-moved' 'FenceMoved' "Veeam job '$name': the newest session is '$newestId', not the fence '$fence': somebody started the job since; nothing was started")
         }
     }
-    if (Test-JobRunning -Job $job) {
+    if (Test-JobRunning -Job $job -Lookup $lookup) {
         throw (New-OpError 'already-running' 'JobAlreadyRunning' "Veeam job '$name' is already running")
     }
     $before = @{}
@@ -881,7 +898,7 @@ function Start-BackupJob {
     try {
         $deadline = (Get-Date).AddSeconds($script:Veeam.SessionAppearSeconds)
         do {
-            $new = @(Get-JobSessions -Job $job | Where-Object { -not $before.ContainsKey([string]$_.Id) } |
+            $new = @(Get-JobSessions -Job $job -Lookup $lookup | Where-Object { -not $before.ContainsKey([string]$_.Id) } |
                     Sort-Object -Property CreationTime -Descending)
             if ($new.Count -gt 0) { return ConvertTo-SessionDocument -Session $new[0] -JobName $name }
             Start-Sleep -Milliseconds 500
@@ -905,9 +922,10 @@ function Get-BackupSession {
 }
 
 function Find-BackupSession {
-    <# args: { job, since (ISO 8601) } -> { session: newest session created at or after since, or null } #>
+    <# args: { job, since (ISO 8601), lookup } -> { session: newest session created at or after since, or null } #>
     param($OpArgs)
     $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
+    $lookup = [string](Get-ArgValue $OpArgs 'lookup' -Required)
     $sinceText = [string](Get-ArgValue $OpArgs 'since' -Required)
     $since = [datetime]::MinValue
     $styles = [System.Globalization.DateTimeStyles]::RoundtripKind
@@ -915,7 +933,7 @@ function Find-BackupSession {
         throw (New-OpError 'permanent' 'InvalidArgument' "since '$sinceText' is not an ISO 8601 time")
     }
     $sinceUtc = $since.ToUniversalTime()
-    $newest = @(Get-JobSessions -Job $job | Where-Object { ([datetime]$_.CreationTime).ToUniversalTime() -ge $sinceUtc } |
+    $newest = @(Get-JobSessions -Job $job -Lookup $lookup | Where-Object { ([datetime]$_.CreationTime).ToUniversalTime() -ge $sinceUtc } |
             Sort-Object -Property CreationTime -Descending) | Select-Object -First 1
     if ($null -eq $newest) { return [ordered]@{ session = $null } }
     return [ordered]@{ session = ConvertTo-SessionDocument -Session $newest -JobName ([string]$job.Name) }

@@ -55,6 +55,17 @@ export type RawFvpVmMatches = z.infer<typeof RawFvpVmMatches>;
 const expectedPolicy = RequestedPolicy.optional();
 
 /**
+ * How the module finds a job's sessions (issue 11 finding 1): never the unfiltered
+ * Get-VBRBackupSession, which reads the server's whole history on every call. TypeScript chooses by
+ * Veeam version (activities/vendor/facts.ts VEEAM.sessionLookup): `FindLastSession` ($job.FindLastSession(),
+ * the newest session only), `GetByJob` ([Veeam.Backup.Core.CBackupSession]::GetByJob($job.Id)),
+ * `JobParameter` (Get-VBRBackupSession -Job, v13 only).
+ */
+export const SessionLookup = z.enum(['FindLastSession', 'GetByJob', 'JobParameter']);
+export type SessionLookup = z.infer<typeof SessionLookup>;
+const lookup = SessionLookup.default('FindLastSession');
+
+/**
  * Every operation, keyed by the PowerShell function name. `args` is what TypeScript sends
  * (base64 JSON), `result` the document the function prints on success.
  */
@@ -97,7 +108,17 @@ export const operations = {
   'Set-ProxyVadp': { endpoint: 'fvp', args: vmArgs, result: z.object({ vm: VmName, vadp: z.literal(true) }).strict() },
 
   // Veeam
-  'Get-BackupJob': { endpoint: 'veeam', args: z.object({ job: z.string().min(1) }).strict(), result: BackupJob },
+  /** Raw: the Veeam PowerShell module (name, version), for the version rules of the facts table. */
+  'Get-VeeamServer': {
+    endpoint: 'veeam',
+    args: z.object({}).strict(),
+    result: z.object({ modules: z.array(RawValue) }).strict(),
+  },
+  'Get-BackupJob': {
+    endpoint: 'veeam',
+    args: z.object({ job: z.string().min(1), lookup }).strict(),
+    result: BackupJob,
+  },
   'Start-BackupJob': {
     endpoint: 'veeam',
     args: z
@@ -111,6 +132,7 @@ export const operations = {
          * started the job since. Absent: no fence (an operator's or a test's own start).
          */
         fence: z.string().min(1).nullable().optional(),
+        lookup,
       })
       .strict(),
     /**
@@ -127,7 +149,7 @@ export const operations = {
   /** Newest session of a job created at or after `since` (ISO), or null: how a retry re-attaches. */
   'Find-BackupSession': {
     endpoint: 'veeam',
-    args: z.object({ job: z.string().min(1), since: z.string().min(1) }).strict(),
+    args: z.object({ job: z.string().min(1), since: z.string().min(1), lookup }).strict(),
     result: z.object({ session: BackupSession.nullable() }).strict(),
   },
   'Stop-BackupJob': {

@@ -264,3 +264,29 @@ export const FVP = {
     'licensedFeatures on Standard and Enterprise',
   ),
 } as const;
+
+/** The Veeam facts (Veeam.Backup.PowerShell, v11+). */
+export const VEEAM = {
+  moduleName: fact(
+    'Veeam.Backup.PowerShell',
+    'confirmed',
+    'V1',
+    'Get-Module -Name Veeam.Backup.PowerShell -ListAvailable',
+  ),
+  /**
+   * Per-job session lookup by module major version (issue 11 finding 1): the unfiltered
+   * Get-VBRBackupSession reads the whole history (9 h 40 min for 9 calls on 42,409 sessions,
+   * veeam-healthcheck #110), its -Job filter exists from v13 only (#147). Below v13,
+   * $job.FindLastSession() (VeeamHub RunVBRJob.ps1); GetByJob is the documented-by-VeeamHub
+   * alternative an admin can put here if doctor shows FindLastSession missing.
+   */
+  sessionLookup: fact(
+    [
+      { fromMajor: 13, lookup: 'JobParameter' },
+      { fromMajor: 0, lookup: 'FindLastSession' },
+    ] as const,
+    'unconfirmed',
+    'V9 (-Job is v13-only); V5 (FindLastSession on CBackupJob); VeeamHub ADR 0012 (GetByJob)',
+    'the time of one per-job lookup, and of one unfiltered Get-VBRBackupSession, on the production server',
+  ),
+} as const;

@@ -8,8 +8,8 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { CacheMode, FlushState, RequestedPolicy, VmPolicy } from '../../domain/policy';
-import type { RawCall, RawFvpVm, RawFvpVmMatches, RawObject, RawValue } from '../powershell/operations';
-import { FVP } from './facts';
+import type { RawCall, RawFvpVm, RawFvpVmMatches, RawObject, RawValue, SessionLookup } from '../powershell/operations';
+import { FVP, VEEAM } from './facts';
 
 export const VENDOR_MISMATCH = 'VendorMismatch';
 
@@ -263,4 +263,26 @@ export function interpretFlushState(vm: string, raw: RawFvpVmMatches, server: Fv
     );
   }
   return { vm, requested: policy.requested, effective: policy.effective, timeToDestageSeconds: Math.max(0, seconds) };
+}
+
+/** The Veeam PowerShell module's major version, from Get-VeeamServer's raw module list. */
+export function interpretVeeamMajor(modules: RawValue[]): number {
+  const module = modules[0];
+  const version = module !== undefined && isObject(module) ? property(module, 'Version').value : null;
+  const match = typeof version === 'string' ? /^(\d+)\./.exec(version) : null;
+  if (match === null) {
+    throw vendorMismatch(
+      null,
+      'moduleName',
+      `Get-Module ${VEEAM.moduleName.value} answered ${describe(modules as never)}`,
+    );
+  }
+  return Number(match[1]);
+}
+
+/** The per-job session lookup for this Veeam version (never a scan of the whole history). */
+export function sessionLookupFor(major: number): SessionLookup {
+  const rule = VEEAM.sessionLookup.value.find((r) => major >= r.fromMajor);
+  if (rule === undefined) throw vendorMismatch(null, 'sessionLookup', `no session lookup for Veeam ${major}`);
+  return rule.lookup;
 }

@@ -38,6 +38,15 @@ export type VmState = z.infer<typeof VmState>;
 export const ProxyState = z.object({ name: z.string(), uuid: z.string(), vadpSince: z.number().nullable() }).strict();
 export type ProxyState = z.infer<typeof ProxyState>;
 
+export const SessionLookups = z
+  .object({
+    calls: z.record(z.string(), z.number().int().min(0)).default({}),
+    rowsRead: z.number().int().min(0).default(0),
+    fullScans: z.number().int().min(0).default(0),
+  })
+  .strict();
+export type SessionLookups = z.infer<typeof SessionLookups>;
+
 export const JobState = z
   .object({
     id: z.string(),
@@ -133,6 +142,12 @@ export const LabState = z
         serverUp: z.boolean(),
         jobs: z.array(JobState),
         sessions: z.array(SessionRecord),
+        /**
+         * What session lookups cost (issue 11 finding 1): calls per lookup and session rows read. A
+         * full scan (the unfiltered Get-VBRBackupSession) reads the whole history: the scenario's
+         * historySessions plus the lab's own sessions.
+         */
+        lookups: SessionLookups.prefault({}),
       })
       .strict(),
     verdicts: z.array(Verdict),

@@ -14,6 +14,8 @@ import {
   sessionsOf,
 } from '../helpers/lab-assertions';
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
+import { PROFILES, PROFILE_NAMES } from '../../lab/model/profile';
+import type { ScenarioInput } from '../../lab/scenario';
 import { waitFor } from '../helpers/wait';
 import { statusQuery } from '../../workflows';
 import type { RunStatus } from '../../workflows/status';
@@ -54,6 +56,33 @@ describe('protectedBackup against the lab', () => {
       assert.deepEqual(new Set(report.vms.map((v) => v.step)), new Set(['restored']));
       await assertConsistentSessions(h.lab, JOB, 1, vms);
       await assertPoliciesAre(h.lab, policies);
+    });
+  }
+
+  // Issue 11: the main path on every vendor profile the evidence admits (FVP 3.0/3.1+/3.5, Standard
+  // and Enterprise, the policy as text or as an object, Veeam 12 and 13), against a Veeam server with
+  // a long history: no session lookup reads the whole history.
+  for (const profile of PROFILE_NAMES) {
+    test(`vendor profile ${profile}: consistent and restored, no full scan of a 5,000-session history`, async () => {
+      const base = scenario({ vmCount: 2 });
+      const s: ScenarioInput = {
+        ...base,
+        vendor: PROFILES[profile],
+        veeam: { ...base.veeam, historySessions: 5_000 },
+      };
+      await h.lab.client.loadScenario(s);
+      const vms = vmNames(s);
+      const policies = await requestedPolicies(h.lab);
+      const report = await (await h.start(taskQueue, fastRequest(JOB))).result();
+      assert.equal(report.phase, 'completed');
+      assert.deepEqual(new Set(report.vms.map((v) => v.step)), new Set(['restored']));
+      await assertConsistentSessions(h.lab, JOB, 1, vms);
+      await assertPoliciesAre(h.lab, policies);
+      const { lookups } = (await h.lab.client.state()).veeam;
+      assert.equal(lookups.fullScans, 0, 'no unfiltered Get-VBRBackupSession');
+      assert.ok(lookups.rowsRead < 200, `session rows read: ${lookups.rowsRead} (the history has 5,000)`);
+      const expected = PROFILES[profile].veeam === '13' ? 'JobParameter' : 'FindLastSession';
+      assert.deepEqual(Object.keys(lookups.calls), [expected], 'the lookup of this Veeam version');
     });
   }
 

@@ -217,3 +217,14 @@ test('the check refuses what it cannot see (controls)', async () => {
   assert.deepEqual(keys.keys, ['A', 'B']);
   assert.equal(keys.dynamic.length, 1);
 });
+
+test('no unfiltered Get-VBRBackupSession: every call filters by -Id or -Job (issue 11 finding 1)', async () => {
+  const calls = (await vendorCalls()).filter((c) => c.cmdlet === 'Get-VBRBackupSession');
+  assert.ok(calls.length >= 1);
+  for (const call of calls) {
+    assert.ok(
+      call.parameters.includes('Id') || call.parameters.includes('Job'),
+      `line ${call.line}: Get-VBRBackupSession reads the whole history without -Id or -Job`,
+    );
+  }
+});

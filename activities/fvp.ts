@@ -13,7 +13,14 @@ import type { OperationInvoker } from './invoker';
 import { isFlushed, samePolicy, type FlushState, type RequestedPolicy, type VmPolicy } from '../domain/policy';
 import { classified, powerShellErrorType } from './failures';
 import { pause, whileHeartbeating } from './heartbeat';
-import { interpretFlushState, interpretFvpServer, interpretVmPolicy, type FvpServerFacts } from './vendor/interpret';
+import { FVP } from './vendor/facts';
+import {
+  interpretFlushState,
+  interpretFvpServer,
+  interpretProxyVadp,
+  interpretVmPolicy,
+  type FvpServerFacts,
+} from './vendor/interpret';
 
 export interface FvpDependencies {
   fvp: OperationInvoker;
@@ -37,6 +44,10 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
   async function readFlush(vm: string, facts: FvpServerFacts): Promise<FlushState> {
     const args = facts.statsStartTime === undefined ? { vm } : { vm, startTime: facts.statsStartTime };
     return interpretFlushState(vm, await whileHeartbeating(fvp.invoke('Get-VmFlushState', args)), facts);
+  }
+
+  async function readVadp(vm: string): Promise<boolean> {
+    return interpretProxyVadp(vm, await whileHeartbeating(fvp.invoke('Get-ProxyVadp', { vm })));
   }
 
   return {
@@ -141,13 +152,24 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
     async readVadpBlacklist({ proxies }: { proxies: string[] }): Promise<{ vm: string; vadp: boolean }[]> {
       return classified(async () => {
         const results: { vm: string; vadp: boolean }[] = [];
-        for (const vm of proxies) results.push(await whileHeartbeating(fvp.invoke('Get-ProxyVadp', { vm })));
+        for (const vm of proxies) results.push({ vm, vadp: await readVadp(vm) });
         return results;
       });
     },
 
+    /** Blacklists the proxy by the evidenced call (issue 11 finding 4), then reads it back. */
     async setVadpBlacklist({ vm }: { vm: string }): Promise<{ vm: string; vadp: boolean }> {
-      return classified(() => whileHeartbeating(fvp.invoke('Set-ProxyVadp', { vm })));
+      return classified(async () => {
+        const { property, blacklisted } = FVP.vadpBlacklist.value;
+        await whileHeartbeating(fvp.invoke('Set-ProxyVadp', { vm, property, value: blacklisted }));
+        if (!(await readVadp(vm))) {
+          throw ApplicationFailure.nonRetryable(
+            `Set-PrnxProperty ${JSON.stringify(vm)} -Name ${property} -Value ${blacklisted} did not blacklist the proxy`,
+            'VadpNotApplied',
+          );
+        }
+        return { vm, vadp: true };
+      });
     },
   };
 }

@@ -20,7 +20,7 @@ import { OpError, describeIssues, permanent, quoteName, transient } from './mode
 import { WRITE_THROUGH_POLICY, currentRequested, policyDoc, setRequested, timeToDestageMs } from './model/fvp';
 import { LIMITS, pushBounded, type CredentialHash, type LabState, type VmState } from './model/state';
 import { findSession, isLive, isVisible, sessionDoc } from './model/veeam';
-import { rawServer, rawVm } from './model/raw';
+import { rawProxy, rawServer, rawVm } from './model/raw';
 import type { z } from 'zod';
 
 export interface OpContext {
@@ -223,18 +223,25 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     ),
   }),
 
-  'Get-ProxyVadp': (ctx, args) => {
-    const proxy = findProxy(ctx, args.vm);
-    return { vm: proxy.name, vadp: proxy.vadpSince !== null };
-  },
+  'Get-ProxyVadp': (ctx, args) => ({
+    matches: ctx.state.fvp.proxies.filter((p) => p.name === args.vm).map((p) => rawProxy(p, ctx.state.scenario.vendor)),
+  }),
 
   'Set-ProxyVadp': (ctx, args) => {
     const proxy = findProxy(ctx, args.vm);
-    if (proxy.vadpSince === null) {
-      proxy.vadpSince = ctx.now();
+    // Set-PrnxProperty -Name cachePolicy -Value 1 blacklists, 3 adds back; anything else is unknown here.
+    if (args.property !== 'cachePolicy' || (args.value !== 1 && args.value !== 3)) {
+      throw permanent(
+        'ParameterBindingException',
+        `Set-PrnxProperty: cannot set ${args.property} to ${args.value} on ${quoteName(args.vm)}`,
+      );
+    }
+    const blacklisted = args.value === 1;
+    if (blacklisted !== (proxy.vadpSince !== null)) {
+      proxy.vadpSince = blacklisted ? ctx.now() : null;
       ctx.touch();
     }
-    return { vm: proxy.name, vadp: true };
+    return { vm: proxy.name, sent: true };
   },
 
   'Get-VeeamServer': (ctx) => ({

@@ -75,8 +75,6 @@ $script:Fvp = @{
     # -Effective it returns the REQUESTED (configured) policy, with -Effective what FVP does now.
     PolicyTextWriteBack         = 'WRITE_BACK'
     PolicyTextWriteThrough      = 'WRITE_THROUGH'
-    # How the requested policy of a VADP-blacklisted proxy reads (Set-PrnxAccelerationPolicy -Vadp).
-    PolicyTextVadpPattern       = '^(VADP|BLACKLIST(ED)?)$'
     # Set-PrnxAccelerationPolicy picks its VM by this parameter: 'Name' (seen most) or 'UUID' (also
     # seen; immune to wildcard characters in VM names, prefer it if your version has it).
     SetPolicyTarget             = 'Name'
@@ -117,7 +115,9 @@ $script:RequiredCommands = @{
         'Connect-PrnxServer'         = @('NameOrIPAddress', 'Credentials')
         'Get-PrnxVM'                 = @()
         'Get-PrnxAccelerationPolicy' = @('UUID', 'Effective')
-        'Set-PrnxAccelerationPolicy' = @('Name', 'WriteThrough', 'WriteBack', 'NumWBPeers', 'NumWBExternalPeers', 'WaitTimeSeconds', 'Vadp')
+        'Set-PrnxAccelerationPolicy' = @('Name', 'WriteThrough', 'WriteBack', 'NumWBPeers', 'NumWBExternalPeers', 'WaitTimeSeconds')
+        'Set-PrnxProperty'           = @('Name', 'Value')
+        'Get-PrnxObject'             = @('Type')
         'Get-PrnxObjectStats'        = @('ObjectIdentifier', 'NumberOfSamples')
     }
     veeam = [ordered]@{
@@ -553,8 +553,7 @@ function Get-RequestedPolicy {
     <# The requested policy; the peer counts must be readable for an accelerated VM (they are what a restore puts back). #>
     param($PrnxVm, [string]$RequestedText, [bool]$Accelerated)
     $mode = 'WriteThrough'
-    if ($RequestedText -match $script:Fvp.PolicyTextVadpPattern) { $mode = 'WriteThrough' }
-    elseif (-not [string]::IsNullOrEmpty($RequestedText)) { $mode = ConvertTo-CacheMode -Value $RequestedText -What 'the requested policy' }
+    if (-not [string]::IsNullOrEmpty($RequestedText)) { $mode = ConvertTo-CacheMode -Value $RequestedText -What 'the requested policy' }
     $optional = -not $Accelerated
     $peers = Get-VendorProperty -Object $PrnxVm -Name $script:Fvp.VmPeersProperty -What 'Get-PrnxVM object' -Optional:$optional
     $external = Get-VendorProperty -Object $PrnxVm -Name $script:Fvp.VmExternalPeersProperty -What 'Get-PrnxVM object' -Optional:$optional
@@ -716,37 +715,21 @@ function Get-VmFlushState {
     return [ordered]@{ matches = @(Read-FvpVm -Name $name -Stats $true -StartTime (Get-ArgValue $OpArgs 'startTime')) }
 }
 
-function Test-ProxyVadp {
-    param([string]$Name)
-    $vm = Resolve-FvpVm -Name $Name
-    $uuid = [string](Get-VendorProperty -Object $vm -Name $script:Fvp.VmUuidProperty -What 'Get-PrnxVM object')
-    return ((Get-FvpPolicyText -Uuid $uuid) -match $script:Fvp.PolicyTextVadpPattern)
-}
-
 function Get-ProxyVadp {
-    <# args: { vm } -> { vm, vadp } : whether the proxy VM is blacklisted as a VADP appliance. #>
+    <# args: { vm } -> { matches: [ RawFvpVm ] }: the proxy's raw Get-PrnxVM object; TypeScript reads the blacklist from it. #>
     param($OpArgs)
-    $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
-    return [ordered]@{ vm = $name; vadp = [bool](Test-ProxyVadp -Name $name) }
+    return [ordered]@{ matches = @(Read-FvpVm -Name ([string](Get-ArgValue $OpArgs 'vm' -Required)) -Stats $false -StartTime $null) }
 }
 
 function Set-ProxyVadp {
-    <# args: { vm } -> { vm, vadp: true }. Set-PrnxAccelerationPolicy -Vadp, then verified. #>
+    <# args: { vm, property, value } -> { vm, sent }: Set-PrnxProperty <vm> -Name <property> -Value <value> (prnx_blacklist.ps1); verified by TypeScript. #>
     param($OpArgs)
+    Assert-Connected
     $name = [string](Get-ArgValue $OpArgs 'vm' -Required)
-    $vm = Resolve-FvpVm -Name $name
-    $params = @{ ErrorAction = 'Stop' }
-    if ($script:Fvp.SetPolicyTarget -ceq 'UUID') {
-        $params.UUID = [string](Get-VendorProperty -Object $vm -Name $script:Fvp.VmUuidProperty -What 'Get-PrnxVM object')
-    } else {
-        $params.Name = $name
-    }
-    $params.Vadp = $true
-    $null = Set-PrnxAccelerationPolicy @params
-    if (-not (Test-ProxyVadp -Name $name)) {
-        throw (New-OpError 'permanent' 'VadpNotApplied' "Set-PrnxAccelerationPolicy -Vadp did not mark '$name' as a VADP appliance")
-    }
-    return [ordered]@{ vm = $name; vadp = $true }
+    $property = [string](Get-ArgValue $OpArgs 'property' -Required)
+    $value = [int](Get-ArgValue $OpArgs 'value' -Required)
+    $null = Set-PrnxProperty $name -Name $property -Value $value -ErrorAction Stop
+    return [ordered]@{ vm = $name; sent = $true }
 }
 
 # =====================================================================================================

@@ -104,8 +104,18 @@ export const operations = {
     args: z.object({ vm: VmName, startTime: z.number().int().min(0).optional() }).strict(),
     result: RawFvpVmMatches,
   },
-  'Get-ProxyVadp': { endpoint: 'fvp', args: vmArgs, result: z.object({ vm: VmName, vadp: z.boolean() }).strict() },
-  'Set-ProxyVadp': { endpoint: 'fvp', args: vmArgs, result: z.object({ vm: VmName, vadp: z.literal(true) }).strict() },
+  /** Raw, like Get-VmCachePolicy: whether the proxy is VADP-blacklisted is read in TypeScript (facts FVP.vadpBlacklist). */
+  'Get-ProxyVadp': { endpoint: 'fvp', args: vmArgs, result: RawFvpVmMatches },
+  /**
+   * Set-PrnxProperty <vm> -Name <property> -Value <value> (issue 11 finding 4: the only blacklist
+   * call in public code is `-Name cachePolicy -Value 1`, 3 to add back): property and value come
+   * from the facts table. The module does not verify: TypeScript reads it back.
+   */
+  'Set-ProxyVadp': {
+    endpoint: 'fvp',
+    args: z.object({ vm: VmName, property: z.string().regex(/^[A-Za-z]+$/), value: z.number().int() }).strict(),
+    result: z.object({ vm: VmName, sent: z.literal(true) }).strict(),
+  },
 
   // Veeam
   /** Raw: the Veeam PowerShell module (name, version), for the version rules of the facts table. */

@@ -263,6 +263,17 @@ export const FVP = {
     'F7: the 3.1 variant gates -NumWBExternalPeers on licensedFeatures -match "FVP_FEATURE_FAULT_DOMAIN"; the Standard branch drops it',
     'licensedFeatures on Standard and Enterprise',
   ),
+  /**
+   * The HotAdd VADP blacklist of a proxy VM: Set-PrnxProperty <vm> -Name cachePolicy -Value 1, and
+   * 3 to add it back (prnx_blacklist.ps1). How a blacklisted proxy reads back is not evidenced: the
+   * product assumes the same property on its Get-PrnxVM object.
+   */
+  vadpBlacklist: fact(
+    { property: 'cachePolicy', blacklisted: 1, addBack: 3 },
+    'unconfirmed',
+    'F11: bdwill/prnx-invalidate-cache prnx_blacklist.ps1 (the write); the read-back is not evidenced; no -Vadp switch anywhere (F12)',
+    '(Get-Command Set-PrnxProperty).Parameters.Keys; Get-PrnxVM properties of a blacklisted proxy',
+  ),
 } as const;
 
 /** The Veeam facts (Veeam.Backup.PowerShell, v11+). */

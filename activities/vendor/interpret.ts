@@ -286,3 +286,21 @@ export function sessionLookupFor(major: number): SessionLookup {
   if (rule === undefined) throw vendorMismatch(null, 'sessionLookup', `no session lookup for Veeam ${major}`);
   return rule.lookup;
 }
+
+/** Whether a proxy VM is VADP-blacklisted, from Get-ProxyVadp's raw answer (facts FVP.vadpBlacklist). */
+export function interpretProxyVadp(vm: string, raw: RawFvpVmMatches): boolean {
+  const one = single(vm, raw);
+  if (one === null)
+    throw ApplicationFailure.nonRetryable(`proxy VM ${JSON.stringify(vm)} was not found by FVP`, 'VmNotFound');
+  const { property: name, blacklisted, addBack } = FVP.vadpBlacklist.value;
+  const value = required(vm, one.vm, 'vadpBlacklist', name);
+  const code =
+    typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (code === blacklisted) return true;
+  if (code === addBack) return false;
+  throw vendorMismatch(
+    vm,
+    'vadpBlacklist',
+    `${name} is ${describe(value)}, neither ${blacklisted} (blacklisted) nor ${addBack}`,
+  );
+}

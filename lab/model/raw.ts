@@ -7,7 +7,7 @@ import type { RawCall, RawFvpVm, RawObject, RawValue } from '../../activities/po
 import type { CacheMode } from '../../domain/policy';
 import { effectiveAt, requestedEventAt, timeToDestageMs } from './fvp';
 import { statsNeedStartTime, type VendorProfile } from './profile';
-import type { VmState } from './state';
+import type { ProxyState, VmState } from './state';
 
 export const FLASH_CLUSTER = 'FVP-Cluster-01';
 
@@ -71,5 +71,29 @@ export function rawVm(vm: VmState, t: number, profile: VendorProfile, stats?: nu
     requested: vm.accelerated ? { ok: true, values: [policyOutput(profile, requested.mode)] } : notInCluster(vm),
     effective: vm.accelerated ? { ok: true, values: [policyOutput(profile, effective)] } : notInCluster(vm),
     stats: statsCall,
+  };
+}
+
+/**
+ * A proxy VM as Get-PrnxVM shows it: cachePolicy 1 while VADP-blacklisted (Set-PrnxProperty
+ * -Name cachePolicy -Value 1), 3 otherwise (the value prnx_blacklist.ps1 writes to add it back).
+ */
+export function rawProxy(proxy: ProxyState, profile: VendorProfile): RawFvpVm {
+  const wt = { ok: true as const, values: [policyOutput(profile, 'WriteThrough')] };
+  return {
+    vm: {
+      '@type': 'PernixData.Prnx.PrnxVM',
+      Name: proxy.name,
+      uuid: proxy.uuid,
+      powerState: 'poweredOn',
+      effectivePolicy: '3',
+      numWbPeers: 0,
+      numWbExternalPeers: profile.fvpLicence === 'Standard' ? 0 : null,
+      flashCluster: FLASH_CLUSTER,
+      cachePolicy: proxy.vadpSince === null ? 3 : 1,
+    },
+    requested: wt,
+    effective: wt,
+    stats: null,
   };
 }

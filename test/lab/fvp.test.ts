@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Envelope } from '../../activities/powershell/operations';
+import type { Envelope, RawFvpVmMatches } from '../../activities/powershell/operations';
+import { interpretProxyVadp } from '../../activities/vendor/interpret';
 import type { VmPolicy } from '../../domain/policy';
 import { fakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
@@ -167,12 +168,26 @@ describe('FVP policies and destaging', () => {
     assert.equal(error.category, 'permanent');
   });
 
-  test('proxy VADP blacklist flag', async () => {
+  test('proxy VADP blacklist: Set-PrnxProperty -Name cachePolicy -Value 1, read back from the raw Get-PrnxVM', async () => {
     const f = await fakeLab(scenario([]));
-    assert.deepEqual(await f.ok('fvp', 'Get-ProxyVadp', { vm: 'proxy-01' }), { vm: 'proxy-01', vadp: false });
-    assert.deepEqual(await f.ok('fvp', 'Set-ProxyVadp', { vm: 'proxy-01' }), { vm: 'proxy-01', vadp: true });
-    assert.deepEqual(await f.ok('fvp', 'Get-ProxyVadp', { vm: 'proxy-01' }), { vm: 'proxy-01', vadp: true });
-    assert.equal(errorOf(await f.call('fvp', 'Get-ProxyVadp', { vm: 'proxy-02' })).type, 'VmNotFound');
+    const vadp = async (vm: string) =>
+      interpretProxyVadp(vm, (await f.ok('fvp', 'Get-ProxyVadp', { vm })) as RawFvpVmMatches);
+    assert.equal(await vadp('proxy-01'), false);
+    assert.deepEqual(await f.ok('fvp', 'Set-ProxyVadp', { vm: 'proxy-01', property: 'cachePolicy', value: 1 }), {
+      vm: 'proxy-01',
+      sent: true,
+    });
+    assert.equal(await vadp('proxy-01'), true);
+    await f.ok('fvp', 'Set-ProxyVadp', { vm: 'proxy-01', property: 'cachePolicy', value: 3 });
+    assert.equal(await vadp('proxy-01'), false);
+    assert.deepEqual(await f.ok('fvp', 'Get-ProxyVadp', { vm: 'proxy-02' }), { matches: [] });
+    assert.equal(
+      errorOf(await f.call('fvp', 'Set-ProxyVadp', { vm: 'proxy-02', property: 'cachePolicy', value: 1 })).type,
+      'VmNotFound',
+    );
+    const raw = (await f.ok('fvp', 'Get-ProxyVadp', { vm: 'proxy-01' })) as RawFvpVmMatches;
+    delete raw.matches[0]!.vm.cachePolicy;
+    assert.throws(() => interpretProxyVadp('proxy-01', raw), /vadpBlacklist/);
   });
 });
 

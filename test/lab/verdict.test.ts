@@ -133,7 +133,7 @@ describe('verdicts', () => {
     await switchAndVerify(f, ['sql-01', 'app-01']);
     await f.ok('veeam', 'Start-BackupJob', START);
     f.clock.advance(100);
-    await f.ok('fvp', 'Set-ProxyVadp', { vm: 'proxy-01' });
+    await f.ok('fvp', 'Set-ProxyVadp', { vm: 'proxy-01', property: 'cachePolicy', value: 1 });
     f.clock.advance(1000);
     const verdicts = f.lab.verdicts({ job: 'J' });
     assert.deepEqual(

@@ -11,12 +11,13 @@ import type { RawFvpVm, RawFvpVmMatches } from '../../activities/powershell/oper
 import {
   interpretFlushState,
   interpretFvpServer,
+  interpretProxyVadp,
   interpretVmPolicy,
   VENDOR_MISMATCH,
 } from '../../activities/vendor/interpret';
 import { flushDoc, policyDoc } from '../../lab/model/fvp';
 import { PROFILES, PROFILE_NAMES, statsNeedStartTime } from '../../lab/model/profile';
-import { rawServer, rawVm } from '../../lab/model/raw';
+import { rawProxy, rawServer, rawVm } from '../../lab/model/raw';
 import type { VmState } from '../../lab/model/state';
 import type { RequestedPolicy } from '../../domain/policy';
 
@@ -88,6 +89,15 @@ for (const name of PROFILE_NAMES) {
         const flush = interpretFlushState(state.name, one(rawVm(state, T0, profile, startTime)), server);
         assert.deepEqual(flush, state.accelerated ? flushDoc(state, T0) : { ...flush }, state.name);
       }
+    });
+
+    test('the HotAdd VADP blacklist reads from cachePolicy (1 blacklisted, 3 not); anything else fails closed', () => {
+      const proxy = { name: 'proxy-01', uuid: 'uuid-proxy-01', vadpSince: null as number | null };
+      assert.equal(interpretProxyVadp('proxy-01', one(rawProxy(proxy, profile))), false);
+      assert.equal(interpretProxyVadp('proxy-01', one(rawProxy({ ...proxy, vadpSince: T0 }, profile))), true);
+      const odd = rawProxy(proxy, profile);
+      odd.vm.cachePolicy = 2;
+      mismatch(() => interpretProxyVadp('proxy-01', one(odd)), 'vadpBlacklist', 'proxy-01');
     });
 
     test('external peers: null without fault domains whatever the property reads', () => {

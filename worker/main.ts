@@ -17,6 +17,7 @@ import { createLogger, temporalLogger } from './logger';
 import { workflowsPath } from './bundle';
 import { metricsTelemetry } from './product-metrics';
 import { requireSearchAttributes } from './search-attributes';
+import { requireOwnSite, siteFingerprint, workerIdentity } from './site';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
@@ -32,6 +33,8 @@ async function run(): Promise<void> {
   const powershell = createPowerShellClients({ fvp: config.fvp, veeam: config.veeam }, logger);
   const connection = await connect(config.temporal);
   await requireSearchAttributes(connection, config.temporal.namespace);
+  const site = siteFingerprint({ fvp: config.fvp.server, veeam: config.veeam.server });
+  await requireOwnSite(connection, config.temporal.namespace, config.temporal.taskQueue, site);
   // The guard's and the reconciler's activities start, signal, describe and list workflows: they
   // share the worker's own connection (a NativeConnection serves a Client too).
   const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -40,6 +43,7 @@ async function run(): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
+      identity: workerIdentity(site),
       ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath }),
       activities: createActivities({
         // Each PowerShell call is cancelled with the activity attempt that makes it.
@@ -60,6 +64,7 @@ async function run(): Promise<void> {
     logger.info(
       {
         taskQueue: config.temporal.taskQueue,
+        site,
         namespace: config.temporal.namespace,
         address: config.temporal.address,
         metrics: config.metricsAddress ?? 'off',

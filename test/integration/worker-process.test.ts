@@ -17,6 +17,7 @@ import { repoRoot } from '../helpers/tools';
 import { historyText } from '../helpers/temporal';
 import { workerEnv } from '../helpers/worker-process';
 import { freePort } from '../helpers/ports';
+import { waitFor } from '../helpers/wait';
 
 const PASSWORD = 'Vr9!q$`"\'-not-in-history';
 
@@ -70,6 +71,33 @@ describe('the worker process', () => {
         `temporal operator search-attribute create --namespace ${namespace} --name FvpbVms --type KeywordList`,
       ),
     );
+  });
+
+  test('a worker for other FVP or Veeam servers refuses a task queue that this site already serves', async () => {
+    const taskQueue = uniqueId('site');
+    const first = await h.startWorker(taskQueue);
+    await waitFor('the first worker to poll', async () => {
+      const { pollers } = await h.env.connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: taskQueue, kind: 1 },
+        taskQueueType: 2,
+      });
+      return (pollers ?? []).some((p) => / fvpb site=[0-9a-f]{12}$/.test(p.identity ?? ''));
+    });
+    const env = workerEnv({ temporalAddress: h.env.address, taskQueue, labUrl: h.lab.url });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'worker', 'main.ts')], {
+      cwd: repoRoot,
+      env: { ...env, FVPB_FVP_SERVER: 'fvp-other-site.lab.invalid' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /is served by workers of another site .*give each site its own TEMPORAL_TASK_QUEUE/);
+    // The same site joins the queue as a second worker does.
+    const second = await h.startWorker(taskQueue);
+    await Promise.all([first.kill('SIGTERM'), second.kill('SIGTERM')]);
   });
 
   test('serves Prometheus metrics and stops gracefully on SIGTERM', async () => {

@@ -1,12 +1,14 @@
 /**
  * The doctor: runs our module's Get-Doctor on the worker's host, on the FVP or the Veeam pool, and
  * returns what it found (PowerShell edition, vendor modules, the cmdlets and parameters the module
- * relies on, whether the server answers, and the problems to fix).
+ * relies on, whether the server answers, and the problems to fix), with the raw output of a probe of
+ * each unconfirmed vendor fact and, per row of activities/vendor/facts.ts, whether it held.
  */
 import type { OperationInvoker } from './invoker';
 import type { DoctorReport, EndpointName } from '../domain/endpoint';
 import { classified } from './failures';
 import { whileHeartbeating } from './heartbeat';
+import { evaluateFacts } from './vendor/doctor-facts';
 
 export interface DoctorDependencies {
   fvp: OperationInvoker;
@@ -17,7 +19,11 @@ export function createDoctorActivities({ fvp, veeam }: DoctorDependencies) {
   return {
     async runDoctor({ endpoint }: { endpoint: EndpointName }): Promise<DoctorReport> {
       const pool = endpoint === 'fvp' ? fvp : veeam;
-      return classified(() => whileHeartbeating(pool.invoke('Get-Doctor', {})));
+      return classified(async () => {
+        const report = await whileHeartbeating(pool.invoke('Get-Doctor', {}));
+        // Which rows of the vendor-facts table what the host showed confirms or contradicts.
+        return { ...report, facts: evaluateFacts(endpoint, report.observations) };
+      });
     },
   };
 }

@@ -20,6 +20,27 @@ export const DoctorReport = z
     ),
     serverReachable: z.boolean(),
     problems: z.array(z.string()),
+    /**
+     * What the doctor saw, raw (issue 11): each probe of an unconfirmed vendor fact (a cmdlet call
+     * on a real object, a parameter list, a timing) with the raw output or error, as the module
+     * projects vendor output. `subject`: the VM or job it was run on.
+     */
+    observations: z
+      .array(z.object({ probe: z.string(), subject: z.string().nullable(), result: z.unknown() }).strict())
+      .default([]),
+    /** Each row of the vendor-facts table the observations confirmed or contradicted (filled by the worker). */
+    facts: z
+      .array(
+        z
+          .object({
+            row: z.string(),
+            status: z.enum(['confirmed', 'unconfirmed']),
+            verdict: z.enum(['confirmed', 'contradicted', 'not-checked']),
+            saw: z.string(),
+          })
+          .strict(),
+      )
+      .default([]),
   })
   .strict();
 export type DoctorReport = z.infer<typeof DoctorReport>;

@@ -3,6 +3,8 @@
  * the lab simulates (see DOMAIN.md): one place to read what the lab assumes about the real world.
  */
 import type { DoctorReport, EndpointName } from '../domain/endpoint';
+import { rawServer, rawVm } from './model/raw';
+import type { LabState } from './model/state';
 
 export const SIMULATOR_NOTICE = 'this is the fvp-backup lab, a simulator: no real FVP, Veeam or PowerShell host';
 
@@ -10,14 +12,17 @@ export const SIMULATOR_NOTICE = 'this is the fvp-backup lab, a simulator: no rea
 export const UNCONFIRMED_FACTS: Record<'fvp' | 'veeam', string[]> = {
   fvp: [
     'unconfirmed: Set-PrnxAccelerationPolicy -WaitTimeSeconds semantics; the lab waits at most min(N s, waitTimeCapMs) and returns whether or not the cache destaged',
-    'unconfirmed: Get-PrnxAccelerationPolicy -UUID <id> -Effective reports the effective policy; the lab reports it as Get-VmFlushState.effective',
-    'unconfirmed: Get-PrnxObjectStats time_to_destage; the lab reports it as Get-VmFlushState.timeToDestageSeconds',
-    'unconfirmed: -NumWBExternalPeers without fault domains fails; the lab answers a permanent error',
-    'unconfirmed: Set-PrnxAccelerationPolicy -Vadp marks a proxy as a VADP appliance; the lab keeps a per-proxy flag',
+    'unconfirmed: Get-PrnxAccelerationPolicy -UUID <id> [-Effective] writes WRITE_BACK/WRITE_THROUGH (text or an object with Policy, by vendor profile); without -Effective the requested policy',
+    'unconfirmed: Get-PrnxObjectStats time_to_destage in seconds; from FVP 3.1 only with -StartTime 0 (by vendor profile)',
+    'unconfirmed: -NumWBExternalPeers without fault domains fails; Standard reads numWbExternalPeers as 0; the lab answers a permanent error',
+    'unconfirmed: Set-PrnxProperty <vm> -Name cachePolicy -Value 1 blacklists a proxy (3 adds back), read back as Get-PrnxVM cachePolicy',
+    'unconfirmed: flashCluster empty means not accelerated; effectivePolicy codes other than 7',
   ],
   veeam: [
     'unconfirmed: Start-VBRJob -RunAsync return type; the lab module finds the new session itself',
     'unconfirmed: starting a running job fails; the lab answers category already-running',
+    'unconfirmed: per-job session lookups ($job.FindLastSession() before v13, Get-VBRBackupSession -Job from v13) are cheap; the lab charges full scans of its history',
+    'unconfirmed: Get-VBRJobObject returns containers unexpanded; the job schedule (IsScheduleEnabled) is off',
   ],
 };
 
@@ -40,7 +45,62 @@ const cmdlets: Record<EndpointName, string[]> = {
   ],
 };
 
-export function doctorReport(endpoint: EndpointName, serverReachable: boolean): DoctorReport {
+/** The raw probes the module's Get-Doctor runs, answered from the lab's state in its vendor profile. */
+export function doctorObservations(endpoint: EndpointName, state: LabState, t: number): DoctorReport['observations'] {
+  const profile = state.scenario.vendor;
+  if (endpoint === 'veeam') {
+    const lookup = profile.veeam === '13' ? 'JobParameter' : 'FindLastSession';
+    const job = state.veeam.jobs[0]?.name ?? null;
+    return [
+      {
+        probe: 'Get-Module Veeam.Backup.PowerShell',
+        subject: null,
+        result: {
+          ok: true,
+          values: [
+            {
+              '@type': 'System.Management.Automation.PSModuleInfo',
+              Name: 'Veeam.Backup.PowerShell',
+              Version: profile.veeam === '13' ? '13.0.1.1071' : '12.3.1.1139',
+            },
+          ],
+        },
+      },
+      {
+        probe: `session lookup ${lookup}`,
+        subject: job,
+        result: { ok: true, values: [{ '@type': 'TimeSpan', TotalMilliseconds: 12 }] },
+      },
+    ];
+  }
+  const vm = state.fvp.vms.find((v) => v.accelerated);
+  const observations: DoctorReport['observations'] = [
+    { probe: 'Get-PrnxObject -Type PrnxMServer', subject: null, result: { ok: true, values: [rawServer(profile)] } },
+    {
+      probe: '(Get-Command Set-PrnxProperty).Parameters.Keys',
+      subject: null,
+      result: { ok: true, values: ['Name', 'Value', 'ErrorAction'] },
+    },
+  ];
+  if (vm !== undefined) {
+    const plain = rawVm(vm, t, profile, null);
+    const started = rawVm(vm, t, profile, 0);
+    observations.push(
+      { probe: 'Get-PrnxVM (first accelerated)', subject: vm.name, result: { ok: true, values: [plain.vm] } },
+      { probe: 'Get-PrnxAccelerationPolicy -UUID', subject: vm.name, result: plain.requested },
+      { probe: 'Get-PrnxAccelerationPolicy -UUID -Effective', subject: vm.name, result: plain.effective },
+      { probe: 'Get-PrnxObjectStats -NumberOfSamples 1', subject: vm.name, result: plain.stats },
+      { probe: 'Get-PrnxObjectStats -StartTime 0 -NumberOfSamples 1', subject: vm.name, result: started.stats },
+    );
+  }
+  return observations;
+}
+
+export function doctorReport(
+  endpoint: EndpointName,
+  serverReachable: boolean,
+  observations: DoctorReport['observations'] = [],
+): DoctorReport {
   const fvp = endpoint === 'fvp';
   return {
     endpoint,
@@ -53,6 +113,8 @@ export function doctorReport(endpoint: EndpointName, serverReachable: boolean): 
     ],
     cmdlets: cmdlets[endpoint].map((name) => ({ name, present: true, missingParameters: [] })),
     serverReachable,
+    observations,
+    facts: [],
     problems: [
       SIMULATOR_NOTICE,
       ...(serverReachable ? [] : [fvp ? 'FVP Management Server unreachable' : 'Veeam Backup server unreachable']),

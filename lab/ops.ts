@@ -15,7 +15,7 @@ import {
 import { type EndpointName } from '../domain/endpoint';
 import { samePolicy, type RequestedPolicy } from '../domain/policy';
 import type { InvokeRequest } from './protocol';
-import { doctorReport } from './doctor';
+import { doctorObservations, doctorReport } from './doctor';
 import { OpError, describeIssues, permanent, quoteName, transient } from './model/errors';
 import { WRITE_THROUGH_POLICY, currentRequested, policyDoc, setRequested, timeToDestageMs } from './model/fvp';
 import { LIMITS, pushBounded, type CredentialHash, type LabState, type VmState } from './model/state';
@@ -175,7 +175,11 @@ const handlers: { [O in OperationName]: Handler<O> } = {
 
   'Get-Doctor': (ctx) => {
     const endpoint = ctx.call.endpoint;
-    return doctorReport(endpoint, serverDown(endpoint, ctx.state) === null);
+    return doctorReport(
+      endpoint,
+      serverDown(endpoint, ctx.state) === null,
+      doctorObservations(endpoint, ctx.state, ctx.now()),
+    );
   },
 
   'Get-VmCachePolicy': (ctx, args) => ({

@@ -933,6 +933,45 @@ function Stop-BackupJob {
 # =====================================================================================================
 # 8. DOCTOR
 # =====================================================================================================
+function Get-DoctorObservations {
+    <# Runs the raw probes of the unconfirmed vendor facts (issue 11), read by activities/vendor/doctor-facts.ts. #>
+    param([string]$Endpoint)
+    $probes = New-Object System.Collections.Generic.List[object]
+    $probes.Add([ordered]@{ probe = 'host'; subject = $null; result = (Invoke-RawCall -Properties @('Name', 'Version') -Call { $Host }) })
+    if ($Endpoint -ceq 'fvp') {
+        $probes.Add([ordered]@{ probe = 'Get-PrnxObject -Type PrnxMServer'; subject = $null; result = (Invoke-RawCall -Properties $null -Call { Get-PrnxObject -Type PrnxMServer -ErrorAction Stop }) })
+        $probes.Add([ordered]@{ probe = '(Get-Command Set-PrnxProperty).Parameters.Keys'; subject = $null; result = (Invoke-RawCall -Properties $null -Call { @((Get-Command -Name Set-PrnxProperty -ErrorAction Stop).Parameters.Keys) }) })
+        $probes.Add([ordered]@{ probe = '(Get-Command Set-PrnxAccelerationPolicy).Parameters.Keys'; subject = $null; result = (Invoke-RawCall -Properties $null -Call { @((Get-Command -Name Set-PrnxAccelerationPolicy -ErrorAction Stop).Parameters.Keys) }) })
+        $vm = @(Get-PrnxVM -ErrorAction Stop | Where-Object { -not [string]::IsNullOrEmpty([string]$_.flashCluster) }) | Select-Object -First 1
+        if ($null -ne $vm) {
+            $uuid = [string]$vm.uuid
+            $subject = [string]$vm.Name
+            $probes.Add([ordered]@{ probe = 'Get-PrnxVM (first accelerated)'; subject = $subject; result = (Invoke-RawCall -Properties $null -Call { $vm }) })
+            $probes.Add([ordered]@{ probe = 'Get-PrnxAccelerationPolicy -UUID'; subject = $subject; result = (Invoke-RawCall -Properties $null -Call { Get-PrnxAccelerationPolicy -UUID $uuid -ErrorAction Stop }) })
+            $probes.Add([ordered]@{ probe = 'Get-PrnxAccelerationPolicy -UUID -Effective'; subject = $subject; result = (Invoke-RawCall -Properties $null -Call { Get-PrnxAccelerationPolicy -UUID $uuid -Effective -ErrorAction Stop }) })
+            $probes.Add([ordered]@{ probe = 'Get-PrnxObjectStats -NumberOfSamples 1'; subject = $subject; result = (Invoke-RawCall -Properties $null -Call { Get-PrnxObjectStats -ObjectIdentifier $uuid -NumberOfSamples 1 -ErrorAction Stop }) })
+            $probes.Add([ordered]@{ probe = 'Get-PrnxObjectStats -StartTime 0 -NumberOfSamples 1'; subject = $subject; result = (Invoke-RawCall -Properties $null -Call { Get-PrnxObjectStats -ObjectIdentifier $uuid -StartTime 0 -NumberOfSamples 1 -ErrorAction Stop }) })
+        }
+    } else {
+        $probes.Add([ordered]@{ probe = 'Get-Module Veeam.Backup.PowerShell'; subject = $null; result = (Invoke-RawCall -Properties @('Name', 'Version') -Call { Get-Module -Name $script:Veeam.Module }) })
+        foreach ($job in @(Get-VBRJob -ErrorAction Stop)) {
+            $name = [string]$job.Name
+            $probes.Add([ordered]@{ probe = 'job schedule and objects'; subject = $name; result = (Invoke-RawCall -Properties $null -Call { [pscustomobject]@{ IsScheduleEnabled = $job.IsScheduleEnabled; Objects = ((@(Get-VBRJobObject -Job $job -ErrorAction Stop) | ForEach-Object { "$($_.Name) [$($_.Type)]" }) -join '; ') } }) })
+        }
+        $first = @(Get-VBRJob -ErrorAction Stop) | Select-Object -First 1
+        if ($null -ne $first) {
+            foreach ($lookup in @('FindLastSession', 'GetByJob', 'JobParameter')) {
+                $probes.Add([ordered]@{ probe = "session lookup $lookup"; subject = [string]$first.Name; result = (Invoke-RawCall -Properties $null -Call {
+                            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+                            $count = @(Get-JobSessions -Job $first -Lookup $lookup).Count
+                            [pscustomobject]@{ Milliseconds = $watch.ElapsedMilliseconds; Sessions = $count }
+                        }) })
+            }
+        }
+    }
+    return $probes.ToArray()
+}
+
 function Get-Doctor {
     <# args: {} -> DoctorReport: what this host has, and what is missing for this module to work. #>
     param($OpArgs)
@@ -998,7 +1037,13 @@ function Get-Doctor {
         }
     }
 
+    $observations = New-Object System.Collections.Generic.List[object]
+    if ($reachable) {
+        foreach ($observation in @(Get-DoctorObservations -Endpoint $endpoint)) { $observations.Add($observation) }
+    }
+
     return [ordered]@{
+        observations    = $observations.ToArray()
         endpoint        = $endpoint
         psEdition       = [string]$PSVersionTable.PSEdition
         psVersion       = [string]$PSVersionTable.PSVersion

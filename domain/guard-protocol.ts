@@ -52,6 +52,13 @@ export const GuardTimeouts = z
   .strict();
 export type GuardTimeouts = z.infer<typeof GuardTimeouts>;
 
+/**
+ * A guard's record carried by a request: visibility lags (a terminated guard can look Running for a
+ * second), so a successor may not find its predecessor's memo; the request brings the record.
+ */
+export const CarriedRecord = z.object({ recorded: RequestedPolicy, alreadyWriteThrough: z.boolean() }).strict();
+export type CarriedRecord = z.infer<typeof CarriedRecord>;
+
 export const GuardRequest = z.discriminatedUnion('kind', [
   /** Hold the VM: record its policy (first holder), write-through, answer `granted` once flushed. */
   z
@@ -64,9 +71,24 @@ export const GuardRequest = z.discriminatedUnion('kind', [
     })
     .strict(),
   /** Let go; answered `released` (restored, when this was the last holder). */
-  z.object({ kind: z.literal('release'), requester: Requester }).strict(),
+  z
+    .object({
+      kind: z.literal('release'),
+      requester: Requester,
+      /** The guard's record as the holder was granted it: a successor that cannot see its predecessor yet adopts it. */
+      record: CarriedRecord.optional(),
+    })
+    .strict(),
   /** From the reconciler: check the holders now and restore the VM if nobody live holds it. */
-  z.object({ kind: z.literal('reconcile'), requester: Requester, timeouts: GuardTimeouts }).strict(),
+  z
+    .object({
+      kind: z.literal('reconcile'),
+      requester: Requester,
+      timeouts: GuardTimeouts,
+      /** The closed guard's record, from its memo: what the successor restores if it cannot see it yet. */
+      record: CarriedRecord.optional(),
+    })
+    .strict(),
   /** Check the holders now (an operator's or the reconciler's nudge; no answer). */
   z.object({ kind: z.literal('check') }).strict(),
 ]);

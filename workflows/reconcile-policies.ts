@@ -145,7 +145,12 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
           guardId: guard.guardId,
           vm: guard.vm,
           fvpServer: guard.fvpServer,
-          request: { kind: 'reconcile', requester: me, timeouts: guardTimeouts },
+          request: {
+            kind: 'reconcile',
+            requester: me,
+            timeouts: guardTimeouts,
+            ...(guard.recorded ? { record: { recorded: guard.recorded, alreadyWriteThrough: false } } : {}),
+          },
         },
       ],
     });

@@ -239,6 +239,28 @@ describe('vmGuard state', () => {
     assert.equal(newGuard().guard.decideRecord(noVisibility, current), 'undecided');
   });
 
+  test('a successor that cannot see its terminated predecessor yet adopts the record a release carries', () => {
+    const writeThroughNow = ok(policy({ mode: 'WriteThrough', peers: 0, externalPeers: null }));
+    // Without the carried record, "write-through now and no predecessor" reads as the VM's own policy.
+    const blind = newGuard().guard;
+    blind.receive(release(1));
+    assert.equal(blind.decideRecord(ok(null), writeThroughNow), 'recorded');
+    assert.equal(blind.state.alreadyWriteThrough, true);
+    assert.equal(blind.owesRestore, false);
+    // With it, the successor owes the VM exactly the record it was granted under.
+    const { guard } = newGuard();
+    guard.receive({ ...release(1), record: { recorded: writeBack, alreadyWriteThrough: false } });
+    assert.equal(guard.decideRecord(ok(null), writeThroughNow), 'recorded');
+    assert.deepEqual(guard.state.recorded, writeBack);
+    assert.equal(guard.state.alreadyWriteThrough, false);
+    assert.equal(guard.owesRestore, true);
+    // A VM already back in write-back is recorded as it is: nothing to restore.
+    const back = newGuard().guard;
+    back.receive({ ...release(1), record: { recorded: writeBack, alreadyWriteThrough: false } });
+    assert.equal(back.decideRecord(ok(null), ok(policy(writeBack))), 'recorded');
+    assert.equal(back.owesRestore, false);
+  });
+
   test('continue-as-new carries the state: holders, unprocessed requests, and a holder check at once', () => {
     const { guard } = protectedGuard();
     guard.receive(release(1)); // arrived, not processed yet

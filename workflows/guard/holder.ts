@@ -201,15 +201,26 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
       tracker.phase('restoring');
       await CancellationScope.nonCancellable(async () => {
         const { fvpServer, resendIntervalMs } = await guardSettings();
+        const wasGranted = new Set(entries.filter((e) => e.state === 'granted'));
         for (const entry of entries) {
           entry.state = 'releasing';
           if (!entry.vm.alreadyWriteThrough) tracker.step(entry.vm, 'restoring');
         }
-        const release: GuardRequest = { kind: 'release', requester: me };
+        // A granted VM's release carries the guard's record: a successor that cannot see its
+        // terminated predecessor yet adopts it instead of taking write-through for the VM's own.
+        const recordOf = new Map(
+          entries.map((e) => [e, wasGranted.has(e) && e.vm.recorded ? e.vm.recorded : null] as const),
+        );
+        const releaseOf = (e: Held): GuardRequest => {
+          const recorded = recordOf.get(e);
+          return recorded
+            ? { kind: 'release', requester: me, record: { recorded, alreadyWriteThrough: e.vm.alreadyWriteThrough } }
+            : { kind: 'release', requester: me };
+        };
         const releasing = () => entries.filter((e) => e.state === 'releasing');
         for (;;) {
           await messengers.release.signalVmGuards({
-            deliveries: releasing().map((e) => delivery(e, release, fvpServer)),
+            deliveries: releasing().map((e) => delivery(e, releaseOf(e), fvpServer)),
           });
           if (await condition(() => releasing().length === 0, resendIntervalMs)) return;
         }

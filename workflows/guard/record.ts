@@ -4,7 +4,7 @@
  * successor when the guard is terminated. Pure: state.ts calls it.
  */
 import type { ClosedGuard } from '../../activities/vm-guard';
-import type { GuardMemo, GuardState } from '../../domain/guard-protocol';
+import type { CarriedRecord, GuardMemo, GuardState } from '../../domain/guard-protocol';
 import type { VmPolicy } from '../../domain/policy';
 
 /** What a read of a predecessor or a policy gave: a value, or an error to wait out. */
@@ -66,6 +66,16 @@ export function decideRecord(
     return { decision: 'recorded', adopted: true };
   }
   if (current === null) return { decision: 'unknown-vm', adopted: false };
+  // No predecessor in sight, the VM in write-through, and a request that carries the record it was
+  // granted under: a predecessor that visibility does not show yet left it so. Its record, never
+  // "already write-through".
+  const carried = carriedRecord(state);
+  if (!adopt && carried && current?.requested.mode === 'WriteThrough' && carried.recorded.mode === 'WriteBack') {
+    state.recorded = carried.recorded;
+    state.alreadyWriteThrough = carried.alreadyWriteThrough;
+    state.writeThrough = true;
+    return { decision: 'recorded', adopted: true };
+  }
   if (current !== undefined && (current.requested.mode === 'WriteBack' || predecessor.ok)) {
     state.recorded = current.requested;
     state.alreadyWriteThrough = current.requested.mode === 'WriteThrough';
@@ -73,6 +83,14 @@ export function decideRecord(
     return { decision: 'recorded', adopted: false };
   }
   return { decision: 'undecided', adopted: false };
+}
+
+/** The record a queued release or reconcile brings (the newest), if any. */
+function carriedRecord(state: GuardState): CarriedRecord | undefined {
+  const carried = state.inbox.flatMap((r) =>
+    r.kind !== 'acquire' && r.kind !== 'check' && r.record ? [r.record] : [],
+  );
+  return carried.at(-1);
 }
 
 /** Takes over the record, holders and abandoned jobs of a predecessor that did not clean up. */

@@ -120,7 +120,7 @@ describe('per-VM guard: holders and guards that close without cleaning up', () =
   });
 
   test('a run whose workflow run timeout fires mid-job: its VMs are restored once the job is over', async () => {
-    const { handle, policies, since, vms } = await runUntilMidJob({ workflowRunTimeout: '5 seconds', taskMs: 2500 });
+    const { handle, policies, since, vms } = await runUntilMidJob({ workflowRunTimeout: '15 seconds', taskMs: 8000 });
     await assert.rejects(handle.result());
     assert.equal((await handle.describe()).status.name, 'TIMED_OUT');
     await assertRestoredAfterJob(policies, since, vms);

@@ -11,15 +11,14 @@ import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../activities';
-import { createVmGuardActivities } from '../../activities/vm-guard';
 import type { NotificationEventInput } from '../../domain/notification';
 import type { RequestedPolicy, VmPolicy } from '../../domain/policy';
-import type { BackupSession } from '../../domain/veeam';
 import { workflowsPath } from '../../worker/bundle';
 import { protectedBackup } from '../../workflows';
 import type { RunStatus } from '../../workflows/status';
+import { finishedSession, workerWithFakes } from '../helpers/fake-vendor';
 import { startDevServer } from '../helpers/temporal';
 
 function fakeJobWithAFolder() {
@@ -30,17 +29,7 @@ function fakeJobWithAFolder() {
     return { vm, uuid: `u-${vm}`, accelerated: true, requested, effective: requested.mode };
   };
   // The session backs up sql-01 and, through the job's folder, hidden-01.
-  const session: BackupSession = {
-    id: 's-1',
-    jobId: 'j-1',
-    jobName: 'Nightly-SQL',
-    state: 'Stopped',
-    result: 'Success',
-    progress: 100,
-    creationTime: '2026-01-01T00:00:00.0000000Z',
-    endTime: '2026-01-01T00:01:00.0000000Z',
-    tasks: ['sql-01', 'hidden-01'].map((vm) => ({ vm, status: 'Success', result: 'Success' as const, progress: 100 })),
-  };
+  const session = finishedSession(['sql-01', 'hidden-01']);
   const activities: Partial<Activities> = {
     describeJob: async () => ({ id: 'j-1', name: 'Nightly-SQL', vms: ['sql-01'], isRunning: false }),
     readCachePolicy: async ({ vm }) => (policies.has(vm) ? policy(vm) : null),
@@ -82,17 +71,7 @@ describe('the safety net after the session', () => {
   test('a VM Veeam backed up that the run never protected fails the run as backed up unprotected', async () => {
     const fake = fakeJobWithAFolder();
     const taskQueue = 'unprotected';
-    const temporal = createVmGuardActivities({
-      client: env.client,
-      taskQueue,
-      guard: { fvpServer: 'fvp01', holderCheckIntervalMs: 60_000, resendIntervalMs: 5_000, historyLimit: 2000 },
-    });
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle,
-      activities: { ...temporal, ...fake.activities },
-    });
+    const worker = await workerWithFakes(env, workflowBundle, taskQueue, fake.activities);
     const failure = await worker.runUntil(
       (async () => {
         const handle = await env.client.workflow.start(protectedBackup, {

@@ -9,20 +9,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../activities';
-import type { BackupSession } from '../../domain/veeam';
 import type { RequestedPolicy, VmPolicy } from '../../domain/policy';
 import { workflowsPath } from '../../worker/bundle';
 import { protectedBackup, statusQuery } from '../../workflows';
-import { createVmGuardActivities } from '../../activities/vm-guard';
-import type { Client } from '@temporalio/client';
+import { finishedSession, workerWithFakes } from '../helpers/fake-vendor';
 import { startTimeSkippingServer } from '../helpers/temporal';
 
 const HOURS_OF_FAILURE = 3;
 const recorded: RequestedPolicy = { mode: 'WriteBack', peers: 2, externalPeers: null };
 
-function fakeFvpAndVeeam(failRestoresUntil: () => number, now: () => Promise<number>, client: Client) {
+function fakeFvpAndVeeam(failRestoresUntil: () => number, now: () => Promise<number>) {
   let requested: RequestedPolicy = recorded;
   const restoreAttemptTimes: number[] = [];
   const policy = (): VmPolicy => ({
@@ -32,26 +30,9 @@ function fakeFvpAndVeeam(failRestoresUntil: () => number, now: () => Promise<num
     requested,
     effective: requested.mode,
   });
-  const session: BackupSession = {
-    id: 's-1',
-    jobId: 'j-1',
-    jobName: 'Nightly-SQL',
-    state: 'Stopped',
-    result: 'Success',
-    progress: 100,
-    creationTime: '2026-01-01T00:00:00.0000000Z',
-    endTime: '2026-01-01T00:01:00.0000000Z',
-    tasks: [{ vm: 'sql-01', status: 'Success', result: 'Success', progress: 100 }],
-  };
-  // The guard's Temporal-side activities are the real ones (signal-with-start, describe), on the
-  // test server; only the predecessor lookup (visibility queries) is answered "none": a fresh VM.
-  const temporal = createVmGuardActivities({
-    client,
-    taskQueue: 'restore-outage',
-    guard: { fvpServer: 'fvp01', holderCheckIntervalMs: 60_000, resendIntervalMs: 30_000, historyLimit: 500 },
-  });
+  const session = finishedSession(['sql-01']);
   const activities: Partial<Activities> = {
-    ...temporal,
+    // Visibility queries are answered "none": a fresh VM.
     findGuardPredecessor: async () => null,
     describeJob: async () => ({ id: 'j-1', name: 'Nightly-SQL', vms: ['sql-01'], isRunning: false }),
     readCachePolicy: async () => policy(),
@@ -63,14 +44,6 @@ function fakeFvpAndVeeam(failRestoresUntil: () => number, now: () => Promise<num
     waitForFlush: async () => [{ vm: 'sql-01', requested, effective: 'WriteThrough', timeToDestageSeconds: 0 }],
     startJobOnce: async () => ({ session, reattached: false }),
     watchSession: async () => session,
-    // No channel configured, as on a worker without FVPB_NOTIFY_*.
-    notify: async ({ event }) => ({
-      kind: event.kind,
-      key: event.key,
-      outcome: 'no-channel',
-      channels: [],
-      note: 'none',
-    }),
     restoreCachePolicy: async ({ policy: wanted }) => {
       const at = await now();
       restoreAttemptTimes.push(at);
@@ -99,13 +72,10 @@ describe('restore under a long FVP outage (time-skipping server)', () => {
     const fake = fakeFvpAndVeeam(
       () => failUntil,
       () => env.currentTimeMs(),
-      env.client,
     );
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'restore-outage',
-      workflowBundle,
-      activities: fake.activities,
+    const worker = await workerWithFakes(env, workflowBundle, 'restore-outage', fake.activities, {
+      resendIntervalMs: 30_000,
+      historyLimit: 500,
     });
     const report = await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(protectedBackup, {

@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../activities';
-import { createVmGuardActivities } from '../../activities/vm-guard';
 import { samePolicy, type FlushState, type RequestedPolicy, type VmPolicy } from '../../domain/policy';
 import { workflowsPath } from '../../worker/bundle';
 import { protectedBackup } from '../../workflows';
+import { workerWithFakes } from '../helpers/fake-vendor';
 import { startDevServer } from '../helpers/temporal';
 
 const recorded: RequestedPolicy = { mode: 'WriteBack', peers: 1, externalPeers: null };
@@ -65,14 +65,6 @@ function fakeFvpAndVeeam() {
       throw ApplicationFailure.nonRetryable('the job must not be started', 'TestFailure');
     },
     stopJob: async () => null, // nothing to stop: the fake job never starts
-    // No channel configured, as on a worker without FVPB_NOTIFY_*.
-    notify: async ({ event }) => ({
-      kind: event.kind,
-      key: event.key,
-      outcome: 'no-channel',
-      channels: [],
-      note: 'none',
-    }),
     restoreCachePolicy: async ({ policy: wanted, expected }) => {
       if (!samePolicy(requested, wanted)) refuseUnless(expected);
       requested = wanted;
@@ -94,17 +86,7 @@ describe('re-verification right before the job starts', () => {
   test('a VM put back to write-back after its grant: no job started, PolicyDrift, the admin policy kept', async () => {
     const fake = fakeFvpAndVeeam();
     const taskQueue = 'reverify';
-    const temporal = createVmGuardActivities({
-      client: env.client,
-      taskQueue,
-      guard: { fvpServer: 'fvp01', holderCheckIntervalMs: 60_000, resendIntervalMs: 5_000, historyLimit: 2000 },
-    });
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle,
-      activities: { ...temporal, ...fake.activities },
-    });
+    const worker = await workerWithFakes(env, workflowBundle, taskQueue, fake.activities);
     const failure = await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(protectedBackup, {
         taskQueue,

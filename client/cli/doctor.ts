@@ -1,6 +1,7 @@
 /**
  * CLI `doctor`: runs Get-Doctor on the worker's host (through the doctor workflow) and prints what
- * is missing for each PowerShell endpoint. Exit 0 when nothing is missing, 1 otherwise.
+ * is missing for each PowerShell endpoint, and each vendor fact it confirmed or contradicted. Exit 0
+ * when nothing is missing and no fact is contradicted, 1 otherwise.
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -34,7 +35,14 @@ export function registerDoctorCommand(program: Command, io: CliIo, state: CliSta
       out.line(`  cmdlets: ${r.cmdlets.filter((c) => c.present).length}/${r.cmdlets.length} present`);
       for (const missing of r.missing) out.line(`  MISSING: ${missing}`);
       for (const problem of r.problems) out.line(`  note: ${problem}`);
+      // The vendor-facts table (activities/vendor/facts.ts) against what this host showed.
+      for (const fact of r.facts) {
+        const verdict = fact.verdict === 'contradicted' ? 'CONTRADICTED' : fact.verdict;
+        out.line(`  fact ${fact.row}: ${verdict} (table: ${fact.status}); saw ${fact.saw}`);
+      }
     }
-    return results.some((r) => r.missing.length) ? ExitCode.failure : ExitCode.success;
+    // A contradicted fact means the table is wrong for this host: correct it before the first backup.
+    const contradicted = results.some((r) => r.facts.some((f) => f.verdict === 'contradicted'));
+    return results.some((r) => r.missing.length) || contradicted ? ExitCode.failure : ExitCode.success;
   });
 }

@@ -177,6 +177,9 @@ describe('CLI', () => {
     assert.match(result.stdout, /^veeam: PowerShell Core 7.*server reachable$/m);
     assert.match(result.stdout, /module prnxcli loaded/);
     assert.match(result.stdout, /note: this is the fvp-backup lab, a simulator/);
+    // Each row of the vendor-facts table, as the lab's host showed it: none contradicted.
+    assert.match(result.stdout, /^ {2}fact .+: confirmed \(table: (un)?confirmed\); saw /m);
+    assert.doesNotMatch(result.stdout, /CONTRADICTED/);
 
     const json = await runCli(['doctor', '--endpoint', 'veeam', '--json'], env);
     const doc = json.json<{ ok: boolean; reports: { endpoint: string; missing: string[] }[] }>();

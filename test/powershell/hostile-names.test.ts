@@ -120,7 +120,8 @@ test('hostile job names reach the Veeam host intact', async () => {
   }
   const log = (await lab.client.invocations({ sinceSeq: since, endpoint: 'veeam' })).invocations;
   assert.deepEqual(
-    log.filter((r) => r.op === 'Get-BackupJob').map((r) => r.args),
+    // The job name as the host received it (the operation also carries the session lookup to use).
+    log.filter((r) => r.op === 'Get-BackupJob').map((r) => ({ job: (r.args as { job: unknown }).job })),
     HOSTILE_NAMES.slice(0, 10).map((job) => ({ job })),
   );
 });

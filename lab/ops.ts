@@ -298,6 +298,8 @@ const handlers: { [O in OperationName]: Handler<O> } = {
       createdAt: now,
       startDelayMs: job.startDelayMs,
       taskMs: job.taskMs,
+      taskSlots: job.taskSlots,
+      vmTasks: job.vmTasks === undefined ? undefined : structuredClone(job.vmTasks),
       stopDelayMs: job.stopDelayMs,
       outcome: job.outcome,
       transportMode: job.transportMode,

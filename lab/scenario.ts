@@ -46,6 +46,15 @@ export type TransportMode = z.infer<typeof TransportMode>;
 export const JobOutcome = z.enum(['Success', 'Warning', 'Failed']);
 export type JobOutcome = z.infer<typeof JobOutcome>;
 
+export const VmTask = z
+  .object({
+    taskMs: Ms.optional(),
+    /** A Failed task makes the session's result Failed; a Warning one makes a Success session Warning. */
+    outcome: JobOutcome.optional(),
+  })
+  .strict();
+export type VmTask = z.infer<typeof VmTask>;
+
 export const ScenarioJob = z
   .object({
     name: z.string().min(1),
@@ -55,8 +64,15 @@ export const ScenarioJob = z
     vms: z.array(VmName).default([]),
     /** Time a session spends in state Starting before its first task. */
     startDelayMs: Ms.default(200),
-    /** Time of one VM's task; tasks run one after the other, each snapshots its VM when it starts. */
+    /** Time of one VM's task (unless `vmTasks` says otherwise); each task snapshots its VM when it starts. */
     taskMs: Ms.default(500),
+    /**
+     * Veeam's concurrent task slots (proxies process several VMs at once): each VM's task starts, in
+     * job order, as soon as a slot is free. 1 (the default) runs the tasks one after the other.
+     */
+    taskSlots: z.number().int().min(1).max(64).default(1),
+    /** Per VM of the job: its own task time, and the result its task ends with (default: `outcome`). */
+    vmTasks: z.record(VmName, VmTask).default({}),
     /** Time a session spends in Stopping after Stop-BackupJob. */
     stopDelayMs: Ms.default(100),
     /**
@@ -65,7 +81,7 @@ export const ScenarioJob = z
      * running (IsRunning) from the start, and the session runs on its own clock meanwhile.
      */
     sessionAppearDelayMs: Ms.default(0),
-    /** Result of a session that runs to its end. */
+    /** Result of a session that runs to its end (at least as bad as its worst task's). */
     outcome: JobOutcome.default('Success'),
     /** HotAdd additionally requires every proxy of the job to be VADP-blacklisted for a consistent verdict. */
     transportMode: TransportMode.default('DirectSan'),

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { EndpointName } from '../../domain/endpoint';
 import { RequestedPolicy } from '../../domain/policy';
-import { JobOutcome, Scenario, TransportMode } from '../scenario';
+import { JobOutcome, Scenario, TransportMode, VmTask } from '../scenario';
 import { FaultRuleState } from './faults';
 
 export const PolicySource = z.enum(['scenario', 'Set-VmWriteThrough', 'Restore-VmCachePolicy', 'admin']);
@@ -54,6 +54,9 @@ export const JobState = z
     vms: z.array(z.string()),
     startDelayMs: z.number().int().min(0),
     taskMs: z.number().int().min(0),
+    /** Absent in states saved before task slots: one task at a time, each `taskMs`, the job's outcome. */
+    taskSlots: z.number().int().min(1).optional(),
+    vmTasks: z.record(z.string(), VmTask).optional(),
     stopDelayMs: z.number().int().min(0),
     outcome: JobOutcome,
     transportMode: TransportMode,
@@ -72,6 +75,9 @@ export const SessionRecord = z
     createdAt: z.number().int(),
     startDelayMs: z.number().int().min(0),
     taskMs: z.number().int().min(0),
+    /** The job's task slots and per-VM tasks when the session started (absent: 1 slot, uniform tasks). */
+    taskSlots: z.number().int().min(1).optional(),
+    vmTasks: z.record(z.string(), VmTask).optional(),
     stopDelayMs: z.number().int().min(0),
     outcome: JobOutcome,
     transportMode: TransportMode,
@@ -81,7 +87,7 @@ export const SessionRecord = z
     stopRequestedAt: z.number().int().nullable(),
     /** Lookups see the session only from createdAt + appearDelayMs (the job's sessionAppearDelayMs). */
     appearDelayMs: z.number().int().min(0).default(0),
-    /** How many of its tasks already have a verdict (tasks are judged in order). */
+    /** How many of its tasks already have a verdict (judged in job order: tasks start in that order). */
     judged: z.number().int().min(0),
   })
   .strict();
@@ -99,6 +105,10 @@ export const Verdict = z
     effectiveModeAtSnapshot: z.enum(['WriteBack', 'WriteThrough']).nullable(),
     /** Guest writes acknowledged before the snapshot that had not reached the array. */
     unflushedWrites: z.number().int().min(0),
+    /** When Veeam stopped reading the VM (its task's end, or the session's if stopped mid-task). */
+    readUntil: z.number().int().optional(),
+    /** When the VM, write-through at its snapshot, was given write-back while Veeam still read it; else null. */
+    writeBackWhileReadAt: z.number().int().nullable().optional(),
     transportMode: TransportMode,
   })
   .strict();

@@ -93,17 +93,37 @@ describe('verdicts', () => {
     f.clock.advance(1000);
     await switchAndVerify(f, ['sql-01', 'app-01']);
     await f.ok('veeam', 'Start-BackupJob', START);
-    f.clock.advance(100); // sql-01 snapshotted, app-01 not yet
+    f.clock.advance(200); // sql-01 read (0-200 ms), app-01 not snapshotted yet
     for (const vm of ['sql-01', 'app-01']) await f.ok('fvp', 'Restore-VmCachePolicy', { vm, policy: WB });
     f.clock.advance(1000);
     const verdicts = f.lab.verdicts({ job: 'J' });
     assert.deepEqual(
-      verdicts.map((v) => [v.vm, v.consistent]),
+      verdicts.map((v) => [v.vm, v.consistent, v.writeBackWhileReadAt ?? null]),
       [
-        ['sql-01', true],
-        ['app-01', false],
+        ['sql-01', true, null],
+        ['app-01', false, null],
       ],
     );
+  });
+
+  test('write-back given back while Veeam still reads the VM (its task not over) is inconsistent', async () => {
+    const f = await fakeLab(scenario());
+    f.clock.advance(1000);
+    await switchAndVerify(f, ['sql-01', 'app-01']);
+    const started = f.clock.t;
+    await f.ok('veeam', 'Start-BackupJob', START);
+    f.clock.advance(100); // sql-01 snapshotted at 0 and read until 200
+    await f.ok('fvp', 'Restore-VmCachePolicy', { vm: 'sql-01', policy: WB });
+    f.clock.advance(50);
+    assert.deepEqual(f.lab.verdicts({ job: 'J' }), [], 'no verdict before the read is over');
+    f.clock.advance(1000);
+    const [sql, app] = f.lab.verdicts({ job: 'J' });
+    assert.equal(sql?.consistent, false);
+    assert.equal(sql?.unflushedWrites, 0, 'flushed at its snapshot');
+    assert.equal(sql?.writeBackWhileReadAt, started + 100);
+    assert.equal(sql?.readUntil, started + 200);
+    assert.equal(sql?.reason, 'given write-back 100 ms after its snapshot, while Veeam still read it (until 200 ms)');
+    assert.equal(app?.consistent, true, app?.reason);
   });
 
   test('idle VMs, hosts without flash and VMs unknown to FVP back up consistently in write-back', async () => {

@@ -8,6 +8,7 @@ import { createFvpActivities } from './fvp';
 import { createNotifyActivities, type NotifySettings } from './notify';
 import { createReconcileActivities } from './reconcile';
 import { createVeeamActivities } from './veeam';
+import { createVeeamStartedActivities } from './veeam-started';
 import { createVmGuardActivities, type TemporalDependencies } from './vm-guard';
 
 export interface ActivityDependencies {
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDependencies) {
   return {
     ...createFvpActivities(deps),
     ...createVeeamActivities(deps),
+    ...createVeeamStartedActivities(deps),
     ...createDoctorActivities(deps),
     ...createVmGuardActivities(deps.temporal),
     ...createReconcileActivities(deps.temporal),

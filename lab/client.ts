@@ -150,6 +150,14 @@ export class LabClient {
     return this.request('POST', `/vms/${encodeURIComponent(vm)}/policy`, { requested });
   }
 
+  /** Veeam's scheduler starts a session of `job` (a retry when `retry` > 0): see lab/scheduler.ts. */
+  startScheduledSession(
+    job: string,
+    body: { retry?: number; outcome?: 'Success' | 'Warning' | 'Failed' } = {},
+  ): Promise<{ id: string; name: string; createdAt: number }> {
+    return this.request('POST', `/veeam/jobs/${encodeURIComponent(job)}/scheduled-session`, body);
+  }
+
   /** Reloads the loaded scenario from scratch (clears sessions, verdicts, invocations, faults). */
   reset(): Promise<LabStateView> {
     return this.request('POST', '/reset', {});

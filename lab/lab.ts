@@ -33,6 +33,7 @@ import {
 import { LIMITS, LabState, pushBounded, type CredentialHash, type Verdict } from './model/state';
 import { dueSnapshots, endAt, isLive, sessionDoc, snapshotAt, taskTimings } from './model/veeam';
 import { judge } from './model/verdict';
+import { ScheduledSessionBody, scheduledSessionName, startScheduledSession } from './model/scheduler';
 import { hashCredential, runOp } from './ops';
 import type { InvokeRequest, InvokeResponse } from './protocol';
 import { Scenario, type Credential } from './scenario';
@@ -249,6 +250,19 @@ export class Lab {
       throw new LabInputError('invalid policy: requested.externalPeers must be null without fault domains');
     }
     if (setRequested(vm, this.now(), requested, 'admin', null)) this.touch();
+  }
+
+  /** Veeam's scheduler starts a session of the job (lab/scheduler.ts): throws LabInputError when it cannot. */
+  startScheduledSession(jobName: string, body: unknown): { id: string; name: string; createdAt: number } {
+    const parsed = parseInput(ScheduledSessionBody, body, 'scheduled session');
+    let session;
+    try {
+      session = startScheduledSession(this.state, jobName, parsed, this.now(), this.newId());
+    } catch (err) {
+      throw new LabInputError((err as Error).message);
+    }
+    this.touch();
+    return { id: session.id, name: scheduledSessionName(jobName, parsed.retry), createdAt: session.createdAt };
   }
 
   // ---- the PowerShell host -----------------------------------------------------------------

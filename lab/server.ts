@@ -16,6 +16,8 @@
  *   POST /veeam/server          {up: boolean} -> {up}
  *   POST /vms/<encodeURIComponent(name)>/policy  {requested: RequestedPolicy} -> VmView
  *   POST /reset                 reloads the loaded scenario from scratch -> LabStateView
+ *   POST /veeam/jobs/<encodeURIComponent(name)>/scheduled-session  {retry?, outcome?} -> {id, name, createdAt}
+ *                               Veeam's scheduler starts a session (lab/scheduler.ts)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
@@ -91,6 +93,16 @@ export function createLabServer(options: LabServerOptions): Server {
       const { requested } = await body(VmPolicyBody, 'body');
       lab.setVmPolicy(name, requested);
       return lab.view().fvp.vms.find((vm) => vm.name === name);
+    }
+    const scheduled = /^\/veeam\/jobs\/([^/]+)\/scheduled-session$/.exec(path);
+    if (method === 'POST' && scheduled !== null) {
+      let name: string;
+      try {
+        name = decodeURIComponent(scheduled[1]!);
+      } catch {
+        throw new LabInputError('invalid job name in the path: not valid percent-encoding');
+      }
+      return lab.startScheduledSession(name, await readJson(req));
     }
     if (method === 'POST' && path === '/reset') {
       lab.reset();

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { boundedDuration, DAY, durationMs, HOUR, MINUTE, SECOND } from '../domain/duration';
+import { VeeamStartedSettings } from './veeam-started-input';
 
 export const TransportMode = z.enum(['auto', 'directsan', 'hotadd', 'nbd']);
 export type TransportMode = z.infer<typeof TransportMode>;
@@ -245,9 +246,21 @@ export const ProtectedBackupInput = z
       }),
     /** Plan and report only: read the job and the policies, change nothing, start nothing. */
     dryRun: z.boolean().default(false),
+    /**
+     * Veeam's scheduler starts the job (the pre-job hook started this run): protect, answer the
+     * hook, follow the session Veeam starts, release. The run never starts or stops the job.
+     */
+    veeamStarted: VeeamStartedSettings.optional(),
   })
   .strict()
   .superRefine((input, ctx) => {
+    if (input.veeamStarted !== undefined && input.dryRun) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['veeamStarted'],
+        message: 'expected no veeamStarted with dryRun: a dry run answers no pre-job hook',
+      });
+    }
     if (input.transportMode === 'hotadd' && !input.hotAddProxies?.length) {
       ctx.addIssue({
         code: 'custom',

@@ -39,6 +39,7 @@ import { parseWorkflowInput } from './parse-input';
 import type { RunReport, RunStatus, VmStatus } from './status';
 import { stepTimeoutsOf } from './step-timeouts';
 import { RunTracker } from './tracker';
+import { VEEAM_STARTED_PATCH, VeeamStartedRun } from './veeam-started';
 
 /** The patch under which a VM the run cannot match fails it (before: skipped), and the safety net runs. */
 const FAIL_CLOSED_VMS = 'fail-closed-vms';
@@ -56,6 +57,9 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
   // Always asked at the same point: runs since the patch keep their search attributes up to date.
   const tracker = new RunTracker(input.job, input.dryRun, patched(OPERATOR_VISIBILITY));
   setHandler(statusQuery, () => tracker.status);
+  // In the first activation: the pre-job hook's update comes with the start (update-with-start).
+  const veeamStarted =
+    input.veeamStarted !== undefined && patched(VEEAM_STARTED_PATCH) ? new VeeamStartedRun(tracker, input) : null;
 
   const steps = stepProxies(stepTimeoutsOf(input.timeouts), durationMs(input.veeam.maxDuration));
   const guard = chooseGuard(tracker, steps, input);
@@ -66,6 +70,10 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
     if (input.transportMode === 'hotadd') await checkHotAddProxies(tracker, steps, input.hotAddProxies ?? []);
     if (input.dryRun) {
       planOnly(tracker, vms);
+    } else if (veeamStarted) {
+      // Veeam starts the job (its pre-job hook started this run): protect, answer, follow, release.
+      const session = await veeamStarted.protectAndFollow(steps, guard, vms);
+      if (session !== null) await judgeSession(tracker, session, input);
     } else {
       // Wait out (or refuse) a session we did not start before switching: VMs must not sit in
       // write-through while another run of the job goes on.
@@ -78,21 +86,11 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
       // Always asked at the same point; histories from before the patch replay without the read.
       if (patched(REVERIFY_BEFORE_START)) await reverifyFlush(tracker, steps, vms, input);
       const session = await runBackupJob(tracker, steps, input.job, input.veeam);
-      failIfDrifted(tracker);
-      await failIfBackedUpUnprotected(tracker, session, input);
-      if (session.result === 'Failed') {
-        throw ApplicationFailure.nonRetryable(
-          `Veeam job ${JSON.stringify(input.job)} ended with result Failed (session ${session.id})`,
-          FailureType.jobFailed,
-        );
-      }
-      if (session.result === 'Warning') {
-        const warned = session.tasks.filter((t) => t.result === 'Warning').map((t) => t.vm);
-        tracker.warn(`Veeam reported result Warning${warned.length ? ` for ${warned.join(', ')}` : ''}`);
-      }
+      await judgeSession(tracker, session, input);
     }
   } catch (err) {
     failure = err;
+    veeamStarted?.fail(err);
   } finally {
     await guard.release(); // shielded from cancellation inside; retries until every VM is back
   }
@@ -107,6 +105,22 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
   await reportOutcome(tracker, failure);
   if (failure !== undefined) throw asApplicationFailure(failure, [tracker.status]);
   return tracker.status;
+}
+
+/** After the session: drift, VMs backed up unprotected, then Veeam's result. */
+async function judgeSession(tracker: RunTracker, session: BackupSession, input: ProtectedBackupInput): Promise<void> {
+  failIfDrifted(tracker);
+  await failIfBackedUpUnprotected(tracker, session, input);
+  if (session.result === 'Failed') {
+    throw ApplicationFailure.nonRetryable(
+      `Veeam job ${JSON.stringify(input.job)} ended with result Failed (session ${session.id})`,
+      FailureType.jobFailed,
+    );
+  }
+  if (session.result === 'Warning') {
+    const warned = session.tasks.filter((t) => t.result === 'Warning').map((t) => t.vm);
+    tracker.warn(`Veeam reported result Warning${warned.length ? ` for ${warned.join(', ')}` : ''}`);
+  }
 }
 
 function chooseGuard(tracker: RunTracker, steps: StepProxies, input: ProtectedBackupInput): WriteThroughGuard {

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { EndpointName } from '../../domain/endpoint';
 import { ExitCode } from '../exit-codes';
+import { UNCONFIRMED_SCRIPT_FACTS } from './hook';
 import { choice, ConnectionFlags, repeatable, serverAction, type Cli, type CliIo, type CliState } from './context';
 
 const DoctorFlags = ConnectionFlags.extend({ endpoint: z.array(EndpointName).optional() }).strict();
@@ -25,7 +26,11 @@ export function registerDoctorCommand(program: Command, io: CliIo, state: CliSta
     const { missingItems, runDoctor } = await import('../doctor.js');
     const { reports } = await runDoctor(client, { taskQueue, endpoints: flags.endpoint });
     const results = reports.map((report) => ({ ...report, missing: missingItems(report) }));
-    out.document({ reports: results, ok: results.every((r) => r.missing.length === 0) });
+    out.document({
+      reports: results,
+      ok: results.every((r) => r.missing.length === 0),
+      veeamScriptRunner: { unconfirmed: UNCONFIRMED_SCRIPT_FACTS },
+    });
     for (const r of results) {
       out.line(
         `${r.endpoint}: PowerShell ${r.psEdition} ${r.psVersion}, server ${r.serverReachable ? 'reachable' : 'UNREACHABLE'}`,
@@ -41,6 +46,8 @@ export function registerDoctorCommand(program: Command, io: CliIo, state: CliSta
         out.line(`  fact ${fact.row}: ${verdict} (table: ${fact.status}); saw ${fact.saw}`);
       }
     }
+    // No probe can read these: Veeam's script runner for `hook pre-job` / `hook post-job` (issue 14).
+    for (const fact of UNCONFIRMED_SCRIPT_FACTS) out.line(`note: Veeam script runner, unconfirmed: ${fact}`);
     // A contradicted fact means the table is wrong for this host: correct it before the first backup.
     const contradicted = results.some((r) => r.facts.some((f) => f.verdict === 'contradicted'));
     return results.some((r) => r.missing.length) || contradicted ? ExitCode.failure : ExitCode.success;

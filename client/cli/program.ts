@@ -16,6 +16,7 @@ import { ExitCode } from '../exit-codes';
 import { UsageError, usageOf, type CliIo, type CliState } from './context';
 import { registerDoctorCommand } from './doctor';
 import { registerGuardCommands } from './guard';
+import { registerHookCommands } from './hook';
 import { registerRunCommands } from './runs';
 import { registerScheduleCommands } from './schedules';
 
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIo, state: CliState): Command {
   registerDoctorCommand(program, io, state);
   registerScheduleCommands(program, io, state);
   registerGuardCommands(program, io, state);
+  registerHookCommands(program, io, state);
   // After commander's own message (unknown option, missing value...), the usage of that command.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program)) command.showHelpAfterError(usageOf(command));

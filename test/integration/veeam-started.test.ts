@@ -1,0 +1,237 @@
+/**
+ * Jobs that Veeam's own scheduler starts (issue 14): the lab's scheduler (lab/scheduler.ts) runs
+ * the real CLI as the job's pre-job and post-job scripts (`hook pre-job|post-job --job`), starts the
+ * session only when the pre-job script succeeded, retries a failed session as "(Retry N)", and runs
+ * the post-job script after the last one. Real Temporal dev server (update-with-start), real worker
+ * processes, the lab behind the real PowerShell boundary.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { workflowIdFor } from '../../client/ids';
+import { runScheduledJob, type ScheduledJobOptions, type ScriptCommand } from '../../lab/scheduler';
+import type { protectedBackup } from '../../workflows';
+import type { ProtectedBackupRequest } from '../../workflows/input';
+import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
+import {
+  assertConsistentSessions,
+  assertNothingChanged,
+  assertPoliciesAre,
+  requestedPolicies,
+  sessionsOf,
+} from '../helpers/lab-assertions';
+import { JOB, scenario, vmNames } from '../helpers/scenarios';
+import { repoRoot } from '../helpers/tools';
+
+describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam schedules', () => {
+  let h: Harness;
+  const taskQueue = uniqueId('veeam-started');
+
+  before(async () => {
+    h = await startHarness();
+    await h.startWorker(taskQueue);
+  });
+  after(async () => h?.stop());
+
+  /** The run input the hooks send (from a file, as an admin would keep it beside the script). */
+  function inputFile(extra: Partial<ProtectedBackupRequest> = {}): string {
+    const request = fastRequest(JOB, {
+      veeamStarted: { sessionDeadline: '8 seconds', retryGrace: '4 seconds' },
+      ...extra,
+    });
+    const path = join(h.dir, `${uniqueId('hook-input')}.json`);
+    writeFileSync(path, JSON.stringify(request));
+    return path;
+  }
+
+  function hook(kind: 'pre-job' | 'post-job', input?: string): ScriptCommand {
+    const args = ['--import', 'tsx', join(repoRoot, 'client', 'cli.ts'), 'hook', kind, '--job', JOB];
+    if (input) args.push('--input', input);
+    args.push('--address', h.env.address, '--task-queue', taskQueue, '--json');
+    return { command: process.execPath, args, cwd: repoRoot, env: { PATH: process.env.PATH ?? '', HOME: '/tmp' } };
+  }
+
+  async function load() {
+    const input = scenario();
+    await h.lab.client.loadScenario(input);
+    return { vms: vmNames(input), policies: await requestedPolicies(h.lab) };
+  }
+
+  function schedule(options: Partial<ScheduledJobOptions> & { input?: string }) {
+    const input = options.input ?? inputFile();
+    return runScheduledJob({
+      lab: h.lab.client,
+      job: JOB,
+      preJob: hook('pre-job', input),
+      postJob: hook('post-job'),
+      retryWaitMs: 500,
+      ...options,
+    });
+  }
+
+  function run() {
+    return h.env.client.workflow.getHandle<typeof protectedBackup>(workflowIdFor(JOB));
+  }
+
+  /** Every write-through window of every VM ended, and only after the last session of the job had. */
+  async function assertReleasedAfterSessions(): Promise<void> {
+    const sessions = await sessionsOf(h.lab, JOB);
+    const lastEnd = Math.max(...sessions.map((s) => s.endsAt));
+    for (const vm of await h.lab.client.timeline()) {
+      assert.ok(vm.writeThroughWindows.length > 0, `${vm.vm} was switched to write-through`);
+      for (const window of vm.writeThroughWindows) {
+        assert.ok(window.endedAt !== null, `${vm.vm} was restored`);
+        assert.ok(
+          window.endedAt >= lastEnd,
+          `${vm.vm} restored at ${window.endedAt}, before Veeam ended at ${lastEnd}`,
+        );
+      }
+    }
+  }
+
+  test('a scheduled job with 3 VMs: pre-job protects, one session, every backup consistent, every VM restored', async () => {
+    const { vms, policies } = await load();
+    const report = await schedule({});
+    assert.equal(report.preJob[0]?.exitCode, 0, `pre-job exit code (stderr: ${report.preJob[0]?.stderr})`);
+    const answer = JSON.parse(report.preJob[0]!.stdout) as { ok: boolean; protected: string[] };
+    assert.equal(answer.ok, true);
+    assert.deepEqual([...answer.protected].sort(), [...vms].sort());
+    assert.equal(report.postJob?.exitCode, 0, `post-job exit code (stderr: ${report.postJob?.stderr})`);
+    const result = await run().result();
+    assert.equal(result.phase, 'completed');
+    assert.equal(result.backup.result, 'Success');
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    await assertPoliciesAre(h.lab, policies);
+    await assertReleasedAfterSessions();
+    const { invocations } = await h.lab.client.invocations();
+    assert.deepEqual(
+      invocations.filter((i) => i.op === 'Start-BackupJob' || i.op === 'Stop-BackupJob').map((i) => i.op),
+      [],
+      'the run never starts or stops the job',
+    );
+  });
+
+  test('a failed pre-job (FVP down): the hook exits non-zero, Veeam starts no session, nothing changed', async () => {
+    const { policies } = await load();
+    await h.lab.client.setManagementServer(false);
+    try {
+      const input = inputFile({ timeouts: { ...fastRequest(JOB).timeouts, retryMaximumAttempts: 2 } });
+      const report = await schedule({ input });
+      assert.notEqual(report.preJob[0]?.exitCode, 0, 'the pre-job hook failed');
+      assert.match(report.preJob[0]!.stderr, /NOT PROTECTED/);
+      assert.equal(report.sessions.length, 0);
+      await assert.rejects(run().result(), WorkflowFailedError);
+      await assertNothingChanged(h.lab, policies, JOB);
+    } finally {
+      await h.lab.client.setManagementServer(true);
+    }
+  });
+
+  test('a session that fails is retried: the VMs stay protected through the retry and are released after it', async () => {
+    const { vms, policies } = await load();
+    const report = await schedule({ retries: 1, outcomes: ['Failed', 'Success'] });
+    assert.deepEqual(
+      report.sessions.map((s) => [s.name, s.result]),
+      [
+        [JOB, 'Failed'],
+        [`${JOB} (Retry 1)`, 'Success'],
+      ],
+    );
+    let outcome: Awaited<ReturnType<typeof protectedBackup>> | undefined;
+    let failure: unknown;
+    try {
+      outcome = await run().result();
+    } catch (err) {
+      failure = err;
+    }
+    // First what matters: the retry read flushed disks, and nothing was released before it ended.
+    await assertConsistentSessions(h.lab, JOB, 2, vms);
+    await assertReleasedAfterSessions();
+    await assertPoliciesAre(h.lab, policies);
+    assert.equal(failure, undefined, `the run completed: ${String(failure)}`);
+    assert.equal(outcome?.phase, 'completed');
+    assert.equal(outcome?.backup.sessionId, report.sessions[1]?.id, 'the run followed the retry');
+  });
+
+  test('the worker killed between the pre-job answer and the session start: the next worker follows it', async () => {
+    const { vms, policies } = await load();
+    const report = await schedule({
+      afterPreJob: async () => {
+        await Promise.all(h.workers.map((w) => w.kill('SIGKILL')));
+        await h.startWorker(taskQueue);
+      },
+    });
+    assert.equal(report.preJob[0]?.exitCode, 0);
+    assert.equal((await run().result()).phase, 'completed');
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    await assertPoliciesAre(h.lab, policies);
+    await assertReleasedAfterSessions();
+  });
+
+  test('the worker killed during the session: VMs stay protected until it ends', async () => {
+    const { vms, policies } = await load();
+    const report = await schedule({
+      onSession: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await Promise.all(h.workers.map((w) => w.kill('SIGKILL')));
+        await h.startWorker(taskQueue);
+      },
+    });
+    assert.equal(report.preJob[0]?.exitCode, 0);
+    assert.equal((await run().result()).phase, 'completed');
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    await assertPoliciesAre(h.lab, policies);
+    await assertReleasedAfterSessions();
+  });
+
+  test('a post-job hook that never comes: released after the session (and the retry grace), not never', async () => {
+    const { vms, policies } = await load();
+    const report = await schedule({ postJob: null, outcomes: ['Failed'] });
+    assert.equal(report.postJob, null);
+    await assert.rejects(run().result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(String(err.cause?.message), /ended with result Failed/);
+      return true;
+    });
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    await assertPoliciesAre(h.lab, policies);
+    await assertReleasedAfterSessions();
+  });
+
+  test('no session within the deadline (the job was disabled after its pre-job): released', async () => {
+    const { policies } = await load();
+    const report = await schedule({ startSession: false, postJob: null });
+    assert.equal(report.preJob[0]?.exitCode, 0);
+    const result = await run().result();
+    assert.equal(result.phase, 'completed');
+    assert.match(result.warnings.join('\n'), /no session of .* started within 8 seconds/);
+    await assertPoliciesAre(h.lab, policies);
+    assert.equal((await sessionsOf(h.lab, JOB)).length, 0);
+  });
+
+  test('the pre-job hook run twice for the same job: both join one run, one switch per VM, one session', async () => {
+    const { vms, policies } = await load();
+    const input = inputFile();
+    const second = runScheduledJob({
+      lab: h.lab.client,
+      job: JOB,
+      preJob: hook('pre-job', input),
+      postJob: null,
+      startSession: false,
+    });
+    const report = await schedule({ input });
+    const twice = await second;
+    const answers = [report.preJob[0]!, twice.preJob[0]!].map((r) => {
+      assert.equal(r.exitCode, 0, `pre-job exit code (stderr: ${r.stderr})`);
+      return JSON.parse(r.stdout) as { runId: string };
+    });
+    assert.equal(answers[0]?.runId, answers[1]?.runId, 'both hooks answered by the same run');
+    assert.equal((await run().result()).phase, 'completed');
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    await assertPoliciesAre(h.lab, policies);
+    const { invocations } = await h.lab.client.invocations({ op: 'Set-VmWriteThrough' });
+    assert.equal(invocations.length, vms.length, 'each VM switched once');
+  });
+});

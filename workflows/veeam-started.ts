@@ -1,0 +1,274 @@
+/**
+ * A run in the Veeam-started mode (issue 14): Veeam's scheduler starts the job; its pre-job hook
+ * started (or joined) this run through update-with-start, and its post-job hook signals the end.
+ *
+ *   fence (before the switch) → protect through the per-VM guards (verified flush) → answer the
+ *   pre-job update → wait for a session newer than the fence (at most `sessionDeadline`) → follow
+ *   it to its end → while it ended without Success, a newer session within `retryGrace` is Veeam's
+ *   retry and is followed too → the run releases (protected-backup.ts, as for every run).
+ *
+ * It never starts or stops the job. Once the hook was answered, Veeam may start reading at any
+ * moment until the deadline, so cancellation does not shorten the wait nor the follow (both are
+ * shielded, and never give up while Veeam is unreachable): VMs are released only once no session
+ * can still read them. Terminate and crashes are the guards' and the reconciler's, as for any run
+ * (the guard of a dead holder waits until the job has no live session).
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+  ActivityCancellationType,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { durationMs } from '../domain/duration';
+import type { BackupSession, SessionFence } from '../domain/veeam';
+import type { StepProxies } from './activity-proxies';
+import { FailureType, messageOf, typeOf } from './failures';
+import type { WriteThroughGuard } from './guard/write-through-guard';
+import type { ProtectedBackupInput } from './input';
+import type { VmStatus } from './status';
+import { stepTimeoutsOf } from './step-timeouts';
+import type { RunTracker } from './tracker';
+import {
+  POST_JOB_SIGNAL,
+  PRE_JOB_UPDATE,
+  RUN_ENDING,
+  type PreJobAnswer,
+  type VeeamStartedSettings,
+} from './veeam-started-input';
+
+/** Asked only by runs whose input has `veeamStarted`: no recorded history has it. */
+export const VEEAM_STARTED_PATCH = 'veeam-started';
+
+export const preJobUpdate = defineUpdate<PreJobAnswer, []>(PRE_JOB_UPDATE);
+export const postJobSignal = defineSignal<[unknown?]>(POST_JOB_SIGNAL);
+
+type Lookups = Pick<Activities, 'takeVeeamStartedFence' | 'awaitVeeamSession'>;
+
+/** How long one lookup activity polls before the workflow looks at the post-job signal again. */
+function lookupSliceMs(pollMs: number): number {
+  return Math.min(10_000, Math.max(pollMs * 10, 1_000));
+}
+
+export class VeeamStartedRun {
+  private answer: PreJobAnswer | { message: string; type: string } | undefined;
+  /** Once set, a pre-job hook cannot join this run any more (it is releasing): it starts the next one. */
+  private ending = false;
+  private jobOver = false;
+  private readonly settings: VeeamStartedSettings;
+  private readonly pollMs: number;
+  private readonly lookups: Lookups;
+
+  /** Registers the update and the signal: call it in the run's first activation (the update comes with the start). */
+  constructor(
+    private readonly tracker: RunTracker,
+    private readonly input: ProtectedBackupInput,
+  ) {
+    this.settings = input.veeamStarted as VeeamStartedSettings;
+    this.pollMs = durationMs(input.veeam.pollInterval);
+    const t = stepTimeoutsOf(input.timeouts);
+    this.lookups = proxyActivities<Lookups>({
+      heartbeatTimeout: t.heartbeatMs,
+      startToCloseTimeout: t.stepMs + lookupSliceMs(this.pollMs),
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry: {
+        initialInterval: t.retryInitialMs,
+        backoffCoefficient: 2,
+        maximumInterval: Math.max(t.retryInitialMs, 30_000),
+        maximumAttempts: t.retryMaximumAttempts,
+      },
+    });
+    setHandler(
+      preJobUpdate,
+      async () => {
+        await condition(() => this.answer !== undefined);
+        const answer = this.answer!;
+        if ('message' in answer) throw ApplicationFailure.nonRetryable(answer.message, answer.type);
+        return answer;
+      },
+      {
+        validator: () => {
+          if (this.ending) {
+            throw ApplicationFailure.create({
+              message: `this run of ${JSON.stringify(input.job)} is releasing its VMs; a pre-job hook must start the next run`,
+              type: RUN_ENDING,
+            });
+          }
+        },
+      },
+    );
+    setHandler(postJobSignal, () => {
+      this.jobOver = true;
+    });
+  }
+
+  /** The run failed or was cancelled before it answered: the pre-job hook hears why (and fails Veeam's job). */
+  fail(err: unknown): void {
+    this.ending = true;
+    this.answer ??= {
+      message: `${messageOf(err)}; the VMs were not all protected: the backup must not run`,
+      type: typeOf(err) ?? (err instanceof CancelledFailure ? 'Cancelled' : FailureType.internal),
+    };
+  }
+
+  /**
+   * Protects `vms`, answers the pre-job hook, follows the session(s) Veeam starts. Returns the
+   * session as the run judges it (the last one, with every task of every session followed), or
+   * null when Veeam started none in time.
+   */
+  async protectAndFollow(
+    steps: Pick<StepProxies, 'veeamWait'>,
+    guard: WriteThroughGuard,
+    vms: VmStatus[],
+  ): Promise<BackupSession | null> {
+    const job = this.input.job;
+    const { fence, running } = await this.lookups.takeVeeamStartedFence({ job });
+    await guard.protect(vms);
+    await this.refuseIfAlreadyReading(steps, fence, running);
+    const info = workflowInfo();
+    this.answer = {
+      workflowId: info.workflowId,
+      runId: info.runId,
+      job,
+      protected: vms.map((vm) => vm.vm),
+      leftAlone: this.tracker.status.vms.filter((vm) => !vms.includes(vm)).map((vm) => vm.vm),
+    };
+    this.tracker.phase('backing-up');
+    // From here Veeam may read at any moment: neither a cancel nor a Veeam outage cuts this short.
+    const merged = await CancellationScope.nonCancellable(() => this.followVeeam(steps, fence, running));
+    this.ending = true;
+    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled');
+    return merged;
+  }
+
+  /**
+   * Right before answering: a session after the fence that has begun a task read a VM before its
+   * flush was verified (Veeam did not wait for the hook, or someone started the job). Fail closed:
+   * the hook fails, and the run follows that session to its end before releasing.
+   */
+  private async refuseIfAlreadyReading(
+    steps: Pick<StepProxies, 'veeamWait'>,
+    fence: SessionFence,
+    running: BackupSession | null,
+  ): Promise<void> {
+    const seen = await this.lookups.awaitVeeamSession({
+      job: this.input.job,
+      fence,
+      pollIntervalMs: this.pollMs,
+      returnAfterMs: 0,
+    });
+    const session =
+      seen ??
+      (running &&
+        (await steps.veeamWait.watchSession({ sessionId: running.id, pollIntervalMs: this.pollMs, reportAfterMs: 0 })));
+    if (session === null || !session.tasks.some((t) => t.status !== 'Pending' || t.progress > 0)) return;
+    this.fail(
+      new Error(`session ${session.id} of ${JSON.stringify(this.input.job)} began before the flush was verified`),
+    );
+    await CancellationScope.nonCancellable(() => this.follow(steps, session));
+    throw ApplicationFailure.nonRetryable(
+      `session ${session.id} of Veeam job ${JSON.stringify(this.input.job)} began reading VMs before their flush was verified: its backups may not be consistent`,
+      FailureType.backedUpUnprotected,
+    );
+  }
+
+  private async followVeeam(
+    steps: Pick<StepProxies, 'veeamWait'>,
+    fence: SessionFence,
+    running: BackupSession | null,
+  ): Promise<BackupSession | null> {
+    const deadline = Date.now() + durationMs(this.settings.sessionDeadline);
+    let current = running ?? (await this.awaitSession(fence, deadline, 'its session'));
+    if (current === null) {
+      this.tracker.warn(
+        `no session of ${JSON.stringify(this.input.job)} started within ${String(this.settings.sessionDeadline)} after the pre-job hook was answered (or the post-job hook said the job is over): releasing`,
+      );
+      return null;
+    }
+    const tasks = new Map<string, BackupSession['tasks'][number]>();
+    for (let retry = 1; ; retry++) {
+      current = await this.follow(steps, current);
+      for (const task of current.tasks) tasks.set(task.vm, task);
+      if (current.result === 'Success') break;
+      // Veeam retries a session that did not succeed as a new "(Retry N)" session, after its retry wait.
+      const graceEnd = Date.now() + durationMs(this.settings.retryGrace);
+      const next = await this.awaitSession(sessionFence(current), graceEnd, `a retry of session ${current.id}`);
+      if (next === null) break;
+      this.tracker.warn(`Veeam retried the job: session ${next.id} (retry ${retry}) belongs to this run`);
+      current = next;
+    }
+    return { ...current, tasks: [...tasks.values()] };
+  }
+
+  /**
+   * A session of the job newer than `fence`, until `deadline` or the post-job hook. Returns null
+   * only after a lookup that succeeded showed none: while Veeam cannot be read, nobody knows.
+   */
+  private async awaitSession(fence: SessionFence, deadline: number, what: string): Promise<BackupSession | null> {
+    let pauseMs = this.pollMs;
+    for (;;) {
+      const over = this.jobOver;
+      const remaining = over ? 0 : Math.max(0, deadline - Date.now());
+      try {
+        const session = await this.lookups.awaitVeeamSession({
+          job: this.input.job,
+          fence,
+          pollIntervalMs: this.pollMs,
+          returnAfterMs: Math.min(remaining, lookupSliceMs(this.pollMs)),
+        });
+        if (session !== null) return session;
+        if (over || Date.now() >= deadline) return null;
+        pauseMs = this.pollMs;
+      } catch (err) {
+        this.tracker.warn(`cannot look for ${what} yet: ${messageOf(err)}`);
+        await sleep(pauseMs);
+        pauseMs = Math.min(pauseMs * 2, 60_000);
+      }
+    }
+  }
+
+  /** Follows a session to Stopped; never gives up (the release waits for it). */
+  private async follow(steps: Pick<StepProxies, 'veeamWait'>, start: BackupSession): Promise<BackupSession> {
+    let session = this.record(start);
+    let pauseMs = this.pollMs;
+    while (session.state !== 'Stopped') {
+      try {
+        session = this.record(
+          await steps.veeamWait.watchSession({
+            sessionId: session.id,
+            pollIntervalMs: this.pollMs,
+            reportAfterMs: lookupSliceMs(this.pollMs),
+          }),
+        );
+        pauseMs = this.pollMs;
+      } catch (err) {
+        this.tracker.warn(`cannot confirm that session ${session.id} has stopped yet: ${messageOf(err)}`);
+        await sleep(pauseMs);
+        pauseMs = Math.min(pauseMs * 2, 60_000);
+      }
+    }
+    return session;
+  }
+
+  private record(session: BackupSession): BackupSession {
+    const backup = this.tracker.status.backup;
+    backup.sessionId = session.id;
+    backup.state = session.state;
+    backup.result = session.result;
+    backup.progress = session.progress;
+    backup.tasks = session.tasks.map(({ vm, status, result }) => ({ vm, status, result }));
+    this.tracker.publish();
+    return session;
+  }
+}
+
+function sessionFence(session: BackupSession): SessionFence {
+  return { previous: { id: session.id, creationTime: session.creationTime } };
+}

@@ -19,7 +19,7 @@ export type FvpSteps = Pick<
   'readCachePolicy' | 'setWriteThrough' | 'waitForFlush' | 'readVadpBlacklist' | 'setVadpBlacklist'
 >;
 export type RestoreStep = Pick<A, 'restoreCachePolicy'>;
-export type VeeamSteps = Pick<A, 'describeJob' | 'startJobOnce' | 'stopJob'>;
+export type VeeamSteps = Pick<A, 'describeJob' | 'startJobOnce' | 'stopJob' | 'prepareJobStart'>;
 export type VeeamWaits = Pick<A, 'prepareJobStart' | 'watchSession'>;
 
 const TWELVE_HOURS_MS = 12 * 3600_000;

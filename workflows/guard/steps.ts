@@ -4,13 +4,20 @@
  * Every decision is the state class's (state.ts); these functions only call and hand the answers
  * over, in the order the committed histories expect.
  */
-import { ApplicationFailure, CancellationScope, condition, log, patched, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, sleep } from '@temporalio/workflow';
 import { isFlushed, type FlushState, type RequestedPolicy } from '../../domain/policy';
 import { guardLookups, stepProxies } from '../activity-proxies';
 import { FailureType, messageOf, typeOf } from '../failures';
 import * as metrics from '../../domain/metrics';
 import { eventBase, sendNotification } from '../notifications';
 import { restorePolicy } from '../restore-policy';
+import {
+  ABANDONED_JOB_SHORT_READS,
+  cannotConfirm,
+  nextReadPause,
+  readAbandonedJob,
+  untilRequest,
+} from './abandoned-job';
 import type { Outcome } from './record';
 import type { VmGuard } from './state';
 
@@ -169,30 +176,6 @@ export async function checkHolders(guard: VmGuard): Promise<void> {
   }
 }
 
-type WaitOutcome = { kind: 'done' } | { kind: 'failed'; error: string; type?: string } | { kind: 'request' };
-
-/** Runs `work` until it ends (or fails) or a request arrives first. */
-async function untilRequest(guard: VmGuard, work: () => Promise<unknown>): Promise<WaitOutcome> {
-  const scope = new CancellationScope();
-  const done = scope.run(work).then(
-    (): WaitOutcome => ({ kind: 'done' }),
-    (err: unknown): WaitOutcome => {
-      if (!scope.consideredCancelled) log.warn('vmGuard: wait failed', { error: messageOf(err) });
-      return { kind: 'failed', error: messageOf(err), type: typeOf(err) };
-    },
-  );
-  const request = scope
-    .run(() => condition(() => guard.state.inbox.length > 0))
-    .then(
-      (): WaitOutcome => ({ kind: 'request' }),
-      (): WaitOutcome => ({ kind: 'failed', error: 'interrupted' }),
-    );
-  const first = await Promise.race([done, request]);
-  scope.cancel();
-  await Promise.allSettled([done, request]);
-  return first;
-}
-
 /**
  * Nobody holds the VM: wait until the jobs of holders that died after their grant are over, then
  * give the recorded policy back (restore-policy.ts). False when a request came first: serve it
@@ -204,10 +187,24 @@ export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean
     guardState.abandonedJobs = [];
     return true;
   }
+  let readPauseMs = guard.timeouts().jobPollMs;
   while (guardState.abandonedJobs.length > 0) {
     guard.phase('waiting-for-abandoned-jobs');
     guard.syncMemo();
     const job = guardState.abandonedJobs[0] as string;
+    // Always asked at the same point; histories from before the patch replay the long wait.
+    if (patched(ABANDONED_JOB_SHORT_READS)) {
+      const read = await readAbandonedJob(guard, job, readPauseMs);
+      if (read === 'request') return false;
+      if (read === 'over') {
+        guardState.abandonedJobs = guardState.abandonedJobs.filter((j) => j !== job);
+        readPauseMs = guard.timeouts().jobPollMs;
+      } else {
+        readPauseMs = nextReadPause(guard, readPauseMs);
+      }
+      await rt.continueIfLong();
+      continue;
+    }
     const jobPollMs = guard.timeouts().jobPollMs;
     const outcome = await untilRequest(guard, () =>
       steps(guard, `wait for ${JSON.stringify(job)}, then restore`).veeamWait.prepareJobStart({
@@ -221,7 +218,7 @@ export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean
     if (outcome.kind === 'failed' && outcome.type !== 'JobNotFound' && patched('abandoned-job-wait-holds')) {
       // Not confirmed over (Veeam unreachable, the lookup failing): the job may still read the
       // disks, so the VM stays in write-through, and the wait goes on until Veeam answers.
-      guardState.lastError = `cannot confirm that Veeam job ${JSON.stringify(job)} has no live session: ${outcome.error}`;
+      guardState.lastError = cannotConfirm(job, outcome.error);
       const pauseMs = guard.timeouts().restoreMaxIntervalMs;
       if ((await untilRequest(guard, () => sleep(pauseMs))).kind === 'request') return false;
       await rt.continueIfLong();

@@ -185,10 +185,12 @@ export class VeeamStartedRun {
     running: BackupSession | null,
   ): Promise<BackupSession | null> {
     const deadline = Date.now() + durationMs(this.settings.sessionDeadline);
-    let current = running ?? (await this.awaitSession(fence, deadline, 'its session'));
+    // The post-job hook does not cut this wait short: Veeam runs it after a session, and one that
+    // is slow to show in lookups must still be found (and followed) before anything is released.
+    let current = running ?? (await this.awaitSession(fence, deadline, 'its session', false));
     if (current === null) {
       this.tracker.warn(
-        `no session of ${JSON.stringify(this.input.job)} started within ${String(this.settings.sessionDeadline)} after the pre-job hook was answered (or the post-job hook said the job is over): releasing`,
+        `no session of ${JSON.stringify(this.input.job)} started within ${String(this.settings.sessionDeadline)} after the pre-job hook was answered: releasing`,
       );
       return null;
     }
@@ -199,7 +201,7 @@ export class VeeamStartedRun {
       if (current.result === 'Success') break;
       // Veeam retries a session that did not succeed as a new "(Retry N)" session, after its retry wait.
       const graceEnd = Date.now() + durationMs(this.settings.retryGrace);
-      const next = await this.awaitSession(sessionFence(current), graceEnd, `a retry of session ${current.id}`);
+      const next = await this.awaitSession(sessionFence(current), graceEnd, `a retry of session ${current.id}`, true);
       if (next === null) break;
       this.tracker.warn(`Veeam retried the job: session ${next.id} (retry ${retry}) belongs to this run`);
       current = next;
@@ -208,13 +210,19 @@ export class VeeamStartedRun {
   }
 
   /**
-   * A session of the job newer than `fence`, until `deadline` or the post-job hook. Returns null
+   * A session of the job newer than `fence`, until `deadline` (or the post-job hook, when it ends
+   * this wait: Veeam runs it after its last retry). Returns null
    * only after a lookup that succeeded showed none: while Veeam cannot be read, nobody knows.
    */
-  private async awaitSession(fence: SessionFence, deadline: number, what: string): Promise<BackupSession | null> {
+  private async awaitSession(
+    fence: SessionFence,
+    deadline: number,
+    what: string,
+    endsWithPostJob: boolean,
+  ): Promise<BackupSession | null> {
     let pauseMs = this.pollMs;
     for (;;) {
-      const over = this.jobOver;
+      const over = endsWithPostJob && this.jobOver;
       const remaining = over ? 0 : Math.max(0, deadline - Date.now());
       try {
         const session = await this.lookups.awaitVeeamSession({

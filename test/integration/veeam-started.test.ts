@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { workflowIdFor } from '../../client/ids';
-import { runScheduledJob, type ScheduledJobOptions, type ScriptCommand } from '../../lab/scheduler';
+import { runScheduledJob, runScript, type ScheduledJobOptions, type ScriptCommand } from '../../lab/scheduler';
 import type { protectedBackup } from '../../workflows';
 import type { ProtectedBackupRequest } from '../../workflows/input';
 import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
@@ -209,6 +209,32 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
     assert.match(result.warnings.join('\n'), /no session of .* started within 8 seconds/);
     await assertPoliciesAre(h.lab, policies);
     assert.equal((await sessionsOf(h.lab, JOB)).length, 0);
+  });
+
+  test('a session that began before the flush was verified (Veeam did not wait): the hook fails, released after it', async () => {
+    // Slow destage: the switch happens well before the flush is verified.
+    const input = scenario({ destageMs: () => 3_000 });
+    await h.lab.client.loadScenario(input);
+    const policies = await requestedPolicies(h.lab);
+    const { nextSeq } = await h.lab.client.invocations();
+    const preJob = runScript(hook('pre-job', inputFile()), 120_000);
+    // Veeam starts the session once the run has switched the VMs, without waiting for the hook.
+    for (;;) {
+      const { invocations } = await h.lab.client.invocations({ sinceSeq: nextSeq, op: 'Set-VmWriteThrough' });
+      if (invocations.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await h.lab.client.startScheduledSession(JOB);
+    const answered = await preJob;
+    assert.notEqual(answered.exitCode, 0, `the pre-job hook must fail (stdout: ${answered.stdout})`);
+    assert.match(answered.stderr, /began .*before the flush was verified/);
+    await assert.rejects(run().result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.equal((err.cause as { type?: string } | undefined)?.type, 'BackedUpUnprotected');
+      return true;
+    });
+    await assertPoliciesAre(h.lab, policies);
+    await assertReleasedAfterSessions();
   });
 
   test('the pre-job hook run twice for the same job: both join one run, one switch per VM, one session', async () => {

@@ -1,0 +1,63 @@
+/**
+ * The Veeam-started mode's input (`veeamStarted`) and the hook commands' arguments: bounded, each
+ * refusal naming the field and its range, refused before anything is started (CLI exit 2).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { describeZodError } from '../../domain/zod-issues';
+import { ProtectedBackupInput } from '../../workflows/input';
+import { VeeamStartedSettings } from '../../workflows/veeam-started-input';
+import { ExitCode } from '../../client/exit-codes';
+import { veeamStartedRequest } from '../../client/hook';
+import { cliEnv, runCli } from '../client/helpers';
+
+function refusal(value: unknown): string {
+  const parsed = ProtectedBackupInput.safeParse(value);
+  assert.equal(parsed.success, false, `expected ${JSON.stringify(value)} to be refused`);
+  return describeZodError(parsed.error!);
+}
+
+describe('veeamStarted input', () => {
+  test('defaults: 10 minutes for the session to appear, 15 minutes of retry grace; absent means the usual run', () => {
+    assert.deepEqual(VeeamStartedSettings.parse({}), { sessionDeadline: '10 minutes', retryGrace: '15 minutes' });
+    assert.equal(ProtectedBackupInput.parse({ job: 'J' }).veeamStarted, undefined);
+    assert.deepEqual(ProtectedBackupInput.parse(veeamStartedRequest({ job: 'J' })).veeamStarted, {
+      sessionDeadline: '10 minutes',
+      retryGrace: '15 minutes',
+    });
+  });
+
+  test('each duration is bounded (1 second to 24 hours), the message naming the field', () => {
+    for (const field of ['sessionDeadline', 'retryGrace']) {
+      for (const value of ['500ms', '25 hours', 0, 'soon']) {
+        assert.match(
+          refusal({ job: 'J', veeamStarted: { [field]: value } }),
+          new RegExp(`veeamStarted\\.${field}: `),
+          `${field} = ${JSON.stringify(value)}`,
+        );
+      }
+      assert.ok(ProtectedBackupInput.safeParse({ job: 'J', veeamStarted: { [field]: '1 second' } }).success);
+      assert.ok(ProtectedBackupInput.safeParse({ job: 'J', veeamStarted: { [field]: '24 hours' } }).success);
+    }
+  });
+
+  test('unknown keys and a dry run are refused', () => {
+    assert.match(refusal({ job: 'J', veeamStarted: { password: 'x' } }), /veeamStarted/);
+    assert.match(
+      refusal({ job: 'J', dryRun: true, veeamStarted: {} }),
+      /veeamStarted: expected no veeamStarted with dryRun/,
+    );
+  });
+
+  test('hook commands: a missing --job or a bad --timeout exits 2 before connecting', async () => {
+    const env = cliEnv('127.0.0.1:1', 'nowhere');
+    const noJob = await runCli(['hook', 'pre-job'], env);
+    assert.equal(noJob.code, ExitCode.usage);
+    assert.match(noJob.stderr, /--job: /);
+    const badTimeout = await runCli(['hook', 'pre-job', '--job', 'J', '--timeout', '30 days'], env);
+    assert.equal(badTimeout.code, ExitCode.usage);
+    assert.match(badTimeout.stderr, /--timeout: expected a duration between 1 second and 24 hours/);
+    const noJobPost = await runCli(['hook', 'post-job'], env);
+    assert.equal(noJobPost.code, ExitCode.usage);
+  });
+});

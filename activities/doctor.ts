@@ -8,7 +8,7 @@ import type { OperationInvoker } from './invoker';
 import type { DoctorReport, EndpointName } from '../domain/endpoint';
 import { classified } from './failures';
 import { whileHeartbeating } from './heartbeat';
-import { evaluateFacts } from './vendor/doctor-facts';
+import { doctorArgs, judgeDoctor } from './vendor/doctor-report';
 
 export interface DoctorDependencies {
   fvp: OperationInvoker;
@@ -20,9 +20,8 @@ export function createDoctorActivities({ fvp, veeam }: DoctorDependencies) {
     async runDoctor({ endpoint }: { endpoint: EndpointName }): Promise<DoctorReport> {
       const pool = endpoint === 'fvp' ? fvp : veeam;
       return classified(async () => {
-        const report = await whileHeartbeating(pool.invoke('Get-Doctor', {}));
-        // Which rows of the vendor-facts table what the host showed confirms or contradicts.
-        return { ...report, facts: evaluateFacts(endpoint, report.observations) };
+        // The module returns what it saw, raw; the judgement (and each fact's verdict) is made here.
+        return judgeDoctor(endpoint, await whileHeartbeating(pool.invoke('Get-Doctor', doctorArgs(endpoint))));
       });
     },
   };

@@ -1,17 +1,19 @@
 /**
  * FVP activities: read, switch, verify and restore a VM's caching policy, and the VADP blacklist
- * of HotAdd proxies. Each is one or two calls of our PowerShell module; the workflow decides order.
+ * of HotAdd proxies. The module only reads raw and writes what it is told (issue 11); every
+ * decision is here and in activities/vendor/: the workflow decides the order.
  *
- * The two writes are conditional: given `expected` (the requested policy the caller believes the
- * VM has now), the module writes only if the VM still has it, and otherwise fails non-retryable
- * with type PolicyChanged (POLICY_CHANGED): someone else changed the VM, the workflow reads again
- * and decides instead of overwriting. A write whose target is already in place succeeds without
- * writing, so the retry of an attempt whose answer was lost is harmless.
+ * A write (policy-write.ts) reads the VM, and writes nothing when the target is already in place
+ * (so the retry of an attempt whose answer was lost is harmless); given `expected` (the requested
+ * policy the caller believes the VM has now) it writes only if the VM still has it, and otherwise
+ * fails non-retryable with type PolicyChanged (POLICY_CHANGED): someone else changed the VM, the
+ * workflow reads again and decides instead of overwriting. Then it reads the VM again.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { OperationInvoker } from './invoker';
 import { isFlushed, samePolicy, type FlushState, type RequestedPolicy, type VmPolicy } from '../domain/policy';
 import { classified, powerShellErrorType } from './failures';
+import { writePolicy, WRITE_THROUGH } from './policy-write';
 import { pause, whileHeartbeating } from './heartbeat';
 import { FVP } from './vendor/facts';
 import {
@@ -69,8 +71,16 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
      * flush. `expected` is optional only until every caller passes it.
      */
     async setWriteThrough({ vm, expected }: { vm: string; expected?: RequestedPolicy }): Promise<VmPolicy> {
-      const args = expected === undefined ? { vm } : { vm, expected };
-      return classified(() => whileHeartbeating(fvp.invoke('Set-VmWriteThrough', args)));
+      return classified(async () => {
+        const facts = await serverFacts();
+        return writePolicy(fvp, {
+          op: 'Set-VmWriteThrough',
+          vm,
+          target: WRITE_THROUGH,
+          expected,
+          read: (name) => readPolicy(name, facts),
+        });
+      });
     },
 
     /**
@@ -130,15 +140,13 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
           );
         }
         const sent = facts.faultDomains ? policy : { ...policy, externalPeers: null };
-        const args = expected === undefined ? { vm, policy: sent } : { vm, policy: sent, expected };
-        await whileHeartbeating(fvp.invoke('Restore-VmCachePolicy', args));
-        const after = await readPolicy(vm, facts);
-        if (after === null) {
-          throw ApplicationFailure.nonRetryable(
-            `VM ${JSON.stringify(vm)} was not found in the FVP cluster`,
-            'VmNotFound',
-          );
-        }
+        const after = await writePolicy(fvp, {
+          op: 'Restore-VmCachePolicy',
+          vm,
+          target: sent,
+          expected,
+          read: (name) => readPolicy(name, facts),
+        });
         if (!samePolicy(after.requested, policy)) {
           throw ApplicationFailure.retryable(
             `restore of ${JSON.stringify(vm)} did not take: requested is ${JSON.stringify(after.requested)}, recorded ${JSON.stringify(policy)}`,

@@ -8,11 +8,9 @@
 import type { OperationInvoker } from './invoker';
 import { isAfterFence, type BackupSession, type SessionFence } from '../domain/veeam';
 import { classified } from './failures';
-import { pause, whileHeartbeating } from './heartbeat';
-import { interpretVeeamMajor, sessionLookupFor } from './vendor/interpret';
+import { pause } from './heartbeat';
 import { sessionEnded } from './veeam';
-
-const EPOCH = '1970-01-01T00:00:00.0000000Z';
+import { newestJobSession, sessionLookup } from './veeam-reads';
 
 export interface VeeamStartedDependencies {
   veeam: OperationInvoker;
@@ -20,9 +18,7 @@ export interface VeeamStartedDependencies {
 
 export function createVeeamStartedActivities({ veeam }: VeeamStartedDependencies) {
   async function newestSession(job: string): Promise<BackupSession | null> {
-    const server = await whileHeartbeating(veeam.invoke('Get-VeeamServer', {}));
-    const lookup = sessionLookupFor(interpretVeeamMajor(server.modules));
-    return (await whileHeartbeating(veeam.invoke('Find-BackupSession', { job, since: EPOCH, lookup }))).session;
+    return newestJobSession(veeam, job, await sessionLookup(veeam));
   }
 
   return {

@@ -9,7 +9,7 @@
  * idle, and otherwise leaves the decision to the workflow (non-retryable), which stops whatever
  * runs before it restores anything.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { OperationInvoker } from './invoker';
 import { isAfterFence, StartFailureType, type BackupJob, type BackupSession, type SessionFence } from '../domain/veeam';
@@ -17,7 +17,8 @@ import { classified, startMayHaveHappened } from './failures';
 import { pause, whileHeartbeating } from './heartbeat';
 import { PowerShellError } from './powershell/errors';
 import type { SessionLookup } from './powershell/operations';
-import { interpretVeeamMajor, sessionLookupFor } from './vendor/interpret';
+import { interpretSession } from './vendor/interpret-veeam';
+import { newestJobSession, readJob, readSession, sessionLookup } from './veeam-reads';
 
 export interface VeeamDependencies {
   veeam: OperationInvoker;
@@ -29,8 +30,6 @@ export function sessionEnded(session: BackupSession): boolean {
 }
 
 export type { SessionFence };
-
-const EPOCH = '1970-01-01T00:00:00.0000000Z';
 
 /** Defaults for callers that do not say how to wait after an uncertain start (the module waits 30 s for a session). */
 const DEFAULT_POLL_MS = 1_000;
@@ -66,19 +65,21 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
   type Lookup = () => Promise<SessionLookup>;
   function perAttempt(): Lookup {
     let chosen: Promise<SessionLookup> | null = null;
-    return () =>
-      (chosen ??= whileHeartbeating(veeam.invoke('Get-VeeamServer', {})).then((raw) =>
-        sessionLookupFor(interpretVeeamMajor(raw.modules)),
-      ));
+    return () => (chosen ??= sessionLookup(veeam));
   }
 
+  /** The job's newest session, without its tasks (a lookup lists sessions only). */
   async function newestSession(job: string, lookup: Lookup): Promise<BackupSession | null> {
-    const how = await lookup();
-    return (await whileHeartbeating(veeam.invoke('Find-BackupSession', { job, since: EPOCH, lookup: how }))).session;
+    return newestJobSession(veeam, job, await lookup());
   }
 
   async function jobIsRunning(job: string, lookup: Lookup): Promise<boolean> {
-    return (await whileHeartbeating(veeam.invoke('Get-BackupJob', { job, lookup: await lookup() }))).isRunning;
+    return (await readJob(veeam, job, lookup)).isRunning;
+  }
+
+  /** A session found by a lookup, read again by its id with its tasks (what the workflow watches). */
+  async function withTasks(session: BackupSession): Promise<BackupSession> {
+    return readSession(veeam, session.id, session.jobName);
   }
 
   /**
@@ -100,7 +101,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
     try {
       for (;;) {
         const newest = await newestSession(job, lookup);
-        if (isAfterFence(newest, fence)) return newest;
+        if (isAfterFence(newest, fence)) return await withTasks(newest);
         const now = Date.now();
         if (await jobIsRunning(job, lookup)) idleSince = null;
         else if (idleSince === null) idleSince = now;
@@ -151,7 +152,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
           stopSentAt = now;
         }
       } else if (seen !== null) {
-        return seen;
+        return withTasks(seen);
       } else if (idleSince === null) {
         idleSince = now;
       } else if (now - idleSince >= settleMs) {
@@ -171,7 +172,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
   return {
     async describeJob({ job }: { job: string }): Promise<BackupJob> {
       const lookup = perAttempt();
-      return classified(async () => whileHeartbeating(veeam.invoke('Get-BackupJob', { job, lookup: await lookup() })));
+      return classified(() => readJob(veeam, job, lookup));
     },
 
     /**
@@ -195,10 +196,14 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
             return { previous: newest && { id: newest.id, creationTime: newest.creationTime } };
           }
           if (whenAlreadyRunning === 'fail') {
-            throw ApplicationFailure.nonRetryable(
-              `Veeam job ${JSON.stringify(job)} is already running (session ${newest.id}, ${newest.state}); whenAlreadyRunning is 'fail'`,
-              'JobAlreadyRunning',
-            );
+            // Benign: an answer, not a fault (a guard reads an abandoned job this way until it is
+            // over), so the worker does not log it as a failed activity.
+            throw ApplicationFailure.create({
+              message: `Veeam job ${JSON.stringify(job)} is already running (session ${newest.id}, ${newest.state}); whenAlreadyRunning is 'fail'`,
+              type: 'JobAlreadyRunning',
+              nonRetryable: true,
+              category: ApplicationFailureCategory.BENIGN,
+            });
           }
           await pause(pollIntervalMs);
         }
@@ -236,10 +241,10 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
       const lookup = perAttempt();
       return classified(async () => {
         const existing = await newestSession(job, lookup);
-        if (isAfterFence(existing, fence)) return { session: existing, reattached: true };
+        if (isAfterFence(existing, fence)) return { session: await withTasks(existing), reattached: true };
         const how = await lookup();
         try {
-          const session = await whileHeartbeating(
+          const raw = await whileHeartbeating(
             veeam.invoke('Start-BackupJob', {
               job,
               fullBackup,
@@ -248,7 +253,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
               lookup: how,
             }),
           );
-          return { session, reattached: false };
+          return { session: interpretSession(raw, job), reattached: false };
         } catch (err) {
           if (!startMayHaveHappened(err)) throw err;
           // Someone (this call, a lost earlier attempt, an operator) started it after the fence:
@@ -272,22 +277,28 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
 
     /**
      * Polls the session until it ends or `reportAfterMs` passes, heartbeating, and returns what it
-     * saw, so the workflow can show progress without a history event per poll.
+     * saw, so the workflow can show progress without a history event per poll. With
+     * `tasksEndedBefore` (how many of its tasks the caller saw ended), it also returns as soon as
+     * more have ended: the workflow lets a VM go once its task is done.
      */
     async watchSession({
       sessionId,
       pollIntervalMs,
       reportAfterMs,
+      tasksEndedBefore,
     }: {
       sessionId: string;
       pollIntervalMs: number;
       reportAfterMs: number;
+      tasksEndedBefore?: number;
     }): Promise<BackupSession> {
       return classified(async () => {
         const until = Date.now() + reportAfterMs;
+        const taskEnded = (session: BackupSession) =>
+          tasksEndedBefore !== undefined && session.tasks.filter((t) => t.result !== 'None').length > tasksEndedBefore;
         for (;;) {
-          const session = await whileHeartbeating(veeam.invoke('Get-BackupSession', { sessionId }), { sessionId });
-          if (sessionEnded(session) || Date.now() >= until) return session;
+          const session = await readSession(veeam, sessionId);
+          if (sessionEnded(session) || taskEnded(session) || Date.now() >= until) return session;
           await pause(pollIntervalMs);
         }
       });
@@ -322,13 +333,13 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
           }
           return stopAfterFence(job, fence, pollIntervalMs, settleMs, startedAt, perAttempt());
         }
-        let session = await whileHeartbeating(veeam.invoke('Get-BackupSession', { sessionId }));
+        let session = await readSession(veeam, sessionId, job);
         if (!sessionEnded(session) && session.state !== 'Stopping') {
           await whileHeartbeating(veeam.invoke('Stop-BackupJob', { job }));
         }
         while (!sessionEnded(session)) {
           await pause(pollIntervalMs);
-          session = await whileHeartbeating(veeam.invoke('Get-BackupSession', { sessionId }));
+          session = await readSession(veeam, sessionId, job);
         }
         return session;
       });

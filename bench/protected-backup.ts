@@ -29,6 +29,7 @@ import { startWorkerProcess } from '../test/helpers/worker-process';
 import { buildBundle } from '../worker/bundle';
 import { protectedBackup } from '../workflows';
 import type { RunReport } from '../workflows/status';
+import { interpretSession } from '../activities/vendor/interpret-veeam';
 
 const Args = z.object({
   vms: z.coerce.number().int().min(2).max(100),
@@ -111,10 +112,15 @@ async function seedProcedure(ps: PowerShellClients, lab: Lab, job: BenchJob): Pr
   const started = Date.now();
   for (const vm of job.vms) await ps.fvp.invoke('Set-VmWriteThrough', { vm, waitTimeSeconds: 60 });
   const flushPhaseMs = Date.now() - started;
-  let session = await ps.veeam.invoke('Start-BackupJob', { job: job.name, fullBackup: false, retryBackup: false });
+  // The seed script reads the raw session as the module returns it (activities/vendor/interpret-veeam.ts).
+  let session = interpretSession(
+    await ps.veeam.invoke('Start-BackupJob', { job: job.name, fullBackup: false, retryBackup: false }),
+    job.name,
+  );
   while (session.state !== 'Stopped') {
     await new Promise((r) => setTimeout(r, 100));
-    session = await ps.veeam.invoke('Get-BackupSession', { sessionId: session.id });
+    const { matches } = await ps.veeam.invoke('Get-BackupSession', { sessionId: session.id });
+    session = interpretSession(matches[0]!, job.name);
   }
   for (const vm of job.vms) {
     await ps.fvp.invoke('Restore-VmCachePolicy', { vm, policy: { mode: 'WriteBack', peers: 1, externalPeers: null } });

@@ -1,8 +1,12 @@
 /**
- * What the lab's simulated hosts report for Get-Doctor, and the list of unconfirmed vendor facts
- * the lab simulates (see DOMAIN.md): one place to read what the lab assumes about the real world.
+ * What the lab's simulated hosts report for Get-Doctor (raw, as the module does: the worker judges
+ * it), and the list of unconfirmed vendor facts the lab simulates: one place to read what the lab
+ * assumes about the real world.
  */
-import type { DoctorReport, EndpointName } from '../domain/endpoint';
+import type { EndpointName } from '../domain/endpoint';
+import type { RawCall, RawDoctor } from '../activities/powershell/operations';
+import { CMDLETS } from '../activities/vendor/facts';
+import type { OpError } from './model/errors';
 import { rawServer, rawVm } from './model/raw';
 import type { LabState } from './model/state';
 
@@ -26,32 +30,50 @@ export const UNCONFIRMED_FACTS: Record<'fvp' | 'veeam', string[]> = {
   ],
 };
 
-const cmdlets: Record<EndpointName, string[]> = {
-  fvp: [
-    'Connect-PrnxServer',
-    'Set-PrnxAccelerationPolicy',
-    'Get-PrnxAccelerationPolicy',
-    'Get-PrnxVM',
-    'Get-PrnxObjectStats',
-  ],
-  veeam: [
-    'Connect-VBRServer',
-    'Get-VBRJob',
-    'Get-VBRJobObject',
-    'Start-VBRJob',
-    'Stop-VBRJob',
-    'Get-VBRBackupSession',
-    'Get-VBRTaskSession',
-  ],
-};
-
 /** The raw probes the module's Get-Doctor runs, answered from the lab's state in its vendor profile. */
-export function doctorObservations(endpoint: EndpointName, state: LabState, t: number): DoctorReport['observations'] {
+export function doctorObservations(
+  endpoint: EndpointName,
+  state: LabState,
+  t: number,
+  down: OpError | null = null,
+): RawDoctor['observations'] {
   const profile = state.scenario.vendor;
+  const failed = (error: OpError): RawCall => ({
+    ok: false,
+    type: error.raw.exceptions[0]?.type ?? 'Error',
+    message: error.message,
+  });
+  const host = {
+    probe: 'host',
+    subject: null,
+    result: {
+      ok: true,
+      values: [
+        {
+          '@type': 'System.Management.Automation.Internal.Host.InternalHost',
+          Name: 'ConsoleHost (lab)',
+          Version: '5.1',
+        },
+      ],
+    },
+  };
+  if (down !== null) {
+    const ping = endpoint === 'fvp' ? 'Get-PrnxObject -Type PrnxMServer' : 'Get-VBRServerSession';
+    return [host, { probe: ping, subject: null, result: failed(down) }];
+  }
   if (endpoint === 'veeam') {
     const lookup = profile.veeam === '13' ? 'JobParameter' : 'FindLastSession';
     const job = state.veeam.jobs[0]?.name ?? null;
     return [
+      host,
+      {
+        probe: 'Get-VBRServerSession',
+        subject: null,
+        result: {
+          ok: true,
+          values: [{ '@type': 'Veeam.Backup.PowerShell.Infos.VBRServerSession', Server: state.veeam.server }],
+        },
+      },
       {
         probe: 'Get-Module Veeam.Backup.PowerShell',
         subject: null,
@@ -74,7 +96,8 @@ export function doctorObservations(endpoint: EndpointName, state: LabState, t: n
     ];
   }
   const vm = state.fvp.vms.find((v) => v.accelerated);
-  const observations: DoctorReport['observations'] = [
+  const observations: RawDoctor['observations'] = [
+    host,
     { probe: 'Get-PrnxObject -Type PrnxMServer', subject: null, result: { ok: true, values: [rawServer(profile)] } },
     {
       probe: '(Get-Command Set-PrnxProperty).Parameters.Keys',
@@ -96,29 +119,36 @@ export function doctorObservations(endpoint: EndpointName, state: LabState, t: n
   return observations;
 }
 
-export function doctorReport(
+/** Get-Doctor's raw answer on a lab host: every cmdlet asked about present with the parameters the table lists. */
+export function rawDoctor(
   endpoint: EndpointName,
-  serverReachable: boolean,
-  observations: DoctorReport['observations'] = [],
-): DoctorReport {
+  commands: string[],
+  observations: RawDoctor['observations'],
+): RawDoctor {
   const fvp = endpoint === 'fvp';
   return {
     endpoint,
     psEdition: fvp ? 'Desktop' : 'Core',
     psVersion: fvp ? '5.1.17763.0 (lab)' : '7.4.6 (lab)',
-    modules: [
-      fvp
-        ? { name: 'prnxcli', loaded: true, version: '0.0.0-lab' }
-        : { name: 'Veeam.Backup.PowerShell', loaded: true, version: '0.0.0-lab' },
-    ],
-    cmdlets: cmdlets[endpoint].map((name) => ({ name, present: true, missingParameters: [] })),
-    serverReachable,
+    connected: true,
+    module: {
+      ok: true,
+      values: [
+        {
+          '@type': 'System.Management.Automation.PSModuleInfo',
+          Name: fvp ? 'prnxcli' : 'Veeam.Backup.PowerShell',
+          Version: '0.0.0-lab',
+        },
+      ],
+    },
+    commands: commands.map((name) => ({
+      name,
+      parameters: Object.entries(CMDLETS[name]?.parameters ?? {})
+        .filter(([, p]) => p.probeOnly !== true)
+        .map(([p]) => p)
+        .concat(['ErrorAction']),
+    })),
     observations,
-    facts: [],
-    problems: [
-      SIMULATOR_NOTICE,
-      ...(serverReachable ? [] : [fvp ? 'FVP Management Server unreachable' : 'Veeam Backup server unreachable']),
-      ...UNCONFIRMED_FACTS[endpoint],
-    ],
+    notes: [SIMULATOR_NOTICE, ...UNCONFIRMED_FACTS[endpoint]],
   };
 }

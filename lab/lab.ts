@@ -6,7 +6,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { operationNames } from '../activities/powershell/operations';
-import type { Envelope } from '../activities/powershell/operations';
+import { Envelope, type WireEnvelope } from '../activities/powershell/operations';
 import type { EndpointName } from '../domain/endpoint';
 import type { RequestedPolicy } from '../domain/policy';
 import type {
@@ -295,7 +295,7 @@ export class Lab {
 
     const connectedAt = this.state.connections.find((c) => c.endpoint === endpoint && c.pid === pid)?.at;
     const fault = pickFault(this.state.faults, { endpoint, op, pid, connectedAt });
-    let envelope: Envelope | null = null;
+    let envelope: WireEnvelope | null = null;
     if (fault === null || fault.afterEffect || fault.action === 'delay') {
       envelope = await runOp(this.opContext(request), op, request.args);
     }
@@ -303,7 +303,8 @@ export class Lab {
     record.fault = fault?.action ?? null;
     record.response = describeResponse(response, fault);
     if (response.kind === 'print' && record.response === 'error') {
-      const shown = JSON.parse(response.stdout) as Envelope;
+      // Classified as the worker does (a raw error from the simulated module, or an injected fault's).
+      const shown = Envelope.parse(JSON.parse(response.stdout));
       if (!shown.ok) record.error = { type: shown.error.type, category: shown.error.category };
     }
     this.sink?.append(record);
@@ -464,11 +465,11 @@ function emptyCreds(): LabState['credentials'] {
   return { fvp: null, veeam: null };
 }
 
-function print(envelope: Envelope, delayMs = 0): InvokeResponse {
+function print(envelope: WireEnvelope, delayMs = 0): InvokeResponse {
   return { kind: 'print', stdout: JSON.stringify(envelope), delayMs };
 }
 
-function faultResponse(rule: FaultRule, op: string, envelope: Envelope | null): InvokeResponse {
+function faultResponse(rule: FaultRule, op: string, envelope: WireEnvelope | null): InvokeResponse {
   switch (rule.action) {
     case 'fail':
       return print({

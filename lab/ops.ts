@@ -1,26 +1,26 @@
 /**
  * The simulated PowerShell module: one handler per operation of operations.ts, each returning the
- * document the real function prints (validated against `operations[op].result`) or throwing an
- * OpError that becomes an error envelope.
+ * raw document the real function prints (validated against `operations[op].result`) or throwing an
+ * OpError whose raw facts become an error envelope (the worker classifies them). Like the module,
+ * it decides nothing the worker decides: no precondition, no "already in place".
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   ConnectArgs,
   operations,
-  type Envelope,
   type OperationName,
+  type WireEnvelope,
   type SessionLookup,
   type OperationResult,
 } from '../activities/powershell/operations';
 import { type EndpointName } from '../domain/endpoint';
-import { samePolicy, type RequestedPolicy } from '../domain/policy';
 import type { InvokeRequest } from './protocol';
-import { doctorObservations, doctorReport } from './doctor';
-import { OpError, describeIssues, permanent, quoteName, transient } from './model/errors';
-import { WRITE_THROUGH_POLICY, currentRequested, policyDoc, setRequested, timeToDestageMs } from './model/fvp';
+import { doctorObservations, rawDoctor } from './doctor';
+import { OpError, VENDOR_EXCEPTION, describeIssues, moduleError, quoteName, vendorError } from './model/errors';
+import { WRITE_THROUGH_POLICY, setRequested, timeToDestageMs } from './model/fvp';
 import { LIMITS, pushBounded, type CredentialHash, type LabState, type VmState } from './model/state';
 import { findSession, isLive, isVisible, sessionDoc } from './model/veeam';
-import { rawProxy, rawServer, rawVm } from './model/raw';
+import { rawJob, rawProxy, rawServer, rawSession, rawSessionObject, rawVm } from './model/raw';
 import type { z } from 'zod';
 
 export interface OpContext {
@@ -49,9 +49,16 @@ function credentialMatches(expected: CredentialHash, user: string, password: str
   return user === expected.user && actual.length === wanted.length && timingSafeEqual(actual, wanted);
 }
 
-function findVm(ctx: OpContext, name: string): VmState {
-  const vm = ctx.state.fvp.vms.find((v) => v.name === name);
-  if (vm === undefined) throw permanent('VmNotFound', `VM ${quoteName(name)} was not found in the FVP cluster`);
+/**
+ * The VM Set-PrnxAccelerationPolicy addresses: by -UUID, or by -Name (the lab takes it literally).
+ * Errors as the cmdlet would report them; their texts are the lab's guesses (not evidenced).
+ */
+function writeTarget(ctx: OpContext, args: { vm: string; uuid?: string | undefined }): VmState {
+  const vm = ctx.state.fvp.vms.find((v) => (args.uuid === undefined ? v.name === args.vm : v.uuid === args.uuid));
+  const named = args.uuid === undefined ? quoteName(args.vm) : `with UUID ${quoteName(args.uuid)}`;
+  if (vm === undefined) throw vendorError(VENDOR_EXCEPTION.prnx, `Virtual machine ${named} was not found`);
+  if (!vm.accelerated)
+    throw vendorError(VENDOR_EXCEPTION.prnx, `Virtual machine ${named} is not part of a flash cluster`);
   return vm;
 }
 
@@ -60,52 +67,29 @@ function matching(ctx: OpContext, name: string): VmState[] {
   return ctx.state.fvp.vms.filter((v) => v.name === name);
 }
 
-function acceleratedVm(ctx: OpContext, name: string): VmState {
-  const vm = findVm(ctx, name);
-  if (!vm.accelerated) {
-    throw permanent('VmNotAccelerated', `VM ${quoteName(name)} is not accelerated by FVP: no policy to set`);
-  }
-  return vm;
-}
-
-/**
- * A conditional write's precondition, as the module checks it: the VM's current requested policy
- * must be the one the caller expects to replace, or nothing is written.
- */
-function refuseUnlessExpected(vm: VmState, expected: RequestedPolicy | undefined): void {
-  if (expected === undefined) return;
-  const current = currentRequested(vm);
-  if (samePolicy(current, expected)) return;
-  throw new OpError(
-    'PolicyChanged',
-    `VM ${quoteName(vm.name)} has requested policy ${JSON.stringify(current)}, not the expected ` +
-      `${JSON.stringify(expected)}: someone else changed it; nothing was changed`,
-    'policy-changed',
-  );
-}
-
+/** Resolve-VeeamJob: the job named exactly so, or the module's own JobNotFound. */
 function findJob(ctx: OpContext, name: string) {
   const job = ctx.state.veeam.jobs.find((j) => j.name === name);
-  if (job === undefined) throw permanent('JobNotFound', `Veeam job ${quoteName(name)} was not found`);
+  if (job === undefined) throw moduleError('JobNotFound', `Veeam job ${quoteName(name)} was not found`);
   return job;
 }
 
 function findProxy(ctx: OpContext, name: string) {
   const proxy = ctx.state.fvp.proxies.find((p) => p.name === name);
-  if (proxy === undefined) throw permanent('VmNotFound', `proxy VM ${quoteName(name)} was not found`);
+  if (proxy === undefined) throw vendorError(VENDOR_EXCEPTION.prnx, `Virtual machine ${quoteName(name)} was not found`);
   return proxy;
 }
 
 function serverDown(endpoint: EndpointName, state: LabState): OpError | null {
   if (endpoint === 'fvp' && !state.fvp.managementServerUp) {
-    return transient(
-      'ManagementServerUnreachable',
+    return vendorError(
+      VENDOR_EXCEPTION.web,
       `Could not connect to FVP Management Server ${quoteName(state.fvp.server)}`,
     );
   }
   if (endpoint === 'veeam' && !state.veeam.serverUp) {
-    return transient(
-      'VeeamServerUnreachable',
+    return vendorError(
+      VENDOR_EXCEPTION.web,
       `Could not connect to Veeam Backup server ${quoteName(state.veeam.server)}`,
     );
   }
@@ -118,9 +102,10 @@ function serverDown(endpoint: EndpointName, state: LabState): OpError | null {
  */
 function lookupSessions(ctx: OpContext, jobId: string, lookup: SessionLookup): void {
   if (lookup === 'JobParameter' && ctx.state.scenario.vendor.veeam !== '13') {
-    throw permanent(
-      'ParameterBindingException',
-      "A parameter cannot be found that matches parameter name 'Job'. (Get-VBRBackupSession, Veeam 12)",
+    throw vendorError(
+      VENDOR_EXCEPTION.binding,
+      "A parameter cannot be found that matches parameter name 'Job'.",
+      'NamedParameterNotFound,Veeam.Backup.PowerShell.Cmdlets.GetVBRBackupSession',
     );
   }
   const costs = ctx.state.veeam.lookups;
@@ -150,14 +135,14 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     const expected = ctx.state.credentials[endpoint];
     if (expected !== null) {
       if (credential === null) {
-        throw permanent(
-          'AuthenticationFailed',
+        throw vendorError(
+          VENDOR_EXCEPTION.auth,
           `authentication failed: no credentials supplied for ${quoteName(args.server)}`,
         );
       }
       if (!credentialMatches(expected, credential.user, credential.password)) {
-        throw permanent(
-          'AuthenticationFailed',
+        throw vendorError(
+          VENDOR_EXCEPTION.auth,
           `authentication failed for user ${quoteName(credential.user)} on ${quoteName(args.server)}`,
         );
       }
@@ -173,13 +158,10 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     return { connected: true };
   },
 
-  'Get-Doctor': (ctx) => {
+  'Get-Doctor': (ctx, args) => {
     const endpoint = ctx.call.endpoint;
-    return doctorReport(
-      endpoint,
-      serverDown(endpoint, ctx.state) === null,
-      doctorObservations(endpoint, ctx.state, ctx.now()),
-    );
+    const down = serverDown(endpoint, ctx.state);
+    return rawDoctor(endpoint, args.commands ?? [], doctorObservations(endpoint, ctx.state, ctx.now(), down));
   },
 
   'Get-VmCachePolicy': (ctx, args) => ({
@@ -189,11 +171,8 @@ const handlers: { [O in OperationName]: Handler<O> } = {
   'Get-FvpServer': (ctx) => ({ servers: [rawServer(ctx.state.scenario.vendor)] }),
 
   'Set-VmWriteThrough': async (ctx, args) => {
-    const vm = acceleratedVm(ctx, args.vm);
+    const vm = writeTarget(ctx, args);
     const at = ctx.now();
-    // Already write-through (a retry after a lost answer): nothing to write, nothing to refuse.
-    if (samePolicy(currentRequested(vm), WRITE_THROUGH_POLICY)) return policyDoc(vm, at);
-    refuseUnlessExpected(vm, args.expected);
     if (setRequested(vm, at, WRITE_THROUGH_POLICY, 'Set-VmWriteThrough', ctx.call.pid)) ctx.touch();
     if (args.waitTimeSeconds !== undefined && args.waitTimeSeconds > 0) {
       // -WaitTimeSeconds is undocumented: the lab waits until the flush completes or a small cap,
@@ -201,24 +180,21 @@ const handlers: { [O in OperationName]: Handler<O> } = {
       const wait = Math.min(args.waitTimeSeconds * 1000, ctx.state.fvp.waitTimeCapMs, timeToDestageMs(vm, at));
       if (wait > 0) await ctx.sleep(wait);
     }
-    return policyDoc(vm, ctx.now());
+    return { sent: true };
   },
 
   'Restore-VmCachePolicy': (ctx, args) => {
-    const vm = acceleratedVm(ctx, args.vm);
-    // Already in place (a retry after a lost answer): nothing to write, nothing to refuse.
-    if (samePolicy(currentRequested(vm), args.policy)) return policyDoc(vm, ctx.now());
-    refuseUnlessExpected(vm, args.expected);
+    const vm = writeTarget(ctx, args);
     if (args.policy.externalPeers !== null && !ctx.state.fvp.faultDomains) {
-      throw permanent(
-        'FaultDomainsNotConfigured',
-        `Cannot set ${args.policy.externalPeers} external write-back peers on VM ${quoteName(args.vm)}: ` +
-          'the cluster has no fault domains',
+      // The real error text is unknown (finding 5): one no rule of classify.ts recognises.
+      throw vendorError(
+        VENDOR_EXCEPTION.prnx,
+        `Fault domains are not configured: ${args.policy.externalPeers} external write-back peers cannot be set on ${quoteName(vm.name)}`,
       );
     }
     // On a host without flash FVP records the requested policy; the effective one stays write-through.
     if (setRequested(vm, ctx.now(), args.policy, 'Restore-VmCachePolicy', ctx.call.pid)) ctx.touch();
-    return policyDoc(vm, ctx.now());
+    return { sent: true };
   },
 
   'Get-VmFlushState': (ctx, args) => ({
@@ -235,9 +211,9 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     const proxy = findProxy(ctx, args.vm);
     // Set-PrnxProperty -Name cachePolicy -Value 1 blacklists, 3 adds back; anything else is unknown here.
     if (args.property !== 'cachePolicy' || (args.value !== 1 && args.value !== 3)) {
-      throw permanent(
-        'ParameterBindingException',
-        `Set-PrnxProperty: cannot set ${args.property} to ${args.value} on ${quoteName(args.vm)}`,
+      throw vendorError(
+        VENDOR_EXCEPTION.binding,
+        `Cannot validate argument: cannot set ${args.property} to ${args.value} on ${quoteName(args.vm)}`,
       );
     }
     const blacklisted = args.value === 1;
@@ -261,8 +237,11 @@ const handlers: { [O in OperationName]: Handler<O> } = {
   'Get-BackupJob': (ctx, args) => {
     const job = findJob(ctx, args.job);
     const now = ctx.now();
-    const isRunning = ctx.state.veeam.sessions.some((s) => s.jobId === job.id && isLive(s, now));
-    return { id: job.id, name: job.name, vms: [...job.vms], isRunning };
+    // IsRunning is the job's own flag: it counts sessions that lookups do not show yet.
+    return rawJob(
+      job,
+      ctx.state.veeam.sessions.some((s) => s.jobId === job.id && isLive(s, now)),
+    );
   },
 
   'Start-BackupJob': async (ctx, args) => {
@@ -273,22 +252,16 @@ const handlers: { [O in OperationName]: Handler<O> } = {
       // The fence is what lookups showed the caller: compare with what they show now.
       const newest = findSession(ctx.state.veeam.sessions, job.id, -Infinity, now)?.id ?? null;
       if (newest !== args.fence) {
-        throw new OpError(
+        throw moduleError(
           'FenceMoved',
           `Job ${quoteName(job.name)}: the newest session is ${newest ?? 'none'}, not the fence ` +
             `${args.fence ?? 'none'}: somebody started the job since; nothing was started`,
-          'fence-moved',
         );
       }
     }
-    // IsRunning is the job's own flag: it counts sessions that lookups do not show yet.
     const live = ctx.state.veeam.sessions.find((s) => s.jobId === job.id && isLive(s, now));
     if (live !== undefined) {
-      throw new OpError(
-        'JobAlreadyRunning',
-        `Job ${quoteName(job.name)} is already running (session ${live.id})`,
-        'already-running',
-      );
+      throw moduleError('JobAlreadyRunning', `Job ${quoteName(job.name)} is already running (session ${live.id})`);
     }
     const session = {
       id: ctx.newId(),
@@ -298,8 +271,6 @@ const handlers: { [O in OperationName]: Handler<O> } = {
       createdAt: now,
       startDelayMs: job.startDelayMs,
       taskMs: job.taskMs,
-      taskSlots: job.taskSlots,
-      vmTasks: job.vmTasks === undefined ? undefined : structuredClone(job.vmTasks),
       stopDelayMs: job.stopDelayMs,
       outcome: job.outcome,
       transportMode: job.transportMode,
@@ -316,31 +287,29 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     const waitMs = Math.min(session.appearDelayMs, ctx.state.scenario.veeam.sessionAppearWaitMs);
     if (waitMs > 0) await ctx.sleep(waitMs);
     if (!isVisible(session, ctx.now())) {
-      throw new OpError(
+      throw moduleError(
         'SessionNotFound',
         `Veeam job ${quoteName(job.name)} was started but its session did not appear within ${waitMs} ms`,
-        'start-unknown',
       );
     }
-    return sessionDoc(session, ctx.now());
+    return rawSession(sessionDoc(session, ctx.now()), ctx.state.scenario.vendor);
   },
 
   'Get-BackupSession': (ctx, args) => {
     const now = ctx.now();
-    const session = ctx.state.veeam.sessions.find((s) => s.id === args.sessionId && isVisible(s, now));
-    if (session === undefined)
-      throw permanent('SessionNotFound', `Backup session ${quoteName(args.sessionId)} was not found`);
-    return sessionDoc(session, ctx.now());
+    const found = ctx.state.veeam.sessions.filter((s) => s.id === args.sessionId && isVisible(s, now));
+    return { matches: found.map((s) => rawSession(sessionDoc(s, now), ctx.state.scenario.vendor)) };
   },
 
   'Find-BackupSession': (ctx, args) => {
     const job = findJob(ctx, args.job);
     lookupSessions(ctx, job.id, args.lookup);
-    const since = Date.parse(args.since);
-    if (Number.isNaN(since))
-      throw permanent('InvalidArgument', `Invalid argument 'since': not a date: ${quoteName(args.since)}`);
-    const session = findSession(ctx.state.veeam.sessions, job.id, since, ctx.now());
-    return { session: session === null ? null : sessionDoc(session, ctx.now()) };
+    const now = ctx.now();
+    const visible = ctx.state.veeam.sessions.filter((s) => s.jobId === job.id && isVisible(s, now));
+    // $job.FindLastSession() returns the newest one only; the other lookups every session of the job.
+    const newest = findSession(visible, job.id, -Infinity, now);
+    const listed = args.lookup === 'FindLastSession' ? (newest === null ? [] : [newest]) : visible;
+    return { sessions: listed.map((s) => rawSessionObject(sessionDoc(s, now), ctx.state.scenario.vendor)) };
   },
 
   'Stop-BackupJob': (ctx, args) => {
@@ -361,14 +330,12 @@ function isOperation(op: string): op is OperationName {
 }
 
 /** Runs one operation as our PowerShell module would and returns the envelope it prints. */
-export async function runOp(ctx: OpContext, op: string, rawArgs: unknown): Promise<Envelope> {
+export async function runOp(ctx: OpContext, op: string, rawArgs: unknown): Promise<WireEnvelope> {
   try {
     const result = await dispatch(ctx, op, rawArgs);
     return { ok: true, op, result };
   } catch (error) {
-    if (error instanceof OpError) {
-      return { ok: false, op, error: { type: error.type, message: error.message, category: error.category } };
-    }
+    if (error instanceof OpError) return { ok: false, op, error: error.raw };
     throw error;
   }
 }
@@ -376,29 +343,22 @@ export async function runOp(ctx: OpContext, op: string, rawArgs: unknown): Promi
 async function dispatch(ctx: OpContext, op: string, rawArgs: unknown): Promise<unknown> {
   const { endpoint, pid } = ctx.call;
   if (!isOperation(op)) {
-    throw permanent(
-      'CommandNotFound',
-      `The term ${quoteName(op)} is not recognized as the name of a cmdlet, function, script file, or operable program`,
-    );
+    throw moduleError('CommandNotFound', `Invoke-Op: ${quoteName(op)} is not an operation of FvpBackup`);
   }
   const spec = operations[op];
   if (spec.endpoint !== 'any' && spec.endpoint !== endpoint) {
-    throw permanent(
+    throw moduleError(
       'CommandNotFound',
       `The term ${quoteName(op)} is not recognized on the ${endpoint} host (it needs the ${spec.endpoint} module)`,
     );
   }
   const parsed = spec.args.safeParse(rawArgs);
-  if (!parsed.success) throw permanent('InvalidArgument', `Invalid argument: ${describeIssues(parsed.error.issues)}`);
+  if (!parsed.success) throw moduleError('InvalidArgument', `Invalid argument: ${describeIssues(parsed.error.issues)}`);
   if (op !== 'Get-Doctor') {
     if (op !== 'Connect-Endpoint' && ctx.state.requireConnect) {
       const connected = ctx.state.connections.some((c) => c.endpoint === endpoint && c.pid === pid);
       if (!connected) {
-        throw new OpError(
-          'NotConnected',
-          `Not connected to the ${endpoint} server: call Connect-Endpoint first`,
-          'not-connected',
-        );
+        throw moduleError('NotConnected', `Not connected to the ${endpoint} server: call Connect-Endpoint first`);
       }
     }
     const down = serverDown(endpoint, ctx.state);

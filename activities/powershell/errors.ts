@@ -7,8 +7,8 @@ import type { ErrorCategory } from './operations';
 import type { EndpointName } from '../../domain/endpoint';
 
 /**
- * - `transient`, `permanent`, `already-running`, `not-connected`: classified by the module
- *   (Get-ErrorCategory in FvpBackup.psm1) from the vendor error.
+ * - `transient`, `permanent`, `already-running`, `not-connected`, `unrecognised`...: classified in
+ *   TypeScript (classify.ts) from the raw error facts the module returns.
  * - `timeout`: the invocation took longer than `invocationTimeoutMs`; the process was killed.
  *   The command may still have taken effect on the server (e.g. a job may have started).
  * - `process-died`: the PowerShell process exited during the call (or could not be started).
@@ -37,6 +37,8 @@ const RETRYABLE: Record<PowerShellErrorCategory, boolean> = {
   'policy-changed': false,
   'fence-moved': false,
   'start-unknown': false,
+  // Finding 5 of issue 11: an error nobody classified is never retried blindly (forever, for a restore).
+  unrecognised: false,
 };
 
 export function isRetryableCategory(category: PowerShellErrorCategory): boolean {
@@ -44,7 +46,7 @@ export function isRetryableCategory(category: PowerShellErrorCategory): boolean 
 }
 
 /**
- * Error types FvpBackup.psm1 raises itself (New-OpError) about the caller's request or the world:
+ * Error types that are answers about the caller's request or the world (FvpBackup.psm1's own codes):
  * a VM or job that does not exist or is ambiguous, a bad argument. The session that reported one is
  * healthy. Any other vendor error (an expired token after a server restart, "Unauthorized", a
  * NullReferenceException, a classified or unclassified transient) may mean the session's connection

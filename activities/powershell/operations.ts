@@ -2,16 +2,23 @@
  * The contract of our PowerShell module (FvpBackup.psm1): every operation it exports, the
  * arguments it takes and the one JSON document it prints. This file is the single source of truth
  * for those shapes: the TypeScript boundary validates every result against it, and the lab's
- * simulated host produces documents that must pass the same schemas.
+ * simulated host produces documents that must pass the same schemas. Every result is raw vendor
+ * output (issue 11): activities/vendor/ interprets it, activities/powershell/errors.ts classifies
+ * the errors.
  */
 import { z } from 'zod';
-import { DoctorReport } from '../../domain/endpoint';
-import { RequestedPolicy, VmName, VmPolicy } from '../../domain/policy';
-import { BackupJob, BackupSession } from '../../domain/veeam';
+import { RequestedPolicy, VmName } from '../../domain/policy';
+import { classifyVendorError } from './classify';
+
+/**
+ * The vendor PowerShell module to load: TypeScript names it (facts.ts), the module holds no copy.
+ * Optional only for the lab's own test clients; the worker always sends it and the module requires it.
+ */
+const vendorModule = z.string().min(1).max(200).optional();
 
 /** How an endpoint connects; credentials are never part of this (they travel in the child's environment). */
 export const ConnectArgs = z
-  .object({ server: z.string().min(1), port: z.number().int().positive().optional() })
+  .object({ server: z.string().min(1), port: z.number().int().positive().optional(), module: vendorModule })
   .strict();
 
 const vmArgs = z.object({ vm: VmName }).strict();
@@ -47,12 +54,39 @@ export const RawFvpVmMatches = z.object({ matches: z.array(RawFvpVm) }).strict()
 export type RawFvpVmMatches = z.infer<typeof RawFvpVmMatches>;
 
 /**
- * A conditional write's precondition: the requested policy the caller believes the VM has now. The
- * module refuses (`policy-changed`) when the VM's current requested policy is not this one (compared
- * as `samePolicy` does), and succeeds without writing when the target is already in place. Absent:
- * an unconditional write (callers not yet converted; to become required).
+ * The one policy write (the module's Set-FvpPolicy: Set-PrnxAccelerationPolicy), with exactly what
+ * activities/fvp.ts chose: the VM by `uuid` (-UUID) when given, else by its name `vm` (-Name, which
+ * fvp.ts refuses for names with wildcard characters); write-through, or the recorded `policy`, one
+ * parameter per field (externalPeers null: -NumWBExternalPeers not passed). The module checks
+ * nothing: fvp.ts read the VM, decided the write is needed and allowed (the conditional write's
+ * precondition), and reads it again afterwards.
  */
-const expectedPolicy = RequestedPolicy.optional();
+const target = { vm: VmName, uuid: z.string().min(1).max(200).optional() };
+const written = z.object({ sent: z.literal(true) }).strict();
+
+/** A Veeam session as Get-VBRBackupSession (or a per-job lookup) wrote it, with its task sessions. */
+export const RawSession = z.object({ session: RawObject, tasks: z.array(RawValue) }).strict();
+export type RawSession = z.infer<typeof RawSession>;
+
+/** Get-Doctor's raw answer; activities/vendor/doctor-report.ts judges it into a DoctorReport. */
+export const RawDoctor = z
+  .object({
+    endpoint: z.string(),
+    psEdition: z.string(),
+    psVersion: z.string(),
+    connected: z.boolean(),
+    /** Get-Module (or Import-Module) of the vendor module. */
+    module: RawCall,
+    /** Each command TypeScript asked about, with its parameter names (null: the command is missing). */
+    commands: z.array(z.object({ name: z.string(), parameters: z.array(z.string()).nullable() }).strict()),
+    observations: z.array(
+      z.object({ probe: z.string(), subject: z.string().nullable(), result: z.unknown() }).strict(),
+    ),
+    /** What a simulated host says about itself (the lab: that it is one, what it assumes); never sent by the module. */
+    notes: z.array(z.string()).optional(),
+  })
+  .strict();
+export type RawDoctor = z.infer<typeof RawDoctor>;
 
 /**
  * How the module finds a job's sessions (issue 11 finding 1): never the unfiltered
@@ -72,7 +106,14 @@ const lookup = SessionLookup.default('FindLastSession');
 export const operations = {
   // Session set-up, run once per PowerShell process.
   'Connect-Endpoint': { endpoint: 'any', args: ConnectArgs, result: z.object({ connected: z.literal(true) }).strict() },
-  'Get-Doctor': { endpoint: 'any', args: z.object({}).strict(), result: DoctorReport },
+  /** `commands`: the vendor cmdlets whose parameters to list (facts.ts CMDLETS of the endpoint). */
+  'Get-Doctor': {
+    endpoint: 'any',
+    args: z
+      .object({ module: vendorModule, commands: z.array(z.string().regex(/^[A-Za-z]+-\w+$/)).optional() })
+      .strict(),
+    result: RawDoctor,
+  },
 
   // FVP
   /** Raw: interpreted into a VmPolicy by activities/vendor/interpret.ts. */
@@ -83,17 +124,19 @@ export const operations = {
     args: z.object({}).strict(),
     result: z.object({ servers: z.array(RawValue) }).strict(),
   },
+  /**
+   * The one write under two names, so that the lab's fault injection and records tell a switch to
+   * write-through from a restore: both run the module's Set-FvpPolicy.
+   */
   'Set-VmWriteThrough': {
     endpoint: 'fvp',
-    args: z
-      .object({ vm: VmName, waitTimeSeconds: z.number().int().min(0).max(3600).optional(), expected: expectedPolicy })
-      .strict(),
-    result: VmPolicy,
+    args: z.object({ ...target, waitTimeSeconds: z.number().int().min(0).max(3600).optional() }).strict(),
+    result: written,
   },
   'Restore-VmCachePolicy': {
     endpoint: 'fvp',
-    args: z.object({ vm: VmName, policy: RequestedPolicy, expected: expectedPolicy }).strict(),
-    result: VmPolicy,
+    args: z.object({ ...target, policy: RequestedPolicy }).strict(),
+    result: written,
   },
   /**
    * Raw, with Get-PrnxObjectStats -NumberOfSamples 1 (and -StartTime when given: FVP 3.1+ needs
@@ -121,13 +164,14 @@ export const operations = {
   /** Raw: the Veeam PowerShell module (name, version), for the version rules of the facts table. */
   'Get-VeeamServer': {
     endpoint: 'veeam',
-    args: z.object({}).strict(),
+    args: z.object({ module: vendorModule }).strict(),
     result: z.object({ modules: z.array(RawValue) }).strict(),
   },
+  /** Raw: the job (Id, Name, IsRunning) and its Get-VBRJobObject entries (Name, Type), read by activities/vendor/veeam.ts. */
   'Get-BackupJob': {
     endpoint: 'veeam',
-    args: z.object({ job: z.string().min(1), lookup }).strict(),
-    result: BackupJob,
+    args: z.object({ job: z.string().min(1) }).strict(),
+    result: z.object({ job: RawObject, objects: z.array(RawValue) }).strict(),
   },
   'Start-BackupJob': {
     endpoint: 'veeam',
@@ -146,21 +190,23 @@ export const operations = {
       })
       .strict(),
     /**
-     * Start-VBRJob -RunAsync's return type is undocumented: the module finds the new session itself.
-     * Any error after Start-VBRJob was sent is `start-unknown`: the job may be running.
+     * Start-VBRJob -RunAsync's return type is undocumented: the module finds the new session itself
+     * and returns it raw. Any error after Start-VBRJob was sent is `start-unknown` (errors.ts): the
+     * job may be running.
      */
-    result: BackupSession,
+    result: RawSession,
   },
+  /** Raw: every session Get-VBRBackupSession -Id wrote (it may write several), with its tasks. */
   'Get-BackupSession': {
     endpoint: 'veeam',
     args: z.object({ sessionId: z.string().min(1) }).strict(),
-    result: BackupSession,
+    result: z.object({ matches: z.array(RawSession) }).strict(),
   },
-  /** Newest session of a job created at or after `since` (ISO), or null: how a retry re-attaches. */
+  /** Raw: the job's sessions as the per-job lookup returns them (no tasks); TypeScript picks the newest. */
   'Find-BackupSession': {
     endpoint: 'veeam',
-    args: z.object({ job: z.string().min(1), since: z.string().min(1), lookup }).strict(),
-    result: z.object({ session: BackupSession.nullable() }).strict(),
+    args: z.object({ job: z.string().min(1), lookup }).strict(),
+    result: z.object({ sessions: z.array(RawValue) }).strict(),
   },
   'Stop-BackupJob': {
     endpoint: 'veeam',
@@ -176,16 +222,22 @@ export type OperationResult<O extends OperationName> = z.infer<(typeof operation
 export const operationNames = Object.keys(operations) as OperationName[];
 
 /**
- * Categories the module assigns to errors. `transient`: retry (server down, timeout, busy);
- * `permanent`: retrying cannot help (VM or job not found, bad parameter); `already-running`: the
- * Veeam job has a live session we did not start; `not-connected`: the session lost its server
- * connection and must be replaced.
+ * Categories of a failed call, assigned in TypeScript (activities/powershell/classify.ts) from the
+ * raw error facts the module returns. `transient`: retry (server down, timeout, busy); `permanent`:
+ * retrying cannot help (VM or job not found, bad parameter); `already-running`: the Veeam job has a
+ * live session we did not start; `not-connected`: the session lost its server connection and must
+ * be replaced.
  *
  * Refusals and unknown outcomes, never retried blindly (someone else acted, or may have):
  * `policy-changed`: a conditional write found another requested policy than `expected`, and wrote
  * nothing; `fence-moved`: Start-BackupJob found a newer session than its fence, and started
  * nothing; `start-unknown`: Start-VBRJob was sent and something failed after it: the job may be
  * running, so the caller re-attaches (finds the session newer than its fence), never starts again.
+ *
+ * `unrecognised`: a vendor error no rule of classify.ts knows (issue 11 finding 5: it used to
+ * default to transient, so a restore refused for a reason nobody foresaw retried forever,
+ * silently). Never retried by Temporal: a forward step fails closed, the restore loop (which never
+ * gives up by design) reports it by name at every attempt.
  */
 export const ErrorCategory = z.enum([
   'transient',
@@ -195,18 +247,44 @@ export const ErrorCategory = z.enum([
   'policy-changed',
   'fence-moved',
   'start-unknown',
+  'unrecognised',
 ]);
 export type ErrorCategory = z.infer<typeof ErrorCategory>;
 
-/** The single JSON document `Invoke-Op` prints for every invocation. */
+/**
+ * An error as the module returns it, raw: `code` only on errors the module raises itself
+ * (VmNotFound, JobNotFound, FenceMoved, JobStartFailed...), the message, PowerShell's
+ * FullyQualifiedErrorId and every exception of the chain (outermost first).
+ */
+export const RawError = z
+  .object({
+    code: z.string().nullable(),
+    message: z.string(),
+    errorId: z.string().nullable(),
+    exceptions: z.array(z.object({ type: z.string(), message: z.string() }).strict()),
+  })
+  .strict();
+export type RawError = z.infer<typeof RawError>;
+
+/**
+ * An error already classified: what the lab's fault injection prints to stand for "a vendor error
+ * of this category" (the module never prints it).
+ */
+const ClassifiedError = z.object({ type: z.string(), message: z.string(), category: ErrorCategory }).strict();
+export type ClassifiedError = z.infer<typeof ClassifiedError>;
+
+/** The single JSON document `Invoke-Op` prints for every invocation; a raw error is classified on parsing. */
 export const Envelope = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(true), op: z.string(), result: z.unknown() }).strict(),
   z
     .object({
       ok: z.literal(false),
       op: z.string(),
-      error: z.object({ type: z.string(), message: z.string(), category: ErrorCategory }).strict(),
+      error: z.union([ClassifiedError, RawError.transform((raw) => classifyVendorError(raw))]),
     })
     .strict(),
 ]);
+/** As parsed: every error classified. */
 export type Envelope = z.infer<typeof Envelope>;
+/** As printed: what the module (or the lab standing in for it) writes. */
+export type WireEnvelope = z.input<typeof Envelope>;

@@ -23,6 +23,7 @@ import type { Logger } from './logger';
 import { operations, type OperationName, type OperationResult } from './operations';
 import { type EndpointName } from '../../domain/endpoint';
 import { initLine, invocationLine, parseOutput } from './protocol';
+import { FVP, VEEAM } from '../vendor/facts';
 
 export interface SessionOptions {
   endpoint: EndpointName;
@@ -130,6 +131,8 @@ export class PowerShellSession {
     try {
       const connectArgs = operations['Connect-Endpoint'].args.parse({
         server: options.config.server,
+        // The vendor module to load: the facts table names it, the module holds no copy.
+        module: options.endpoint === 'fvp' ? FVP.moduleName.value : VEEAM.moduleName.value,
         ...(options.config.port === undefined ? {} : { port: options.config.port }),
       });
       const raw = await session.run(

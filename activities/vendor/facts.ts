@@ -25,6 +25,8 @@ export interface Evidenced {
   /** Where the fact comes from (ids of shared/reference/vendor-evidence.md, links). */
   evidence: string;
   status: Status;
+  /** Only probed by doctor, never passed: its absence is not a problem. */
+  probeOnly?: true;
 }
 
 export interface CmdletFact extends Evidenced {
@@ -76,9 +78,12 @@ export const CMDLETS: Record<string, CmdletFact> = {
       NumWBPeers: seen('F6'),
       NumWBExternalPeers: seen('F6, F7: Enterprise (fault domains) only'),
       WaitTimeSeconds: guess('F6: passed with 30/60 in scripts; semantics unknown (the workflows never pass it)'),
-      Vadp: guess(
-        'F12: NO public evidence at all (the only blacklist call seen is Set-PrnxProperty, F11); doctor checks it',
-      ),
+      Vadp: {
+        ...guess(
+          'F12: NO public evidence at all (the only blacklist call seen is Set-PrnxProperty, F11); doctor checks it',
+        ),
+        probeOnly: true,
+      },
     },
   },
   'Set-PrnxProperty': {
@@ -88,6 +93,7 @@ export const CMDLETS: Record<string, CmdletFact> = {
   },
   'Get-PrnxProperty': {
     endpoint: 'fvp',
+    probeOnly: true,
     ...guess('no public call seen: the read counterpart of Set-PrnxProperty, checked by doctor before use'),
     parameters: { Name: guess('by analogy with Set-PrnxProperty -Name') },
   },
@@ -181,6 +187,19 @@ const fact = <T>(value: T, status: Status, evidence: string, doctor: string): Fa
  * (scripts spell them `uuid`/`UUID`, `numWbPeers`/`NumWBPeers`).
  */
 export const FVP = {
+  moduleName: fact('prnxcli', 'confirmed', 'F1: Import-Module prnxcli', 'Get-Module -Name prnxcli -ListAvailable'),
+  /**
+   * How Set-PrnxAccelerationPolicy picks its VM: -Name (the most seen) or -UUID (from-james, the 3.1
+   * variant). Whether -Name takes wildcards is unknown, so with 'Name' the product refuses a VM whose
+   * name holds a wildcard character (activities/fvp.ts): escaping would change the name if the
+   * parameter is literal, not escaping could touch other VMs if it is not. 'UUID' has no such limit.
+   */
+  setPolicyTarget: fact<'Name' | 'UUID'>(
+    'Name',
+    'unconfirmed',
+    'F6: -Name in poulpreben, bdwill master, eschek87; -uuid in from-james and the FVP 3.1 variant',
+    '(Get-Command Set-PrnxAccelerationPolicy).Parameters.Keys',
+  ),
   vmNameProperty: fact('Name', 'confirmed', 'F4', 'Get-PrnxVM | Select -First 1 | Format-List *'),
   vmUuidProperty: fact('uuid', 'confirmed', 'F4, F5 (equals PowerCLI PersistentId)', 'Get-PrnxVM properties'),
   vmPeersProperty: fact(
@@ -278,6 +297,39 @@ export const FVP = {
 
 /** The Veeam facts (Veeam.Backup.PowerShell, v11+). */
 export const VEEAM = {
+  /** Get-VBRJobObject entries: the property telling included from excluded objects, and its value. */
+  jobObjectTypeProperty: fact('Type', 'confirmed', 'V6', 'Get-VBRJobObject -Job <j> | Select Name, Type'),
+  jobObjectIncludeValue: fact('Include', 'confirmed', 'V6', 'Get-VBRJobObject -Job <j> | Select Name, Type'),
+  /** CBackupJob.IsRunning (not in the cmdlet reference; used by VeeamHub). Absent: the newest session decides. */
+  jobIsRunningProperty: fact(
+    'IsRunning',
+    'confirmed',
+    'V5: VeeamHub BR-Dump-Object/VBRJob.md',
+    '(Get-VBRJob)[0].IsRunning',
+  ),
+  /** Task .Status values with a result; any other status is a task without one yet (None). */
+  taskResultByStatus: fact<Record<string, 'Success' | 'Warning' | 'Failed'>>(
+    { Success: 'Success', Warning: 'Warning', Failed: 'Failed' },
+    'confirmed',
+    'V12: helpcenter get-vbrtasksession (Status)',
+    'Get-VBRTaskSession -Session <s> | Select Name, Status',
+  ),
+  /** The properties of sessions (and Name, Status, Progress of task sessions) the product reads. */
+  sessionProperties: fact(
+    ['Id', 'JobId', 'JobName', 'State', 'Result', 'Progress', 'CreationTime', 'EndTime'],
+    'confirmed',
+    'V10, V11 (State and Result enums), V12 (tasks)',
+    'Get-VBRBackupSession -Id <id> | Format-List *',
+  ),
+  /** A running session's EndTime is a placeholder (1900-01-01): times before this year are "none". */
+  noTimeBeforeYear: fact(1971, 'confirmed', 'V10: EndTime of a running session', "a running session's EndTime"),
+  /** Progress: a number, or an object whose Percents is (the module projects both). */
+  progressPercentsProperty: fact(
+    'Progress.Percents',
+    'confirmed',
+    'V10: scripts read $s.Progress.Percents; older ones $s.Progress',
+    "a running session's Progress",
+  ),
   moduleName: fact(
     'Veeam.Backup.PowerShell',
     'confirmed',

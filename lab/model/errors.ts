@@ -1,19 +1,32 @@
-/** An error a simulated cmdlet reports: becomes `{ ok: false, op, error: { type, message, category } }`. */
-import type { ErrorCategory } from '../../activities/powershell/operations';
+/**
+ * An error a simulated call reports, as the module returns it (operations.ts RawError): raw facts,
+ * classified by the worker (activities/powershell/classify.ts), never by the lab. Either one the
+ * module raises itself (a code: JobNotFound, FenceMoved...), or a vendor cmdlet's exception.
+ */
+import type { RawError } from '../../activities/powershell/operations';
 
 export class OpError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly category: ErrorCategory,
-  ) {
-    super(message);
+  constructor(readonly raw: RawError) {
+    super(raw.message);
     this.name = 'OpError';
   }
 }
 
-export const permanent = (type: string, message: string): OpError => new OpError(type, message, 'permanent');
-export const transient = (type: string, message: string): OpError => new OpError(type, message, 'transient');
+/** An error FvpBackup.psm1 raises itself (New-OpError): an InvalidOperationException carrying its code. */
+export const moduleError = (code: string, message: string): OpError =>
+  new OpError({ code, message, errorId: null, exceptions: [{ type: 'System.InvalidOperationException', message }] });
+
+/** A vendor cmdlet's error: its exception type and message, as PowerShell reports them. */
+export const vendorError = (type: string, message: string, errorId: string | null = null): OpError =>
+  new OpError({ code: null, message, errorId, exceptions: [{ type, message }] });
+
+/** The exception types the lab's simulated vendor cmdlets throw. */
+export const VENDOR_EXCEPTION = {
+  prnx: 'PernixData.Prnx.PrnxException',
+  web: 'System.Net.WebException',
+  binding: 'System.Management.Automation.ParameterBindingException',
+  auth: 'System.UnauthorizedAccessException',
+} as const;
 
 /** Renders a name for an error message: quoted, control characters escaped, long names shortened. */
 export function quoteName(name: string): string {

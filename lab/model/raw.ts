@@ -3,7 +3,8 @@
  * (operations.ts RawFvpVm), in the shapes of the scenario's vendor profile. The lab's FVP read
  * operations answer with these; activities/vendor/interpret.ts reads them.
  */
-import type { RawCall, RawFvpVm, RawObject, RawValue } from '../../activities/powershell/operations';
+import type { RawCall, RawFvpVm, RawObject, RawSession, RawValue } from '../../activities/powershell/operations';
+import type { BackupSession } from '../../domain/veeam';
 import type { CacheMode } from '../../domain/policy';
 import { effectiveAt, requestedEventAt, timeToDestageMs } from './fvp';
 import { statsNeedStartTime, type VendorProfile } from './profile';
@@ -95,5 +96,54 @@ export function rawProxy(proxy: ProxyState, profile: VendorProfile): RawFvpVm {
     requested: wt,
     effective: wt,
     stats: null,
+  };
+}
+
+const SESSION_TYPE = 'Veeam.Backup.Core.CBackupSession';
+/** What a running session's EndTime reads (Veeam's "no time" placeholder, 1900-01-01). */
+export const NO_END_TIME = '1900-01-01T00:00:00.0000000Z';
+
+/**
+ * Progress as the profile's Veeam writes it: VBR 12 an object whose Percents the module projects
+ * ('Progress.Percents', the object itself as its text), VBR 13 a plain number.
+ */
+function progress(profile: VendorProfile, percent: number): RawObject {
+  if (profile.veeam === '13') return { Progress: percent };
+  return { Progress: 'Veeam.Backup.Core.CBackupSessionProgress', 'Progress.Percents': percent };
+}
+
+/** A session as the module projects Get-VBRBackupSession's object (no tasks). */
+export function rawSessionObject(doc: BackupSession, profile: VendorProfile): RawObject {
+  return {
+    '@type': SESSION_TYPE,
+    Id: doc.id,
+    JobId: doc.jobId,
+    JobName: doc.jobName,
+    State: doc.state,
+    Result: doc.result,
+    ...progress(profile, doc.progress),
+    CreationTime: doc.creationTime,
+    EndTime: doc.endTime ?? NO_END_TIME,
+  };
+}
+
+/** A session with its Get-VBRTaskSession objects. */
+export function rawSession(doc: BackupSession, profile: VendorProfile): RawSession {
+  return {
+    session: rawSessionObject(doc, profile),
+    tasks: doc.tasks.map((task) => ({
+      '@type': 'Veeam.Backup.Core.CBackupTaskSession',
+      Name: task.vm,
+      Status: task.status,
+      ...progress(profile, task.progress),
+    })),
+  };
+}
+
+/** Get-BackupJob's raw answer: the CBackupJob (Id, Name, IsRunning) and its Get-VBRJobObject entries. */
+export function rawJob(job: { id: string; name: string; vms: string[] }, isRunning: boolean) {
+  return {
+    job: { '@type': 'Veeam.Backup.Core.CBackupJob', Id: job.id, Name: job.name, IsRunning: isRunning },
+    objects: job.vms.map((vm) => ({ '@type': 'Veeam.Backup.Core.CObjectInJob', Name: vm, Type: 'Include' })),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DoctorReport } from '../../domain/endpoint';
+import { RawDoctor } from '../../activities/powershell/operations';
 import { evaluateFacts } from '../../activities/vendor/doctor-facts';
 import { fakeLab } from '../../lab/testing';
 import { PROFILES, PROFILE_NAMES } from '../../lab/model/profile';
@@ -20,7 +20,7 @@ for (const profile of PROFILE_NAMES) {
   test(`doctor on ${profile}: every probed fact is confirmed, nothing contradicted`, async () => {
     const f = await fakeLab(scenario(profile) as never);
     for (const endpoint of ['fvp', 'veeam'] as const) {
-      const report = DoctorReport.parse(await f.ok(endpoint, 'Get-Doctor', {}));
+      const report = RawDoctor.parse(await f.ok(endpoint, 'Get-Doctor', {}));
       assert.ok(report.observations.length >= 2, `${endpoint}: raw observations`);
       const facts = evaluateFacts(endpoint, report.observations);
       assert.ok(facts.length >= 2);
@@ -35,7 +35,7 @@ for (const profile of PROFILE_NAMES) {
 
 test('doctor reports a contradicted row with what the host showed', async () => {
   const f = await fakeLab(scenario('common') as never);
-  const report = DoctorReport.parse(await f.ok('fvp', 'Get-Doctor', {}));
+  const report = RawDoctor.parse(await f.ok('fvp', 'Get-Doctor', {}));
   const observations = report.observations.map((o) =>
     o.probe === 'Get-PrnxAccelerationPolicy -UUID -Effective'
       ? { ...o, result: { ok: true, values: ['WB_ENABLED'] } }

@@ -1,9 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Envelope, RawFvpVmMatches } from '../../activities/powershell/operations';
+/**
+ * The lab's FVP: policies, destaging, the raw writes (the module writes what it is told: every
+ * check is the worker's, test/lab/conditional-writes.test.ts), vendor errors as raw facts the worker
+ * classifies (activities/powershell/classify.ts).
+ */
+import { Envelope, RawDoctor, type RawFvpVmMatches } from '../../activities/powershell/operations';
 import { interpretProxyVadp } from '../../activities/vendor/interpret';
+import { judgeDoctor } from '../../activities/vendor/doctor-report';
 import type { VmPolicy } from '../../domain/policy';
-import { fakeLab } from '../../lab/testing';
+import { fakeLab, type FakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 
 const WB1 = { mode: 'WriteBack', peers: 1, externalPeers: null } as const;
@@ -20,6 +26,16 @@ const busy = (name: string, extra: object = {}) => ({
   ...extra,
 });
 
+/** A raw write, then the VM read back as the activities read it (the write answers only { sent: true }). */
+async function written(
+  f: FakeLab,
+  op: 'Set-VmWriteThrough' | 'Restore-VmCachePolicy',
+  args: { vm: string } & Record<string, unknown>,
+): Promise<VmPolicy> {
+  assert.deepEqual(await f.ok('fvp', op, args as never), { sent: true });
+  return (await f.policy(args.vm))!;
+}
+
 function errorOf(envelope: Envelope) {
   assert.equal(envelope.ok, false, `expected an error envelope, got ${JSON.stringify(envelope)}`);
   if (envelope.ok) throw new Error('unreachable');
@@ -35,7 +51,7 @@ describe('FVP policies and destaging', () => {
     assert.equal(before.effective, 'WriteBack');
     assert.equal(before.timeToDestageSeconds, 0.3);
 
-    const switched = (await f.ok('fvp', 'Set-VmWriteThrough', { vm: 'sql-01' })) as VmPolicy;
+    const switched = await written(f, 'Set-VmWriteThrough', { vm: 'sql-01' });
     assert.deepEqual(switched.requested, { mode: 'WriteThrough', peers: 0, externalPeers: null });
     assert.equal(switched.effective, 'WriteBack', 'the effective policy lags while dirty data destages');
 
@@ -58,7 +74,7 @@ describe('FVP policies and destaging', () => {
     const f = await fakeLab(scenario([busy('sql-01')], { faultDomains: true }));
     await f.ok('fvp', 'Set-VmWriteThrough', { vm: 'sql-01' });
     const policy = { mode: 'WriteBack', peers: 2, externalPeers: 1 } as const;
-    const restored = (await f.ok('fvp', 'Restore-VmCachePolicy', { vm: 'sql-01', policy })) as VmPolicy;
+    const restored = await written(f, 'Restore-VmCachePolicy', { vm: 'sql-01', policy });
     assert.deepEqual(restored.requested, policy);
     assert.equal(restored.effective, 'WriteBack');
     const read = (await f.policy('sql-01'))!;
@@ -69,7 +85,7 @@ describe('FVP policies and destaging', () => {
     const f = await fakeLab(scenario([busy('sql-01', { destageMs: 2000 })], { waitTimeCapMs: 50 }));
     f.clock.advance(3000);
     const start = f.clock.t;
-    const returned = (await f.ok('fvp', 'Set-VmWriteThrough', { vm: 'sql-01', waitTimeSeconds: 60 })) as VmPolicy;
+    const returned = await written(f, 'Set-VmWriteThrough', { vm: 'sql-01', waitTimeSeconds: 60 });
     assert.equal(f.clock.t - start, 50, 'waited min(60 s, cap)');
     assert.equal(returned.effective, 'WriteBack', 'returned although dirty data is still destaging');
     const state = await f.flush('sql-01');
@@ -80,7 +96,7 @@ describe('FVP policies and destaging', () => {
     const f = await fakeLab(scenario([busy('sql-01', { destageMs: 30 })], { waitTimeCapMs: 500 }));
     f.clock.advance(1000);
     const start = f.clock.t;
-    const returned = (await f.ok('fvp', 'Set-VmWriteThrough', { vm: 'sql-01', waitTimeSeconds: 10 })) as VmPolicy;
+    const returned = await written(f, 'Set-VmWriteThrough', { vm: 'sql-01', waitTimeSeconds: 10 });
     assert.equal(f.clock.t - start, 20, 'the last write-back write (990) reaches the array at 1020');
     assert.equal(returned.effective, 'WriteThrough');
   });
@@ -94,17 +110,18 @@ describe('FVP policies and destaging', () => {
     const flush = await f.flush('noflash-01');
     assert.equal(flush.timeToDestageSeconds, 0);
     await f.ok('fvp', 'Set-VmWriteThrough', { vm: 'noflash-01' });
-    const restored = (await f.ok('fvp', 'Restore-VmCachePolicy', { vm: 'noflash-01', policy: WB1 })) as VmPolicy;
+    const restored = await written(f, 'Restore-VmCachePolicy', { vm: 'noflash-01', policy: WB1 });
     assert.deepEqual(restored.requested, WB1);
     assert.equal(restored.effective, 'WriteThrough');
   });
 
-  test('external peers without fault domains is a permanent error and changes nothing', async () => {
+  test('external peers without fault domains: a vendor error no rule knows is unrecognised (named, never retried); nothing changes', async () => {
     const f = await fakeLab(scenario([busy('sql-01')]));
     const policy = { mode: 'WriteBack', peers: 1, externalPeers: 1 } as const;
     const error = errorOf(await f.call('fvp', 'Restore-VmCachePolicy', { vm: 'sql-01', policy }));
-    assert.equal(error.category, 'permanent');
-    assert.equal(error.type, 'FaultDomainsNotConfigured');
+    assert.equal(error.category, 'unrecognised');
+    assert.equal(error.type, 'PernixData.Prnx.PrnxException');
+    assert.match(error.message, /^unrecognised vendor error PernixData\.Prnx\.PrnxException: Fault domains/);
     const read = (await f.policy('sql-01'))!;
     assert.deepEqual(read.requested, WB1);
   });
@@ -124,15 +141,14 @@ describe('FVP policies and destaging', () => {
       assert.equal(error.category, 'transient', op);
       assert.match(error.message, /Could not connect to FVP Management Server/);
     }
-    const read = (await f.ok('fvp', 'Get-Doctor', {})) as { serverReachable: boolean };
-    assert.equal(read.serverReachable, false);
+    assert.equal(judgeDoctor('fvp', RawDoctor.parse(await f.ok('fvp', 'Get-Doctor', {}))).serverReachable, false);
     assert.equal((await f.call('veeam', 'Get-BackupJob', { job: 'J' })).ok, true);
     assert.equal(f.lab.view().fvp.vms[0]!.requested.mode, 'WriteBack', 'the failed switch did not happen');
     f.lab.setManagementServer(true);
     assert.equal((await f.call('fvp', 'Get-VmFlushState', { vm: 'sql-01' })).ok, true);
   });
 
-  test('an unknown VM is a permanent VmNotFound naming it; hostile names are plain data', async () => {
+  test('an unknown VM is a permanent vendor error naming it; hostile names are plain data', async () => {
     const hostile = [
       `x'; Remove-Item C:\\ -Recurse; '`,
       'a"b`$(Get-Date)`n\nline2',
@@ -149,8 +165,8 @@ describe('FVP policies and destaging', () => {
     assert.deepEqual(await f.ok('fvp', 'Get-VmCachePolicy', { vm: 'nope-01' }), { matches: [] });
     assert.equal(await f.policy('nope-01'), null);
     const error = errorOf(await f.call('fvp', 'Set-VmWriteThrough', { vm: 'nope-01' }));
-    assert.equal(error.category, 'permanent');
-    assert.equal(error.type, 'VmNotFound');
+    assert.equal(error.category, 'permanent', 'a "was not found" vendor error');
+    assert.equal(error.type, 'PernixData.Prnx.PrnxException');
     assert.match(error.message, /"nope-01"/);
     const logged = f.lab
       .invocations({ op: 'Set-VmWriteThrough' })
@@ -158,14 +174,14 @@ describe('FVP policies and destaging', () => {
     assert.deepEqual(logged, [...hostile, 'nope-01']);
   });
 
-  test('a VM outside the FVP cluster reads as write-through and refuses policy changes', async () => {
+  test('a VM outside the FVP cluster reads as write-through; FVP refuses a write to it (the worker never sends one)', async () => {
     const f = await fakeLab(scenario([busy('plain-01', { accelerated: false })]));
     const policy = (await f.policy('plain-01'))!;
     assert.equal(policy.accelerated, false);
     assert.equal(policy.effective, 'WriteThrough');
     const error = errorOf(await f.call('fvp', 'Set-VmWriteThrough', { vm: 'plain-01' }));
-    assert.equal(error.type, 'VmNotAccelerated');
-    assert.equal(error.category, 'permanent');
+    assert.equal(error.type, 'PernixData.Prnx.PrnxException');
+    assert.equal(error.category, 'unrecognised', "its text is the lab's guess: no rule knows it");
   });
 
   test('proxy VADP blacklist: Set-PrnxProperty -Name cachePolicy -Value 1, read back from the raw Get-PrnxVM', async () => {
@@ -182,8 +198,8 @@ describe('FVP policies and destaging', () => {
     assert.equal(await vadp('proxy-01'), false);
     assert.deepEqual(await f.ok('fvp', 'Get-ProxyVadp', { vm: 'proxy-02' }), { matches: [] });
     assert.equal(
-      errorOf(await f.call('fvp', 'Set-ProxyVadp', { vm: 'proxy-02', property: 'cachePolicy', value: 1 })).type,
-      'VmNotFound',
+      errorOf(await f.call('fvp', 'Set-ProxyVadp', { vm: 'proxy-02', property: 'cachePolicy', value: 1 })).category,
+      'permanent',
     );
     const raw = (await f.ok('fvp', 'Get-ProxyVadp', { vm: 'proxy-01' })) as RawFvpVmMatches;
     delete raw.matches[0]!.vm.cachePolicy;
@@ -232,7 +248,7 @@ describe('the simulated module boundary', () => {
     const envelope = async (credential: { user: string; password: string } | null) => {
       const response = await connect(credential);
       assert.equal(response.kind, 'print');
-      return JSON.parse(response.kind === 'print' ? response.stdout : '') as Envelope;
+      return Envelope.parse(JSON.parse(response.kind === 'print' ? response.stdout : ''));
     };
     for (const credential of [
       null,
@@ -254,7 +270,7 @@ describe('the simulated module boundary', () => {
 
   test('Get-Doctor says it is the lab and lists the unconfirmed facts', async () => {
     const f = await fakeLab(scenario([]));
-    const fvp = (await f.ok('fvp', 'Get-Doctor', {})) as { psEdition: string; psVersion: string; problems: string[] };
+    const fvp = judgeDoctor('fvp', RawDoctor.parse(await f.ok('fvp', 'Get-Doctor', {})));
     assert.equal(fvp.psEdition, 'Desktop');
     assert.match(fvp.psVersion, /^5\.1/);
     assert.ok(fvp.problems.some((p) => /simulator/.test(p)));

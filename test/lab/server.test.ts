@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BackupSession } from '../../domain/veeam';
-import type { RawFvpVmMatches } from '../../activities/powershell/operations';
+import { interpretSession } from '../../activities/vendor/interpret-veeam';
+import type { RawFvpVmMatches, RawSession } from '../../activities/powershell/operations';
 import { LabApiError, type LabClient } from '../../lab/client';
 import { REPO_ROOT, startLab, type RunningLab } from '../../lab/launch';
 import type { ScenarioInput } from '../../lab/scenario';
@@ -140,12 +140,16 @@ describe('the lab process', () => {
       await c.connect('fvp', { pid: 21 });
       await c.connect('veeam', { pid: 22, credential: VEEAM_CRED });
       await c.call('fvp', 'Set-VmWriteThrough', { vm: 'sql-01' }, { pid: 21 });
-      const session = await result<BackupSession>(
-        c,
-        'veeam',
-        'Start-BackupJob',
-        { job: 'J', fullBackup: false, retryBackup: false },
-        { pid: 22 },
+      // The module's answers are raw; read as the worker reads them.
+      const session = interpretSession(
+        await result<RawSession>(
+          c,
+          'veeam',
+          'Start-BackupJob',
+          { job: 'J', fullBackup: false, retryBackup: false },
+          { pid: 22 },
+        ),
+        'J',
       );
       await c.setFaults([{ op: 'Get-VmFlushState', action: 'fail', times: 3 }], 5);
       await c.setManagementServer(false);
@@ -164,13 +168,14 @@ describe('the lab process', () => {
       assert.equal(state.faults.seed, 5);
       assert.equal((await second.client.invocations()).nextSeq, seq);
       // The session kept running while the lab was down; the connected host process still is.
-      const after = await result<BackupSession>(
+      const read = await result<{ matches: RawSession[] }>(
         second.client,
         'veeam',
         'Get-BackupSession',
         { sessionId: session.id },
         { pid: 22 },
       );
+      const after = interpretSession(read.matches[0]!, 'J');
       assert.equal(after.state, 'Stopped');
       assert.equal(after.result, 'Success');
       const verdicts = await second.client.verdicts({ sessionId: session.id });

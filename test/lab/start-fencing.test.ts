@@ -5,8 +5,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Envelope } from '../../activities/powershell/operations';
-import type { BackupJob, BackupSession } from '../../domain/veeam';
+import type { Envelope, RawSession, RawValue } from '../../activities/powershell/operations';
+import type { BackupSession } from '../../domain/veeam';
+import { interpretJob, interpretSession, newestSession } from '../../activities/vendor/interpret-veeam';
 import { fakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 
@@ -27,17 +28,24 @@ function errorOf(envelope: Envelope) {
   return envelope.error;
 }
 
+/** The module's answers are raw: read them as the worker does (activities/vendor/interpret-veeam.ts). */
 async function newest(f: Awaited<ReturnType<typeof fakeLab>>): Promise<BackupSession | null> {
-  const found = (await f.ok('veeam', 'Find-BackupSession', { job: 'Nightly', since: '1970-01-01T00:00:00Z' })) as {
-    session: BackupSession | null;
-  };
-  return found.session;
+  const found = (await f.ok('veeam', 'Find-BackupSession', { job: 'Nightly' })) as { sessions: RawValue[] };
+  return newestSession(found.sessions, 'Nightly');
+}
+
+async function started(f: Awaited<ReturnType<typeof fakeLab>>, args: object): Promise<BackupSession> {
+  return interpretSession((await f.ok('veeam', 'Start-BackupJob', args as never)) as RawSession, 'Nightly');
+}
+
+async function isRunning(f: Awaited<ReturnType<typeof fakeLab>>): Promise<boolean | null> {
+  return interpretJob((await f.ok('veeam', 'Get-BackupJob', { job: 'Nightly' })) as never).isRunning;
 }
 
 describe('fenced start', () => {
   test('a null fence starts a job that never ran; the same fence then refuses fence-moved', async () => {
     const f = await fakeLab(scenario());
-    const first = (await f.ok('veeam', 'Start-BackupJob', { ...start, fence: null })) as BackupSession;
+    const first = await started(f, { ...start, fence: null });
     f.clock.advance(1000);
     const error = errorOf(await f.call('veeam', 'Start-BackupJob', { ...start, fence: null }));
     assert.equal(error.category, 'fence-moved');
@@ -48,9 +56,9 @@ describe('fenced start', () => {
 
   test('the fence of the newest session starts; a stale fence refuses even when the job is idle', async () => {
     const f = await fakeLab(scenario());
-    const first = (await f.ok('veeam', 'Start-BackupJob', start)) as BackupSession;
+    const first = await started(f, start);
     f.clock.advance(1000);
-    const second = (await f.ok('veeam', 'Start-BackupJob', { ...start, fence: first.id })) as BackupSession;
+    const second = await started(f, { ...start, fence: first.id });
     assert.notEqual(second.id, first.id);
     f.clock.advance(1000);
     // A stale attempt that still holds the first fence: the job ran since, it must not run again.
@@ -84,11 +92,14 @@ describe('session-appearance delay', () => {
     assert.equal(error.type, 'SessionNotFound');
 
     assert.equal(await newest(f), null, 'Find-BackupSession sees nothing yet');
-    const job = (await f.ok('veeam', 'Get-BackupJob', { job: 'Nightly' })) as BackupJob;
-    assert.equal(job.isRunning, true, 'IsRunning: the job itself knows');
+    assert.equal(await isRunning(f), true, 'IsRunning: the job itself knows');
     const [hidden] = f.lab.view().veeam.sessions;
     assert.ok(hidden);
-    assert.equal(errorOf(await f.call('veeam', 'Get-BackupSession', { sessionId: hidden.id })).type, 'SessionNotFound');
+    assert.deepEqual(
+      await f.ok('veeam', 'Get-BackupSession', { sessionId: hidden.id }),
+      { matches: [] },
+      'not found yet',
+    );
 
     // A retry that sees no session yet still cannot start a second one: the job is running.
     assert.equal(
@@ -104,14 +115,15 @@ describe('session-appearance delay', () => {
     const seen = await newest(f);
     assert.equal(seen?.id, hidden.id);
     assert.equal(seen?.creationTime, new Date(t0).toISOString(), 'created at the start, not when it appeared');
-    assert.equal(((await f.ok('veeam', 'Get-BackupSession', { sessionId: hidden.id })) as BackupSession).id, hidden.id);
+    const read = (await f.ok('veeam', 'Get-BackupSession', { sessionId: hidden.id })) as { matches: RawSession[] };
+    assert.equal(interpretSession(read.matches[0]!, 'Nightly').id, hidden.id);
     assert.equal(f.lab.view().counts.sessionsByJob['Nightly'], 1);
   });
 
   test('Start-BackupJob waits for its session up to sessionAppearWaitMs and returns it when it shows in time', async () => {
     const f = await fakeLab(scenario({ sessionAppearDelayMs: 300 }, { sessionAppearWaitMs: 5000 }));
     const t0 = f.clock.t;
-    const session = (await f.ok('veeam', 'Start-BackupJob', { ...start, fence: null })) as BackupSession;
+    const session = await started(f, { ...start, fence: null });
     assert.equal(f.clock.t, t0 + 300, 'looked for it as long as it took to appear');
     assert.equal(session.creationTime, new Date(t0).toISOString());
     assert.equal(session.state, 'Working');
@@ -123,7 +135,7 @@ describe('session-appearance delay', () => {
     f.clock.advance(100);
     await f.ok('veeam', 'Stop-BackupJob', { job: 'Nightly' });
     f.clock.advance(100);
-    assert.equal(((await f.ok('veeam', 'Get-BackupJob', { job: 'Nightly' })) as BackupJob).isRunning, false);
+    assert.equal(await isRunning(f), false);
     f.clock.advance(10_000);
     const [session] = f.lab.view().veeam.sessions;
     assert.equal(session?.state, 'Stopped');

@@ -1,8 +1,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Envelope } from '../../activities/powershell/operations';
+/**
+ * The lab's Veeam: sessions, tasks, jobs, stop, as the module returns them (raw) and as the worker
+ * reads them (activities/vendor/interpret-veeam.ts), on every vendor profile where the raw shape
+ * differs (VBR 12 progress as an object, VBR 13 as a number).
+ */
+import type { Envelope, RawSession, RawValue } from '../../activities/powershell/operations';
 import type { BackupJob, BackupSession } from '../../domain/veeam';
-import { fakeLab } from '../../lab/testing';
+import { interpretJob, interpretSession, newestSession } from '../../activities/vendor/interpret-veeam';
+import { NO_END_TIME } from '../../lab/model/raw';
+import { PROFILES } from '../../lab/model/profile';
+import { fakeLab, type FakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 
 const WB = { mode: 'WriteBack', peers: 1, externalPeers: null } as const;
@@ -24,17 +32,32 @@ function errorOf(envelope: Envelope) {
   return envelope.error;
 }
 
+async function start(f: FakeLab, args: object): Promise<BackupSession> {
+  return interpretSession((await f.ok('veeam', 'Start-BackupJob', args as never)) as RawSession, '');
+}
+
+async function read(f: FakeLab, sessionId: string): Promise<BackupSession> {
+  const { matches } = (await f.ok('veeam', 'Get-BackupSession', { sessionId })) as { matches: RawSession[] };
+  assert.equal(matches.length, 1);
+  return interpretSession(matches[0]!, '');
+}
+
+async function job(f: FakeLab, name: string): Promise<BackupJob> {
+  const raw = interpretJob((await f.ok('veeam', 'Get-BackupJob', { job: name })) as never);
+  return { ...raw, isRunning: raw.isRunning as boolean };
+}
+
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('Veeam jobs and sessions', () => {
   test('a session goes Starting -> Working -> Stopped with per-VM tasks and the job outcome', async () => {
     const f = await fakeLab(scenario());
     const t0 = f.clock.t;
-    const started = (await f.ok('veeam', 'Start-BackupJob', {
+    const started = await start(f, {
       job: 'Nightly',
       fullBackup: false,
       retryBackup: false,
-    })) as BackupSession;
+    });
     assert.match(started.id, GUID);
     assert.equal(started.state, 'Starting');
     assert.equal(started.result, 'None');
@@ -48,12 +71,12 @@ describe('Veeam jobs and sessions', () => {
         ['c', 'Pending', 'None'],
       ],
     );
-    const job = (await f.ok('veeam', 'Get-BackupJob', { job: 'Nightly' })) as BackupJob;
-    assert.equal(job.isRunning, true);
-    assert.deepEqual(job.vms, ['a', 'b', 'c']);
+    const nightly = await job(f, 'Nightly');
+    assert.equal(nightly.isRunning, true);
+    assert.deepEqual(nightly.vms, ['a', 'b', 'c']);
 
     f.clock.advance(150);
-    const working = (await f.ok('veeam', 'Get-BackupSession', { sessionId: started.id })) as BackupSession;
+    const working = await read(f, started.id);
     assert.equal(working.state, 'Working');
     assert.equal(working.result, 'None');
     assert.deepEqual(
@@ -66,26 +89,26 @@ describe('Veeam jobs and sessions', () => {
     );
 
     f.clock.advance(550);
-    const done = (await f.ok('veeam', 'Get-BackupSession', { sessionId: started.id })) as BackupSession;
+    const done = await read(f, started.id);
     assert.equal(done.state, 'Stopped');
     assert.equal(done.result, 'Success');
     assert.equal(done.progress, 100);
     assert.equal(done.endTime, new Date(t0 + 700).toISOString());
     assert.ok(done.tasks.every((t) => t.result === 'Success' && t.progress === 100));
-    assert.equal(((await f.ok('veeam', 'Get-BackupJob', { job: 'Nightly' })) as BackupJob).isRunning, false);
+    assert.equal((await job(f, 'Nightly')).isRunning, false);
     assert.equal(f.lab.view().counts.sessionsByJob['Nightly'], 1);
   });
 
   test('the configured outcome is the result of a session that runs to its end', async () => {
     for (const outcome of ['Warning', 'Failed'] as const) {
       const f = await fakeLab(scenario(outcome));
-      const s = (await f.ok('veeam', 'Start-BackupJob', {
+      const s = await start(f, {
         job: 'Nightly',
         fullBackup: true,
         retryBackup: false,
-      })) as BackupSession;
+      });
       f.clock.advance(1000);
-      const done = (await f.ok('veeam', 'Get-BackupSession', { sessionId: s.id })) as BackupSession;
+      const done = await read(f, s.id);
       assert.equal(done.result, outcome);
     }
   });
@@ -93,7 +116,7 @@ describe('Veeam jobs and sessions', () => {
   test('starting a job that has a live session fails already-running and creates no session', async () => {
     const f = await fakeLab(scenario());
     const args = { job: 'Nightly', fullBackup: false, retryBackup: false };
-    const first = (await f.ok('veeam', 'Start-BackupJob', args)) as BackupSession;
+    const first = await start(f, args);
     f.clock.advance(300);
     const error = errorOf(await f.call('veeam', 'Start-BackupJob', args));
     assert.equal(error.category, 'already-running');
@@ -107,20 +130,20 @@ describe('Veeam jobs and sessions', () => {
 
   test('stop: Stopping, then Stopped/Failed; VMs whose task had not started are not snapshotted', async () => {
     const f = await fakeLab(scenario());
-    const s = (await f.ok('veeam', 'Start-BackupJob', {
+    const s = await start(f, {
       job: 'Nightly',
       fullBackup: false,
       retryBackup: false,
-    })) as BackupSession;
+    });
     f.clock.advance(350); // task a done at 300, task b running since 300
     assert.deepEqual(await f.ok('veeam', 'Stop-BackupJob', { job: 'Nightly' }), {
       job: 'Nightly',
       stopRequested: true,
     });
-    const stopping = (await f.ok('veeam', 'Get-BackupSession', { sessionId: s.id })) as BackupSession;
+    const stopping = await read(f, s.id);
     assert.equal(stopping.state, 'Stopping');
     assert.equal(stopping.result, 'None');
-    assert.equal(((await f.ok('veeam', 'Get-BackupJob', { job: 'Nightly' })) as BackupJob).isRunning, true);
+    assert.equal((await job(f, 'Nightly')).isRunning, true);
     assert.equal(
       errorOf(await f.call('veeam', 'Start-BackupJob', { job: 'Nightly', fullBackup: false, retryBackup: false }))
         .category,
@@ -128,7 +151,7 @@ describe('Veeam jobs and sessions', () => {
     );
 
     f.clock.advance(50);
-    const stopped = (await f.ok('veeam', 'Get-BackupSession', { sessionId: s.id })) as BackupSession;
+    const stopped = await read(f, s.id);
     assert.equal(stopped.state, 'Stopped');
     assert.equal(stopped.result, 'Failed');
     assert.deepEqual(
@@ -153,45 +176,70 @@ describe('Veeam jobs and sessions', () => {
     );
   });
 
-  test('Find-BackupSession returns the newest session created at or after since, or null', async () => {
+  test("Find-BackupSession lists the job's sessions by the lookup (FindLastSession: the newest only); the worker picks the newest", async () => {
     const f = await fakeLab(scenario());
     const args = { job: 'Nightly', fullBackup: false, retryBackup: false };
-    const before = new Date(f.clock.t).toISOString();
-    assert.deepEqual(await f.ok('veeam', 'Find-BackupSession', { job: 'Nightly', since: before }), { session: null });
-    const first = (await f.ok('veeam', 'Start-BackupJob', args)) as BackupSession;
+    const list = async (lookup: 'FindLastSession' | 'GetByJob') =>
+      ((await f.ok('veeam', 'Find-BackupSession', { job: 'Nightly', lookup })) as { sessions: RawValue[] }).sessions;
+    assert.deepEqual(await list('FindLastSession'), []);
+    assert.equal(newestSession(await list('GetByJob'), 'Nightly'), null);
+    const first = await start(f, args);
     f.clock.advance(1000);
-    const middle = new Date(f.clock.t).toISOString();
-    const second = (await f.ok('veeam', 'Start-BackupJob', args)) as BackupSession;
+    const second = await start(f, args);
     await f.ok('veeam', 'Start-BackupJob', { ...args, job: 'Other' });
-    const found = async (since: string) =>
-      ((await f.ok('veeam', 'Find-BackupSession', { job: 'Nightly', since })) as { session: BackupSession | null })
-        .session;
-    assert.equal((await found(before))!.id, second.id, 'newest first');
-    assert.equal((await found(first.creationTime))!.id, second.id);
-    assert.equal((await found(middle))!.id, second.id, 'created exactly at since counts');
-    assert.equal(await found(new Date(f.clock.t + 1).toISOString()), null);
-    const bad = errorOf(await f.call('veeam', 'Find-BackupSession', { job: 'Nightly', since: 'yesterday' }));
-    assert.equal(bad.category, 'permanent');
-    assert.match(bad.message, /since/);
+    assert.equal((await list('FindLastSession')).length, 1);
+    assert.equal((await list('GetByJob')).length, 2, 'every session of this job, none of the other');
+    for (const lookup of ['FindLastSession', 'GetByJob'] as const) {
+      const newest = newestSession(await list(lookup), 'Nightly');
+      assert.equal(newest?.id, second.id, `${lookup}: newest`);
+      assert.equal(newest?.tasks.length, 0, 'a lookup lists sessions, not their tasks');
+    }
+    assert.notEqual(first.id, second.id);
   });
 
-  test('unknown jobs and sessions are permanent errors', async () => {
+  test("unknown jobs are the module's JobNotFound (permanent); an unknown session id reads as no match", async () => {
     const f = await fakeLab(scenario());
-    const job = errorOf(await f.call('veeam', 'Get-BackupJob', { job: 'Missing' }));
-    assert.equal(job.type, 'JobNotFound');
-    assert.equal(job.category, 'permanent');
-    assert.match(job.message, /"Missing"/);
+    const error = errorOf(await f.call('veeam', 'Get-BackupJob', { job: 'Missing' }));
+    assert.equal(error.type, 'JobNotFound');
+    assert.equal(error.category, 'permanent');
+    assert.match(error.message, /"Missing"/);
     for (const [op, args] of [
       ['Start-BackupJob', { job: 'Missing', fullBackup: false, retryBackup: false }],
       ['Stop-BackupJob', { job: 'Missing' }],
-      ['Find-BackupSession', { job: 'Missing', since: new Date(f.clock.t).toISOString() }],
+      ['Find-BackupSession', { job: 'Missing' }],
     ] as const) {
       assert.equal(errorOf(await f.call('veeam', op, args as never)).type, 'JobNotFound', op);
     }
-    const session = errorOf(await f.call('veeam', 'Get-BackupSession', { sessionId: 'nope' }));
-    assert.equal(session.type, 'SessionNotFound');
-    assert.equal(session.category, 'permanent');
+    assert.deepEqual(await f.ok('veeam', 'Get-BackupSession', { sessionId: 'nope' }), { matches: [] });
   });
+
+  for (const profile of ['common', 'fvp30-standard-object-vbr13'] as const) {
+    test(`raw sessions on ${profile}: progress as Veeam ${PROFILES[profile].veeam} writes it, the 1900 EndTime of a running session`, async () => {
+      const f = await fakeLab({ ...scenario(), vendor: PROFILES[profile] });
+      const raw = (await f.ok('veeam', 'Start-BackupJob', {
+        job: 'Nightly',
+        fullBackup: false,
+        retryBackup: false,
+      })) as RawSession;
+      assert.equal(raw.session['EndTime'], NO_END_TIME, 'a running session has the placeholder');
+      assert.equal('Progress.Percents' in raw.session, PROFILES[profile].veeam === '12');
+      f.clock.advance(150);
+      const { matches } = (await f.ok('veeam', 'Get-BackupSession', { sessionId: raw.session['Id'] as string })) as {
+        matches: RawSession[];
+      };
+      const now = matches[0]!;
+      const percentOf = (o: Record<string, unknown>) =>
+        PROFILES[profile].veeam === '12' ? o['Progress.Percents'] : o['Progress'];
+      const working = interpretSession(now, '');
+      assert.equal(working.endTime, null, 'the placeholder reads as no end');
+      assert.ok(working.progress > 0);
+      assert.equal(working.progress, percentOf(now.session));
+      assert.deepEqual(
+        working.tasks.map((t) => t.progress),
+        now.tasks.map((t) => percentOf(t as Record<string, unknown>)),
+      );
+    });
+  }
 
   test('a Veeam server that is down fails Veeam ops as transient', async () => {
     const f = await fakeLab(scenario());

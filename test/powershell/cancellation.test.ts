@@ -238,8 +238,8 @@ test('a slow call in a live worker is not mistaken for a frozen one', async () =
   await lab.client.setFaults([{ op: 'Set-VmWriteThrough', action: 'delay', delayMs: 2500, times: 1 }]);
   const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 1000 });
   await env.run(async () => {
-    const policy = await invoker.invoke('Set-VmWriteThrough', { vm: 'app-01' });
-    assert.equal(policy.requested.mode, 'WriteThrough');
+    assert.deepEqual(await invoker.invoke('Set-VmWriteThrough', { vm: 'app-01' }), { sent: true });
+    assert.equal(await requestedMode('app-01'), 'WriteThrough');
   });
 });
 

@@ -13,7 +13,7 @@ import { initLine, invocationLine, parseOutput } from '../../activities/powershe
 import { parseSecretFile, CredentialError } from '../../activities/powershell/credentials';
 import { excerpt, redact } from '../../activities/powershell/errors';
 import { operationNames, type OperationName } from '../../activities/powershell/operations';
-import { FVP } from '../../activities/vendor/facts';
+import { FVP, VEEAM } from '../../activities/vendor/facts';
 import { CREDENTIAL_ENV, FAKE_HOST_ENV } from '../../lab/protocol';
 
 const psm1 = readFileSync(DEFAULT_MODULE_PATH, 'utf8');
@@ -37,8 +37,10 @@ test('the module defines and allow-lists exactly the operations of operations.ts
   for (const op of operationNames) {
     assert.match(psm1, new RegExp(`^function ${op} \\{`, 'm'), `function ${op} is defined`);
   }
-  assert.match(psm1, /^function Invoke-Op \{\s*\n[^\n]*\n\s*param\(\[string\]\$Name, \[string\]\$ArgsBase64\)/m);
-  assert.match(psm1, /^function Get-ErrorCategory \{/m);
+  assert.match(psm1, /^function Invoke-Op \{[^\n]*\n\s*param\(\[string\]\$Name, \[string\]\$ArgsBase64\)/m);
+  // Errors leave the module as raw facts; classify.ts decides what they mean (issue 11).
+  assert.match(psm1, /^function ConvertTo-ErrorFacts \{/m);
+  assert.doesNotMatch(uncommented, /Get-ErrorCategory|ErrorRules|DefaultErrorCategory|category/i);
 });
 
 test('the module, the TypeScript side and the lab agree on environment variable names', () => {
@@ -87,7 +89,7 @@ test('every vendor cmdlet call stops on error', () => {
   assert.match(psm1, /\$start = @\{ Job = \$job; RunAsync = \$true; ErrorAction = 'Stop' \}/);
 });
 
-test('the module projects exactly the properties the vendor-facts table names, and its raw reads decide nothing', () => {
+test('the module projects exactly the properties the vendor-facts table names', () => {
   const list = (key: string) => {
     const m = new RegExp(`${key}\\s*= @\\(([^)]*)\\)`).exec(psm1);
     assert.ok(m, `projection list ${key}`);
@@ -101,23 +103,55 @@ test('the module projects exactly the properties the vendor-facts table names, a
     FVP.vmExternalPeersProperty,
     FVP.vmFlashClusterProperty,
   ].map((f) => f.value);
-  for (const name of vmProperties) assert.ok(list('PrnxVm').includes(name), `Get-PrnxVM projection has ${name}`);
+  for (const name of [...vmProperties, FVP.vadpBlacklist.value.property]) {
+    assert.ok(list('PrnxVm').includes(name), `Get-PrnxVM projection has ${name}`);
+  }
   assert.deepEqual(list('PrnxStats'), [FVP.timeToDestageProperty.value]);
   assert.deepEqual(list('PrnxServer'), [FVP.serverBuildProperty.value, FVP.serverLicenceProperty.value]);
-  // The raw read path (issue 11) holds no policy text, code or default: TypeScript interprets.
-  for (const fn of [
-    'Read-FvpVm',
-    'Get-VmCachePolicy',
-    'Get-VmFlushState',
-    'Get-FvpServer',
-    'ConvertTo-Raw',
-    'Invoke-RawCall',
+  assert.deepEqual(
+    list('VbrSession').sort(),
+    [...VEEAM.sessionProperties.value, VEEAM.progressPercentsProperty.value].sort(),
+  );
+  assert.ok(list('VbrJob').includes(VEEAM.jobIsRunningProperty.value));
+  assert.ok(list('VbrJobObject').includes(VEEAM.jobObjectTypeProperty.value));
+  assert.deepEqual(list('VbrTask').sort(), ['Name', 'Progress', VEEAM.progressPercentsProperty.value, 'Status'].sort());
+});
+
+test('no decision is left in the module: no vendor text, code, default or comparison of the facts table', () => {
+  // Outside the fixed projection lists, the module names no fact: TypeScript owns the table.
+  const body = uncommented.replace(/\$script:Project = @\{[\s\S]*?\n\}/, '');
+  for (const literal of [
+    'WRITE_',
+    "'7'",
+    'time_to_destage',
+    'effectivePolicy',
+    'licensedFeatures',
+    'FAULT_DOMAIN',
+    'flashCluster -',
+    "'Include'",
+    'Success',
+    'Percents',
+    '1971',
+    '1900',
+    '$script:Fvp',
+    '$script:Veeam',
+    'expected',
+    'samePolicy',
+    "'Stopped'",
+    'prnxcli',
+    'Veeam.Backup.PowerShell',
+    'cachePolicy',
   ]) {
-    const body = new RegExp(`^function ${fn} \\{[\\s\\S]*?^\\}`, 'm').exec(uncommented);
-    assert.ok(body, `function ${fn}`);
-    for (const literal of ['WRITE_', "'7'", 'WriteThrough', 'WriteBack', 'time_to_destage', 'effectivePolicy']) {
-      assert.ok(!body[0].includes(literal), `${fn} does not decide with ${literal}`);
-    }
+    assert.ok(!body.includes(literal), `the module does not decide with ${literal}`);
+  }
+  for (const gone of [
+    'Test-SamePolicy',
+    'Assert-ExpectedPolicy',
+    'ConvertTo-CacheMode',
+    'ConvertTo-SessionDocument',
+    'Format-Date',
+  ]) {
+    assert.doesNotMatch(psm1, new RegExp(`function ${gone}\\b`), `${gone} is gone`);
   }
 });
 

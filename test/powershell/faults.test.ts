@@ -214,8 +214,10 @@ test('vendor errors keep the category and type the module gave them; only caller
     assert.equal((await lastPid()) !== before, c.replaced, `${c.category}: process replaced = ${c.replaced}`);
   }
   assert.notEqual(await lastPid(), first);
+  // A raw vendor error, classified by the worker (classify.ts): "was not found" is permanent.
   const missing = await rejection(pool.invoke('Set-VmWriteThrough', { vm: 'no-such-vm' }));
-  assert.equal(missing.errorType, 'VmNotFound');
+  assert.equal(missing.category, 'permanent');
+  assert.equal(missing.errorType, 'PernixData.Prnx.PrnxException');
   assert.equal(missing.retryable, false);
 });
 
@@ -226,7 +228,7 @@ test('a management server that is down at connect time fails retryably; the pool
   assert.equal(err.category, 'transient');
   assert.equal(err.retryable, true);
   assert.equal(err.op, 'Get-VmCachePolicy');
-  assert.equal(err.errorType, 'ManagementServerUnreachable');
+  assert.equal(err.errorType, 'System.Net.WebException', 'a WebException: transient by its type');
   assert.match(err.message, /^cannot start a PowerShell session for fvp: Connect-Endpoint failed \(transient\)/);
   assert.ok(err.pid !== undefined && !alive(err.pid), 'the half-started process is gone');
   assert.equal(pool.stats().sessions, 0);

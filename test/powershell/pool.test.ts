@@ -132,7 +132,7 @@ test('credentials reach the host through its environment and nowhere else', asyn
   const policy = await clients.fvp.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
   assert.equal(policy.matches[0]?.vm.Name, 'sql-01');
   const job = await clients.veeam.invoke('Get-BackupJob', { job: 'Nightly-SQL' });
-  assert.equal(job.name, 'Nightly-SQL');
+  assert.equal(job.job['Name'], 'Nightly-SQL');
 
   const log = (await lab.client.invocations()).invocations;
   const connects = log.filter((r) => r.op === 'Connect-Endpoint');
@@ -200,7 +200,11 @@ test('credentials reach the host through its environment and nowhere else', asyn
     assert.fail('expected an authentication failure');
   } catch (err) {
     assert.ok(err instanceof PowerShellError);
-    assert.equal(err.errorType, 'AuthenticationFailed');
+    assert.equal(
+      err.errorType,
+      'System.UnauthorizedAccessException',
+      'classified permanent by the rule for authentication',
+    );
     assert.equal(err.retryable, false);
     errors.push(`${err.message} ${JSON.stringify(err)}`);
   }

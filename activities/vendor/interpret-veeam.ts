@@ -1,0 +1,134 @@
+/**
+ * Every decision about what Veeam's raw output means (issue 11): the module returns sessions, task
+ * sessions and jobs as their raw properties (operations.ts RawSession, Get-BackupJob), and this file
+ * turns them into the domain shapes of domain/veeam.ts with the vendor-facts table (facts.ts VEEAM):
+ * the session state and result, progress as a number or an object's Percents, the 1900 EndTime
+ * placeholder of a running session, task results, the job's VMs and whether it runs, the newest of
+ * a job's sessions. A session state or result outside the documented enums, or a missing id or time,
+ * fails closed (VendorMismatch); progress, which decides nothing, reads as 0 when it cannot be read.
+ * Pure: tested on every vendor profile without a server.
+ */
+import {
+  SessionResult,
+  SessionState,
+  type BackupJob,
+  type BackupSession,
+  type SessionResult as Result,
+} from '../../domain/veeam';
+import type { RawObject, RawSession, RawValue } from '../powershell/operations';
+import { VEEAM } from './facts';
+import { property, vendorMismatch } from './interpret';
+
+function isObject(value: RawValue | undefined): value is RawObject {
+  return typeof value === 'object' && value !== null;
+}
+
+function describe(value: unknown): string {
+  return JSON.stringify(value ?? null).slice(0, 200);
+}
+
+function text(object: RawObject, name: string, what: string): string {
+  const found = property(object, name);
+  if (!found.present || typeof found.value !== 'string' || found.value === '') {
+    throw vendorMismatch(null, 'sessionProperties', `${what} has ${name} ${describe(found.value)}, not a text`);
+  }
+  return found.value;
+}
+
+/** A percentage: the object's Percents where the module projected it, else the number; clamped to 0..100. */
+export function percent(object: RawObject): number {
+  const nested = property(object, VEEAM.progressPercentsProperty.value);
+  const plain = property(object, 'Progress');
+  const value = nested.present && nested.value !== null ? nested.value : plain.value;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  // Progress is shown, never decided on: an unreadable one is 0, not a failure.
+  return Number.isFinite(n) ? Math.min(100, Math.max(0, n)) : 0;
+}
+
+/** An ISO time of a raw object, or null for Veeam's placeholder of "no time" (a year before 1971). */
+function time(object: RawObject, name: string, what: string): string | null {
+  const found = property(object, name);
+  const ms = typeof found.value === 'string' ? Date.parse(found.value) : NaN;
+  if (!found.present || !Number.isFinite(ms)) {
+    throw vendorMismatch(null, 'noTimeBeforeYear', `${what} has ${name} ${describe(found.value)}, not a time`);
+  }
+  return new Date(ms).getUTCFullYear() < VEEAM.noTimeBeforeYear.value ? null : (found.value as string);
+}
+
+function enumOf<T extends string>(
+  schema: { safeParse(v: unknown): { success: boolean; data?: T } },
+  value: RawValue,
+  what: string,
+): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success)
+    throw vendorMismatch(null, 'sessionProperties', `${what} is ${describe(value)}, not one Veeam documents`);
+  return parsed.data as T;
+}
+
+/** A session object without its tasks (what a per-job lookup returns). */
+export function interpretSessionObject(session: RawValue, jobName: string): BackupSession {
+  if (!isObject(session)) throw vendorMismatch(null, 'sessionProperties', `a Veeam session is ${describe(session)}`);
+  const what = 'a Veeam session';
+  const state = enumOf<SessionState>(SessionState, property(session, 'State').value, `${what}'s State`);
+  const creationTime = time(session, 'CreationTime', what);
+  if (creationTime === null) throw vendorMismatch(null, 'noTimeBeforeYear', `${what} has no CreationTime`);
+  const named = property(session, 'JobName').value;
+  return {
+    id: text(session, 'Id', what),
+    jobId: text(session, 'JobId', what),
+    jobName: typeof named === 'string' && named !== '' ? named : jobName,
+    state,
+    result: enumOf<Result>(SessionResult, property(session, 'Result').value, `${what}'s Result`),
+    progress: percent(session),
+    creationTime,
+    // A running session's EndTime is a placeholder; only a stopped one has an end.
+    endTime: state === 'Stopped' && property(session, 'EndTime').value !== null ? time(session, 'EndTime', what) : null,
+    tasks: [],
+  };
+}
+
+/** A session with its task sessions. */
+export function interpretSession(raw: RawSession, jobName: string): BackupSession {
+  const session = interpretSessionObject(raw.session, jobName);
+  const tasks = raw.tasks.map((task) => {
+    if (!isObject(task)) throw vendorMismatch(null, 'taskResultByStatus', `a Veeam task session is ${describe(task)}`);
+    const status = text(task, 'Status', 'a Veeam task session');
+    const result: Result = VEEAM.taskResultByStatus.value[status] ?? 'None';
+    return { vm: text(task, 'Name', 'a Veeam task session'), status, result, progress: percent(task) };
+  });
+  return { ...session, tasks };
+}
+
+/** The newest of a job's sessions (by CreationTime; the later one on a tie), or null when it has none. */
+export function newestSession(sessions: RawValue[], jobName: string): BackupSession | null {
+  let newest: BackupSession | null = null;
+  for (const raw of sessions) {
+    const session = interpretSessionObject(raw, jobName);
+    if (newest === null || Date.parse(session.creationTime) >= Date.parse(newest.creationTime)) newest = session;
+  }
+  return newest;
+}
+
+/** Get-BackupJob's raw answer; isRunning null when the job object has no IsRunning (the caller then asks the sessions). */
+export function interpretJob(raw: { job: RawObject; objects: RawValue[] }): Omit<BackupJob, 'isRunning'> & {
+  isRunning: boolean | null;
+} {
+  const vms: string[] = [];
+  for (const object of raw.objects) {
+    if (!isObject(object)) throw vendorMismatch(null, 'jobObjectTypeProperty', `a job object is ${describe(object)}`);
+    const kind = property(object, VEEAM.jobObjectTypeProperty.value);
+    if (kind.present && kind.value !== null && String(kind.value) !== VEEAM.jobObjectIncludeValue.value) continue;
+    vms.push(text(object, 'Name', 'a Veeam job object'));
+  }
+  const running = property(raw.job, VEEAM.jobIsRunningProperty.value);
+  if (running.present && typeof running.value !== 'boolean') {
+    throw vendorMismatch(null, 'jobIsRunningProperty', `the job's IsRunning is ${describe(running.value)}`);
+  }
+  return {
+    id: text(raw.job, 'Id', 'a Veeam job'),
+    name: text(raw.job, 'Name', 'a Veeam job'),
+    vms,
+    isRunning: running.present ? (running.value as boolean) : null,
+  };
+}

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { workflowIdFor } from '../../client/ids';
 import { runScheduledJob, runScript, type ScheduledJobOptions, type ScriptCommand } from '../../lab/scheduler';
 import type { protectedBackup } from '../../workflows';
@@ -24,14 +24,18 @@ import {
 } from '../helpers/lab-assertions';
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
 import { repoRoot } from '../helpers/tools';
+import { waitFor } from '../helpers/wait';
 
 describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam schedules', () => {
   let h: Harness;
   const taskQueue = uniqueId('veeam-started');
 
+  /** A guard notices a terminated holder within a second (production: a minute). */
+  const workerEnv = { FVPB_GUARD_CHECK_INTERVAL: '1 second' };
+
   before(async () => {
     h = await startHarness();
-    await h.startWorker(taskQueue);
+    await h.startWorker(taskQueue, workerEnv);
   });
   after(async () => h?.stop());
 
@@ -160,7 +164,7 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
     const report = await schedule({
       afterPreJob: async () => {
         await Promise.all(h.workers.map((w) => w.kill('SIGKILL')));
-        await h.startWorker(taskQueue);
+        await h.startWorker(taskQueue, workerEnv);
       },
     });
     assert.equal(report.preJob[0]?.exitCode, 0);
@@ -176,13 +180,53 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
       onSession: async () => {
         await new Promise((resolve) => setTimeout(resolve, 300));
         await Promise.all(h.workers.map((w) => w.kill('SIGKILL')));
-        await h.startWorker(taskQueue);
+        await h.startWorker(taskQueue, workerEnv);
       },
     });
     assert.equal(report.preJob[0]?.exitCode, 0);
     assert.equal((await run().result()).phase, 'completed');
     await assertConsistentSessions(h.lab, JOB, 1, vms);
     await assertPoliciesAre(h.lab, policies);
+    await assertReleasedAfterSessions();
+  });
+
+  test('cancelled after the pre-job answer: the run still follows the session Veeam starts and releases after it', async () => {
+    const { vms, policies } = await load();
+    await schedule({
+      afterPreJob: async () => {
+        await run().cancel();
+      },
+    });
+    await assert.rejects(run().result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.ok(err.cause instanceof CancelledFailure, `cancelled, got ${String(err.cause)}`);
+      return true;
+    });
+    await assertConsistentSessions(h.lab, JOB, 1, vms);
+    await assertPoliciesAre(h.lab, policies);
+    await assertReleasedAfterSessions();
+  });
+
+  test('terminated during the session: the guards restore only once the job has stopped', async () => {
+    const input = scenario({ taskMs: 1_500 });
+    await h.lab.client.loadScenario(input);
+    const policies = await requestedPolicies(h.lab);
+    await schedule({
+      onSession: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await run().terminate('test: terminated during the session');
+      },
+    });
+    await waitFor(
+      'every policy back',
+      async () => {
+        const now = await requestedPolicies(h.lab);
+        return [...policies].every(([vm, p]) => JSON.stringify(now.get(vm)) === JSON.stringify(p));
+      },
+      60_000,
+      200,
+    );
+    await assertConsistentSessions(h.lab, JOB, 1, vmNames(input));
     await assertReleasedAfterSessions();
   });
 

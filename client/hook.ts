@@ -51,9 +51,20 @@ export interface PreJobOptions {
   retryPauseMs?: number;
 }
 
-/** The request in the Veeam-started mode: `veeamStarted` set (its defaults unless given). */
+/**
+ * The flush deadline of a hook's run unless its input sets one: the run's own default (10 minutes)
+ * would outlast the hook's default timeout (9 minutes), itself kept below Veeam's script timeout.
+ */
+export const HOOK_FLUSH_DEADLINE = '5 minutes';
+
+/**
+ * The request in the Veeam-started mode: `veeamStarted` set (its defaults unless given), and the
+ * hook's flush deadline unless the input sets one.
+ */
 export function veeamStartedRequest(request: ProtectedBackupRequest): ProtectedBackupRequest {
-  return { ...request, veeamStarted: request.veeamStarted ?? {} };
+  const flush =
+    request.flush?.deadline === undefined ? { ...request.flush, deadline: HOOK_FLUSH_DEADLINE } : request.flush;
+  return { ...request, flush, veeamStarted: request.veeamStarted ?? {} };
 }
 
 /** Starts or joins the job's run and resolves once its VMs are protected; throws PreJobRefusedError otherwise. */

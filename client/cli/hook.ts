@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { boundedDuration, durationMs, HOUR, SECOND } from '../../domain/duration';
 import { ExitCode } from '../exit-codes';
 import { buildRequest } from './runs';
-import { ConnectionFlags, serverAction, type Cli, type CliIo, type CliState } from './context';
+import { validateRequest } from '../request';
+import { ConnectionFlags, serverAction, UsageError, type Cli, type CliIo, type CliState } from './context';
 
 /**
  * The pre-job hook's own limit: it should answer before Veeam's script timeout (unconfirmed for
@@ -47,7 +48,19 @@ export function registerHookCommands(program: Command, io: CliIo, state: CliStat
     .option('--input <file>', 'the run input as JSON or YAML (flush deadline, timeouts, veeamStarted settings...)')
     .option('--timeout <duration>', "give up after this long (below Veeam's script timeout)", '9 minutes');
   serverAction(cli, pre, PreJobFlags, {
-    prepare: (flags, command) => buildRequest({ job: flags.job, input: flags.input }, command),
+    prepare: async (flags, command) => {
+      const { veeamStartedRequest } = await import('../hook.js');
+      const request = veeamStartedRequest(buildRequest({ job: flags.job, input: flags.input }, command));
+      // The hook must outlive the flush: a hook that gives up first says "not protected" for a run that may still succeed.
+      const deadline = validateRequest(request).flush.deadline;
+      if (durationMs(deadline) >= durationMs(flags.timeout)) {
+        throw new UsageError(
+          `--timeout: expected longer than the run's flush.deadline (${String(deadline)}), got ${String(flags.timeout)}`,
+          command,
+        );
+      }
+      return request;
+    },
     async run({ flags, out, conn: { client, taskQueue } }, request) {
       const { preJob, PreJobRefusedError } = await import('../hook.js');
       try {

@@ -21,10 +21,11 @@ describe('veeamStarted input', () => {
   test('defaults: 10 minutes for the session to appear, 15 minutes of retry grace; absent means the usual run', () => {
     assert.deepEqual(VeeamStartedSettings.parse({}), { sessionDeadline: '10 minutes', retryGrace: '15 minutes' });
     assert.equal(ProtectedBackupInput.parse({ job: 'J' }).veeamStarted, undefined);
-    assert.deepEqual(ProtectedBackupInput.parse(veeamStartedRequest({ job: 'J' })).veeamStarted, {
-      sessionDeadline: '10 minutes',
-      retryGrace: '15 minutes',
-    });
+    const hooked = ProtectedBackupInput.parse(veeamStartedRequest({ job: 'J' }));
+    assert.deepEqual(hooked.veeamStarted, { sessionDeadline: '10 minutes', retryGrace: '15 minutes' });
+    assert.equal(hooked.flush.deadline, '5 minutes', "the hook's flush deadline, below its 9-minute timeout");
+    const own = veeamStartedRequest({ job: 'J', flush: { deadline: '2 minutes' } });
+    assert.equal(ProtectedBackupInput.parse(own).flush.deadline, '2 minutes');
   });
 
   test('each duration is bounded (1 second to 24 hours), the message naming the field', () => {
@@ -57,6 +58,9 @@ describe('veeamStarted input', () => {
     const badTimeout = await runCli(['hook', 'pre-job', '--job', 'J', '--timeout', '30 days'], env);
     assert.equal(badTimeout.code, ExitCode.usage);
     assert.match(badTimeout.stderr, /--timeout: expected a duration between 1 second and 24 hours/);
+    const shortTimeout = await runCli(['hook', 'pre-job', '--job', 'J', '--timeout', '5 minutes'], env);
+    assert.equal(shortTimeout.code, ExitCode.usage, shortTimeout.stderr);
+    assert.match(shortTimeout.stderr, /--timeout: expected longer than the run's flush.deadline \(5 minutes\)/);
     const noJobPost = await runCli(['hook', 'post-job'], env);
     assert.equal(noJobPost.code, ExitCode.usage);
   });

@@ -164,11 +164,15 @@ export class VeeamStartedRun {
       pollIntervalMs: this.pollMs,
       returnAfterMs: 0,
     });
-    const session =
-      seen ??
-      (running &&
-        (await steps.veeamWait.watchSession({ sessionId: running.id, pollIntervalMs: this.pollMs, reportAfterMs: 0 })));
-    if (session === null || !session.tasks.some((t) => t.status !== 'Pending' || t.progress > 0)) return;
+    const candidate = seen ?? running;
+    if (candidate === null) return;
+    // Read in full: a per-job lookup may carry the session without its tasks.
+    const session = await steps.veeamWait.watchSession({
+      sessionId: candidate.id,
+      pollIntervalMs: this.pollMs,
+      reportAfterMs: 0,
+    });
+    if (!session.tasks.some((t) => t.status !== 'Pending' || t.progress > 0)) return;
     this.fail(
       new Error(`session ${session.id} of ${JSON.stringify(this.input.job)} began before the flush was verified`),
     );
@@ -242,11 +246,16 @@ export class VeeamStartedRun {
     }
   }
 
-  /** Follows a session to Stopped; never gives up (the release waits for it). */
+  /**
+   * Follows a session to Stopped; never gives up (the release waits for it). Read at least once by
+   * id, even when the lookup saw it stopped: a per-job lookup may carry it without its tasks, which
+   * the safety net after the session needs.
+   */
   private async follow(steps: Pick<StepProxies, 'veeamWait'>, start: BackupSession): Promise<BackupSession> {
     let session = this.record(start);
+    let read = false;
     let pauseMs = this.pollMs;
-    while (session.state !== 'Stopped') {
+    while (!read || session.state !== 'Stopped') {
       try {
         session = this.record(
           await steps.veeamWait.watchSession({
@@ -255,6 +264,7 @@ export class VeeamStartedRun {
             reportAfterMs: lookupSliceMs(this.pollMs),
           }),
         );
+        read = true;
         pauseMs = this.pollMs;
       } catch (err) {
         this.tracker.warn(`cannot confirm that session ${session.id} has stopped yet: ${messageOf(err)}`);

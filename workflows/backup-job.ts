@@ -15,6 +15,7 @@ import { FailureType, messageOf } from './failures';
 import { type ProtectedBackupInput } from './input';
 import { durationMs } from '../domain/duration';
 import type { RunTracker } from './tracker';
+import { endedTasks, type SessionWatcher } from './early-release';
 
 /**
  * Runs recorded before it failed a run at once when `startJobOnce` failed (and restored while a
@@ -41,6 +42,11 @@ export async function runBackupJob(
   steps: Pick<StepProxies, 'veeam' | 'veeamWait'>,
   job: string,
   veeam: ProtectedBackupInput['veeam'],
+  /**
+   * Sees the session at every poll while it runs (early release). With it, each watch also returns
+   * as soon as one more task has ended, so a VM is let go soon after Veeam is done with it.
+   */
+  watcher?: SessionWatcher,
 ): Promise<BackupSession> {
   const pollIntervalMs = durationMs(veeam.pollInterval);
   const settleMs = startSettleMs(pollIntervalMs);
@@ -88,11 +94,13 @@ export async function runBackupJob(
           FailureType.jobTooLong,
         );
       }
+      if (watcher) await watcher.seen(session);
       session = record(
         await steps.veeamWait.watchSession({
           sessionId: session.id,
           pollIntervalMs,
           reportAfterMs: reportIntervalMs(pollIntervalMs),
+          ...(watcher ? { tasksEndedBefore: endedTasks(session) } : {}),
         }),
       );
     }

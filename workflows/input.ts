@@ -8,6 +8,10 @@ import { z } from 'zod';
 import { boundedDuration, DAY, durationMs, HOUR, MINUTE, SECOND } from '../domain/duration';
 import { VeeamStartedSettings } from './veeam-started-input';
 
+/** When a run gives each VM its write-back back (`veeam.release`). */
+export const VeeamRelease = z.enum(['per-vm', 'session-end']);
+export type VeeamRelease = z.infer<typeof VeeamRelease>;
+
 export const TransportMode = z.enum(['auto', 'directsan', 'hotadd', 'nbd']);
 export type TransportMode = z.infer<typeof TransportMode>;
 
@@ -185,6 +189,12 @@ export const ProtectedBackupInput = z
         pollInterval: duration('veeamPollInterval').default('5 seconds'),
         /** Longest a job may run; the run fails (and restores) beyond it. */
         maxDuration: duration('veeamMaxDuration').default('12 hours'),
+        /**
+         * When each VM gets its write-back back: `per-vm`, as soon as its Veeam task ended with
+         * Success or Warning (a failed one waits for the session's end); `session-end`, every VM
+         * when the whole session has ended (the behaviour before early release).
+         */
+        release: VeeamRelease.default('per-vm'),
       })
       .strict()
       .default({
@@ -194,6 +204,7 @@ export const ProtectedBackupInput = z
         onCancel: 'stop',
         pollInterval: '5 seconds',
         maxDuration: '12 hours',
+        release: 'per-vm',
       }),
     /**
      * How the run talks to its activities. The defaults suit real hosts (module import and

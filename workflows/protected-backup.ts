@@ -27,6 +27,7 @@ import { isFlushed } from '../domain/policy';
 import type { BackupSession } from '../domain/veeam';
 import { OPERATOR_VISIBILITY, stepProxies, type StepProxies } from './activity-proxies';
 import { runBackupJob } from './backup-job';
+import { earlyReleaseOf } from './early-release';
 import { backedUpUnprotected, recordRunOutcome, type RunOutcome } from '../domain/metrics';
 import { asApplicationFailure, FailureType, messageOf, typeOf } from './failures';
 import { eventBase, sendNotification } from './notifications';
@@ -85,13 +86,20 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
       await guard.protect(vms);
       // Always asked at the same point; histories from before the patch replay without the read.
       if (patched(REVERIFY_BEFORE_START)) await reverifyFlush(tracker, steps, vms, input);
-      const session = await runBackupJob(tracker, steps, input.job, input.veeam);
+      const session = await runBackupJob(
+        tracker,
+        steps,
+        input.job,
+        input.veeam,
+        earlyReleaseOf(tracker, steps, guard, input),
+      );
       await judgeSession(tracker, session, input);
     }
   } catch (err) {
     failure = err;
     veeamStarted?.fail(err);
   } finally {
+    for (const vm of tracker.status.vms) if (vm.writeThroughAt !== null) tracker.released(vm); // its window's end
     await guard.release(); // shielded from cancellation inside; retries until every VM is back
   }
 

@@ -58,6 +58,13 @@ export const VmStatus = z.object({
   drift: z.string().optional(),
   /** How many other runs held the VM through its guard when this run was granted it, or released it. */
   sharedWith: z.number().int().optional(),
+  /**
+   * Workflow-clock time (ISO) this run let the VM go: as soon as its Veeam task was done (early
+   * release), else when the session ended or the run stopped.
+   */
+  releasedAt: z.string().optional(),
+  /** The VM's write-through window in this run: from the switch to the release, in seconds. */
+  writeThroughSeconds: z.number().optional(),
 });
 export type VmStatus = z.infer<typeof VmStatus>;
 

@@ -95,6 +95,19 @@ export class RunTracker {
     this.publish();
   }
 
+  /**
+   * The run lets the VM go (its guard restores it when no other run holds it): the end of its
+   * write-through window, for a VM this run switched. Once only.
+   */
+  released(vm: VmStatus): void {
+    if (vm.releasedAt !== undefined) return;
+    vm.releasedAt = now();
+    if (vm.writeThroughAt !== null && !vm.alreadyWriteThrough) {
+      vm.writeThroughSeconds = (Date.parse(vm.releasedAt) - Date.parse(vm.writeThroughAt)) / 1000;
+    }
+    this.publish();
+  }
+
   warn(message: string): void {
     this.status.warnings.push(message);
     this.publish();

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { TransportMode, type ProtectedBackupRequest } from '../../workflows/input';
+import { TransportMode, VeeamRelease, type ProtectedBackupRequest } from '../../workflows/input';
 import { exitCodeFor } from '../exit-codes';
 import { workflowIdFor } from '../ids';
 import { ProgressDisplay, renderStatus } from '../progress';
@@ -30,6 +30,7 @@ export const RequestFlagsShape = {
   transportMode: TransportMode.optional(),
   hotAddProxy: z.array(z.string().min(1, 'expected a proxy VM name')).optional(),
   fullBackup: z.boolean().optional(),
+  release: VeeamRelease.optional(),
   dryRun: z.boolean().optional(),
   input: z.string().min(1).optional(),
 };
@@ -48,6 +49,13 @@ function addRequestOptions(command: Command): Command {
     .addOption(choice('--transport-mode <mode>', 'Veeam transport mode', TransportMode.options))
     .option('--hot-add-proxy <vm>', 'a HotAdd proxy VM whose VADP blacklist is checked (repeatable)', repeatable)
     .option('--full-backup', 'run an active full backup')
+    .addOption(
+      choice(
+        '--release <when>',
+        "when each VM gets write-back back: as soon as its Veeam task is done, or at the session's end",
+        VeeamRelease.options,
+      ),
+    )
     .option('--dry-run', 'plan and report only: change nothing, start nothing')
     .option('--input <file>', 'the whole input as JSON or YAML (as pasted in the Web UI); flags override it')
     .option('--workflow-id <id>', 'workflow id (default protected-backup/<job>)')
@@ -84,6 +92,10 @@ export function buildRequest(flags: Partial<RequestFlags>, command: Command): Pr
   if (flags.fullBackup !== undefined) {
     const veeam = typeof request.veeam === 'object' && request.veeam !== null ? request.veeam : {};
     request.veeam = { ...veeam, fullBackup: flags.fullBackup };
+  }
+  if (flags.release !== undefined) {
+    const veeam = typeof request.veeam === 'object' && request.veeam !== null ? request.veeam : {};
+    request.veeam = { ...veeam, release: flags.release };
   }
   if (request.job === undefined)
     throw new UsageError('--job: expected the name of a Veeam job (or an --input file with "job")', command);

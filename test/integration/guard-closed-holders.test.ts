@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
+import { fastRequest, fastVeeam, startHarness, uniqueId, type Harness } from '../helpers/harness';
 import { assertConsistentSessions, assertPoliciesAre, requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
 import { guardId, guardRuns, guardState, guardWorkerEnv, waitFor, windowsSince } from '../helpers/guard';
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
@@ -39,7 +39,8 @@ describe('per-VM guard: holders and guards that close without cleaning up', () =
     const handle = await h.env.client.workflow.start(protectedBackup, {
       taskQueue,
       workflowId: uniqueId('holder'),
-      args: [fastRequest(JOB)],
+      // Every VM held until the job ends (no early release): what a closed holder leaves is the subject.
+      args: [fastRequest(JOB, { veeam: { ...fastVeeam, release: 'session-end' } })],
       workflowRunTimeout: options.workflowRunTimeout,
     });
     await waitFor('the job to be running', async () =>

@@ -54,6 +54,8 @@ interface Held {
   guardId: string;
   state: 'acquiring' | 'granted' | 'refused' | 'releasing' | 'released';
   refusal?: { message: string; type: string };
+  /** The release this run sent early (releaseEarly), sent again as is by `release` until answered. */
+  release?: GuardRequest;
 }
 
 export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInput): WriteThroughGuard {
@@ -147,6 +149,17 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
     return { guardId: entry.guardId, vm: entry.vm.vm, fvpServer, request };
   }
 
+  /**
+   * A granted VM's release carries the guard's record: a successor that cannot see its
+   * terminated predecessor yet adopts it instead of taking write-through for the VM's own.
+   */
+  function releaseOf(entry: Held, granted: boolean): GuardRequest {
+    const recorded = granted ? entry.vm.recorded : null;
+    return recorded
+      ? { kind: 'release', requester: me, record: { recorded, alreadyWriteThrough: entry.vm.alreadyWriteThrough } }
+      : { kind: 'release', requester: me };
+  }
+
   return {
     async protect(vms) {
       tracker.phase('switching-to-write-through');
@@ -201,30 +214,39 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
       tracker.phase('restoring');
       await CancellationScope.nonCancellable(async () => {
         const { fvpServer, resendIntervalMs } = await guardSettings();
-        const wasGranted = new Set(entries.filter((e) => e.state === 'granted'));
         for (const entry of entries) {
+          // One released early keeps the release it was sent (and its step).
+          entry.release ??= releaseOf(entry, entry.state === 'granted');
+          if (entry.state !== 'releasing' && !entry.vm.alreadyWriteThrough) tracker.step(entry.vm, 'restoring');
           entry.state = 'releasing';
-          if (!entry.vm.alreadyWriteThrough) tracker.step(entry.vm, 'restoring');
         }
-        // A granted VM's release carries the guard's record: a successor that cannot see its
-        // terminated predecessor yet adopts it instead of taking write-through for the VM's own.
-        const recordOf = new Map(
-          entries.map((e) => [e, wasGranted.has(e) && e.vm.recorded ? e.vm.recorded : null] as const),
-        );
-        const releaseOf = (e: Held): GuardRequest => {
-          const recorded = recordOf.get(e);
-          return recorded
-            ? { kind: 'release', requester: me, record: { recorded, alreadyWriteThrough: e.vm.alreadyWriteThrough } }
-            : { kind: 'release', requester: me };
-        };
         const releasing = () => entries.filter((e) => e.state === 'releasing');
         for (;;) {
           await messengers.release.signalVmGuards({
-            deliveries: releasing().map((e) => delivery(e, releaseOf(e), fvpServer)),
+            deliveries: releasing().map((e) => delivery(e, e.release as GuardRequest, fvpServer)),
           });
           if (await condition(() => releasing().length === 0, resendIntervalMs)) return;
         }
       });
+    },
+
+    async releaseEarly(vms) {
+      const names = new Set(vms.map((vm) => vm.vm));
+      const entries = [...held.values()].filter((e) => e.state === 'granted' && names.has(e.vm.vm));
+      if (entries.length === 0) return [];
+      for (const entry of entries) {
+        entry.release = releaseOf(entry, true);
+        entry.state = 'releasing'; // from here on, `release` only waits for (and resends) this one
+        if (!entry.vm.alreadyWriteThrough) tracker.step(entry.vm, 'restoring');
+      }
+      // Sent once here; a lost one is sent again by `release`, which waits for every answer.
+      await CancellationScope.nonCancellable(async () => {
+        const { fvpServer } = await guardSettings();
+        await messengers.release.signalVmGuards({
+          deliveries: entries.map((e) => delivery(e, e.release as GuardRequest, fvpServer)),
+        });
+      });
+      return entries.map((e) => e.vm);
     },
   };
 }

@@ -11,4 +11,9 @@ export interface WriteThroughGuard {
   protect(vms: VmStatus[]): Promise<void>;
   /** Gives every VM this run touched exactly its recorded policy back. Never gives up; never throws. */
   release(): Promise<void>;
+  /**
+   * Lets these VMs go now, while the run goes on (Veeam has read them): only those granted and not
+   * let go yet; returns them. `release` later only waits for their answers. Absent: the run-local guard.
+   */
+  releaseEarly?(vms: VmStatus[]): Promise<VmStatus[]>;
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { workflowIdFor } from '../../client/ids';
 import { runScheduledJob, runScript, type ScheduledJobOptions, type ScriptCommand } from '../../lab/scheduler';
-import type { protectedBackup } from '../../workflows';
+import { statusQuery, type protectedBackup } from '../../workflows';
 import type { ProtectedBackupRequest } from '../../workflows/input';
 import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
 import {
@@ -23,6 +23,7 @@ import {
   sessionsOf,
 } from '../helpers/lab-assertions';
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
+import { jobsScenario } from '../helpers/guard';
 import { repoRoot } from '../helpers/tools';
 import { waitFor } from '../helpers/wait';
 
@@ -279,6 +280,46 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
     });
     await assertPoliciesAre(h.lab, policies);
     await assertReleasedAfterSessions();
+  });
+
+  test('overlapping with a run fvpb starts on another job sharing a VM: both consistent, the shared VM restored after both', async () => {
+    const OTHER = 'Nightly-App';
+    const shared = 'app-01';
+    await h.lab.client.loadScenario(
+      jobsScenario([
+        { name: JOB, vms: ['sql-01', shared], taskMs: 600 },
+        { name: OTHER, vms: [shared, 'web-01'], taskMs: 600 },
+      ]),
+    );
+    const policies = await requestedPolicies(h.lab);
+    let other: ReturnType<Harness['start']> | undefined;
+    const report = await schedule({
+      // The other job starts while this one is protected and about to start its session.
+      afterPreJob: async () => {
+        other = h.start(taskQueue, fastRequest(OTHER), workflowIdFor(OTHER));
+        const handle = await other;
+        // Both hold the shared VM before Veeam starts this job's session.
+        await waitFor('the other run holds the shared VM', async () => {
+          const status = await handle.query(statusQuery);
+          return status.vms.find((vm) => vm.vm === shared)?.step === 'flushed';
+        });
+      },
+    });
+    assert.equal(report.preJob[0]?.exitCode, 0);
+    assert.equal((await run().result()).phase, 'completed');
+    assert.equal((await (await other!).result()).phase, 'completed');
+    for (const job of [JOB, OTHER]) {
+      const sessions = await sessionsOf(h.lab, job);
+      assert.equal(sessions.length, 1, `one session of ${job}`);
+      for (const v of await h.lab.client.verdicts({ sessionId: sessions[0]!.id })) {
+        assert.equal(v.consistent, true, `${job}/${v.vm}: ${v.reason}`);
+      }
+    }
+    await assertPoliciesAre(h.lab, policies);
+    const timeline = (await h.lab.client.timeline()).find((t) => t.vm === shared)!;
+    assert.equal(timeline.writeThroughWindows.length, 1, `${shared} switched once, restored once`);
+    const [ours] = await sessionsOf(h.lab, JOB);
+    assert.ok(timeline.writeThroughWindows[0]!.endedAt! >= ours!.endsAt, `${shared} restored after this job's session`);
   });
 
   test('the pre-job hook run twice for the same job: both join one run, one switch per VM, one session', async () => {

@@ -180,6 +180,8 @@ describe('CLI', () => {
     // Each row of the vendor-facts table, as the lab's host showed it: none contradicted.
     assert.match(result.stdout, /^ {2}fact .+: confirmed \(table: (un)?confirmed\); saw /m);
     assert.doesNotMatch(result.stdout, /CONTRADICTED/);
+    // What no probe can read: Veeam's script runner for the hooks (issue 14).
+    assert.match(result.stdout, /^note: Veeam script runner, unconfirmed: .*pre-job script timeout/m);
 
     const json = await runCli(['doctor', '--endpoint', 'veeam', '--json'], env);
     const doc = json.json<{ ok: boolean; reports: { endpoint: string; missing: string[] }[] }>();

@@ -58,7 +58,10 @@ try {
   $log = Join-Path $LogDir ('{0}-{1}-{2}.log' -f $Hook, (Get-Date -Format 'yyyyMMdd-HHmmss'), $PID)
   "fvpb $Hook for job [$Job] as $([Environment]::UserDomainName)\$([Environment]::UserName)" | Out-File -FilePath $log -Encoding utf8
 
-  # The native command's output (stdout and stderr) to the job's log and the file; its exit code is ours.
+  # The native command's output (stdout and stderr) to the job's log and the file; its exit code is
+  # ours. 'Continue' around it: in Windows PowerShell 5.1, with 'Stop', the first line a native
+  # command writes to stderr under 2>&1 becomes a terminating error, and its exit code is lost.
+  $ErrorActionPreference = 'Continue'
   & $Fvpb @arguments 2>&1 | ForEach-Object { "$_" } | Tee-Object -FilePath $log -Append
   if ($null -ne $LASTEXITCODE) { $code = $LASTEXITCODE }
 } catch {

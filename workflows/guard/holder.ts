@@ -214,18 +214,25 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
       tracker.phase('restoring');
       await CancellationScope.nonCancellable(async () => {
         const { fvpServer, resendIntervalMs } = await guardSettings();
-        for (const entry of entries) {
-          // One released early keeps the release it was sent (and its step).
-          entry.release ??= releaseOf(entry, entry.state === 'granted');
-          if (entry.state !== 'releasing' && !entry.vm.alreadyWriteThrough) tracker.step(entry.vm, 'restoring');
+        // One released early was sent its release already: it is only waited for, and sent again
+        // only if unanswered after a resend interval (a second release could reach its guard after
+        // it closed, and start a successor for nothing).
+        const unsent = entries.filter((e) => e.release === undefined);
+        for (const entry of unsent) {
+          entry.release = releaseOf(entry, entry.state === 'granted');
           entry.state = 'releasing';
+          if (!entry.vm.alreadyWriteThrough) tracker.step(entry.vm, 'restoring');
         }
         const releasing = () => entries.filter((e) => e.state === 'releasing');
+        let sending = unsent;
         for (;;) {
-          await messengers.release.signalVmGuards({
-            deliveries: releasing().map((e) => delivery(e, e.release as GuardRequest, fvpServer)),
-          });
+          if (sending.length > 0) {
+            await messengers.release.signalVmGuards({
+              deliveries: sending.map((e) => delivery(e, e.release as GuardRequest, fvpServer)),
+            });
+          }
           if (await condition(() => releasing().length === 0, resendIntervalMs)) return;
+          sending = releasing();
         }
       });
     },

@@ -4,12 +4,15 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describeZodError } from '../../domain/zod-issues';
 import { ProtectedBackupInput } from '../../workflows/input';
 import { VeeamStartedSettings } from '../../workflows/veeam-started-input';
 import { ExitCode } from '../../client/exit-codes';
 import { veeamStartedRequest } from '../../client/hook';
 import { cliEnv, runCli } from '../client/helpers';
+import { repoRoot } from '../helpers/tools';
 
 function refusal(value: unknown): string {
   const parsed = ProtectedBackupInput.safeParse(value);
@@ -63,5 +66,20 @@ describe('veeamStarted input', () => {
     assert.match(shortTimeout.stderr, /--timeout: expected longer than the run's flush.deadline \(5 minutes\)/);
     const noJobPost = await runCli(['hook', 'post-job'], env);
     assert.equal(noJobPost.code, ExitCode.usage);
+  });
+
+  test("the README's Scripts-field lines use only parameters scripts/veeam-hook.ps1 declares, with the job named", () => {
+    const script = readFileSync(join(repoRoot, 'scripts', 'veeam-hook.ps1'), 'utf8');
+    const declared = new Set([...script.matchAll(/\[string\] \$(\w+)/g)].map((m) => m[1]));
+    const lines = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('veeam-hook.ps1 -Hook'));
+    assert.ok(lines.length >= 2, 'the README shows the pre-job and the post-job line');
+    for (const line of lines) {
+      assert.match(line, /-Job \S+/, line);
+      const args = line.slice(line.indexOf('veeam-hook.ps1'));
+      for (const [, name] of args.matchAll(/ -(\w+)/g))
+        assert.ok(declared.has(name!), `-${name} is a parameter of the script`);
+    }
   });
 });

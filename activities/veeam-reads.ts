@@ -8,10 +8,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { OperationInvoker } from './invoker';
 import type { BackupJob, BackupSession } from '../domain/veeam';
 import { whileHeartbeating } from './heartbeat';
-import type { SessionLookup } from './powershell/operations';
+import type { InventoryView, RawValue, SessionLookup } from './powershell/operations';
 import { VEEAM } from './vendor/facts';
 import { interpretVeeamMajor, sessionLookupFor } from './vendor/interpret';
-import { interpretJob, interpretSession, newestSession } from './vendor/interpret-veeam';
+import {
+  interpretJob,
+  interpretJobHeader,
+  interpretSession,
+  jobInventoryViews,
+  newestSession,
+} from './vendor/interpret-veeam';
 
 /** The per-job session lookup for this server's Veeam version (facts table). */
 export async function sessionLookup(veeam: OperationInvoker): Promise<SessionLookup> {
@@ -42,16 +48,39 @@ export async function readSession(veeam: OperationInvoker, sessionId: string, jo
 }
 
 /**
- * The job, its VMs as added to it, and whether it runs: its IsRunning, or where the job object has
- * none, whether its newest session is not over.
+ * The job, the VMs Veeam will process (its containers expanded with the inventory views they need,
+ * read only when it has containers; exclusions applied: activities/vendor/containers.ts), and
+ * whether it runs.
  */
 export async function readJob(
   veeam: OperationInvoker,
   job: string,
   lookup: () => Promise<SessionLookup>,
 ): Promise<BackupJob> {
-  const read = interpretJob(await whileHeartbeating(veeam.invoke('Get-BackupJob', { job })));
-  if (read.isRunning !== null) return { ...read, isRunning: read.isRunning };
+  const raw = await whileHeartbeating(veeam.invoke('Get-BackupJob', { job }));
+  const inventory: Partial<Record<InventoryView, RawValue[]>> = {};
+  for (const view of jobInventoryViews(raw)) {
+    inventory[view] = (await whileHeartbeating(veeam.invoke('Get-ViEntities', { view }))).entities;
+  }
+  const read = interpretJob(raw, inventory);
+  return { ...read, isRunning: read.isRunning ?? (await newestRunning(veeam, job, lookup)) };
+}
+
+/** Whether the job runs: its IsRunning, or where the job object has none, whether its newest session is not over. */
+export async function readJobRunning(
+  veeam: OperationInvoker,
+  job: string,
+  lookup: () => Promise<SessionLookup>,
+): Promise<boolean> {
+  const read = interpretJobHeader(await whileHeartbeating(veeam.invoke('Get-BackupJob', { job })));
+  return read.isRunning ?? (await newestRunning(veeam, job, lookup));
+}
+
+async function newestRunning(
+  veeam: OperationInvoker,
+  job: string,
+  lookup: () => Promise<SessionLookup>,
+): Promise<boolean> {
   const newest = await newestJobSession(veeam, job, await lookup());
-  return { ...read, isRunning: newest !== null && newest.state !== 'Stopped' };
+  return newest !== null && newest.state !== 'Stopped';
 }

@@ -18,7 +18,7 @@ import { pause, whileHeartbeating } from './heartbeat';
 import { PowerShellError } from './powershell/errors';
 import type { SessionLookup } from './powershell/operations';
 import { interpretSession } from './vendor/interpret-veeam';
-import { newestJobSession, readJob, readSession, sessionLookup } from './veeam-reads';
+import { newestJobSession, readJob, readJobRunning, readSession, sessionLookup } from './veeam-reads';
 
 export interface VeeamDependencies {
   veeam: OperationInvoker;
@@ -74,7 +74,8 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
   }
 
   async function jobIsRunning(job: string, lookup: Lookup): Promise<boolean> {
-    return (await readJob(veeam, job, lookup)).isRunning;
+    // The job's own flag only: its VMs (and their containers) are read once, by describeJob.
+    return readJobRunning(veeam, job, lookup);
   }
 
   /** A session found by a lookup, read again by its id with its tasks (what the workflow watches). */

@@ -37,6 +37,7 @@ import { ScheduledSessionBody, scheduledSessionName, startScheduledSession } fro
 import { hashCredential, runOp } from './ops';
 import type { InvokeRequest, InvokeResponse } from './protocol';
 import { Scenario, type Credential } from './scenario';
+import { addedObjects, processedVms } from './model/inventory';
 
 /** Bad input to the lab's own API (the server answers 400 with this message). */
 export class LabInputError extends Error {
@@ -117,9 +118,12 @@ export function buildState(scenario: Scenario, now: number, credentials: LabStat
       jobs: scenario.veeam.jobs.map((job) => ({
         id: job.id ?? nameUuid('job', job.name),
         name: job.name,
-        vms: [...job.vms],
+        vms: processedVms(job),
+        objects: addedObjects(job),
         startDelayMs: job.startDelayMs,
         taskMs: job.taskMs,
+        taskSlots: job.taskSlots,
+        vmTasks: structuredClone(job.vmTasks),
         stopDelayMs: job.stopDelayMs,
         outcome: job.outcome,
         transportMode: job.transportMode,
@@ -323,12 +327,13 @@ export class Lab {
     };
   }
 
-  /** Judges every snapshot taken by time t that has no verdict yet. */
+  /** Judges every snapshot whose read is over by time t and that has no verdict yet. */
   advance(t: number = this.now()): void {
     for (const session of this.state.veeam.sessions) {
       for (const due of dueSnapshots(session, t)) {
         const vm = this.state.fvp.vms.find((v) => v.name === due.vm);
-        pushBounded(this.state.verdicts, judge(session, due.vm, vm, this.state.fvp.proxies, due.at), LIMITS.verdicts);
+        const verdict = judge(session, due.vm, vm, this.state.fvp.proxies, due.at, due.readUntil);
+        pushBounded(this.state.verdicts, verdict, LIMITS.verdicts);
         session.judged = due.index + 1;
         this.touch();
       }

@@ -21,6 +21,8 @@ import { WRITE_THROUGH_POLICY, setRequested, timeToDestageMs } from './model/fvp
 import { LIMITS, pushBounded, type CredentialHash, type LabState, type VmState } from './model/state';
 import { findSession, isLive, isVisible, sessionDoc } from './model/veeam';
 import { rawJob, rawProxy, rawServer, rawSession, rawSessionObject, rawVm } from './model/raw';
+import { charge, type ServerCall } from './model/fvp-server';
+import { viEntities } from './model/inventory';
 import type { z } from 'zod';
 
 export interface OpContext {
@@ -203,6 +205,22 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     ),
   }),
 
+  'Get-FvpVms': (ctx) => ({
+    vms: [
+      ...ctx.state.fvp.vms.map((vm) => rawVm(vm, ctx.now(), ctx.state.scenario.vendor).vm),
+      ...ctx.state.fvp.proxies.map((p) => rawProxy(p, ctx.state.scenario.vendor).vm),
+    ],
+  }),
+
+  'Get-VmPolicyStats': (ctx, args) => {
+    const vm = ctx.state.fvp.vms.find((v) => v.uuid === args.uuid);
+    if (vm === undefined) {
+      throw vendorError(VENDOR_EXCEPTION.prnx, `Virtual machine with UUID ${quoteName(args.uuid)} was not found`);
+    }
+    const { requested, effective, stats } = rawVm(vm, ctx.now(), ctx.state.scenario.vendor, args.startTime ?? null);
+    return { requested: requested!, effective: effective!, stats: stats! };
+  },
+
   'Get-ProxyVadp': (ctx, args) => ({
     matches: ctx.state.fvp.proxies.filter((p) => p.name === args.vm).map((p) => rawProxy(p, ctx.state.scenario.vendor)),
   }),
@@ -244,6 +262,14 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     );
   },
 
+  'Get-ViEntities': (ctx, args) => ({
+    entities: viEntities(
+      ctx.state.veeam.jobs,
+      ctx.state.fvp.vms.map((vm) => vm.name),
+      args.view,
+    ),
+  }),
+
   'Start-BackupJob': async (ctx, args) => {
     const job = findJob(ctx, args.job);
     const now = ctx.now();
@@ -271,6 +297,9 @@ const handlers: { [O in OperationName]: Handler<O> } = {
       createdAt: now,
       startDelayMs: job.startDelayMs,
       taskMs: job.taskMs,
+      // Task slots and per-VM tasks as the job had them when the session started (early-release).
+      taskSlots: job.taskSlots,
+      vmTasks: job.vmTasks === undefined ? undefined : structuredClone(job.vmTasks),
       stopDelayMs: job.stopDelayMs,
       outcome: job.outcome,
       transportMode: job.transportMode,
@@ -325,6 +354,31 @@ const handlers: { [O in OperationName]: Handler<O> } = {
   },
 };
 
+/**
+ * The cmdlet calls an operation makes on the FVP management server: every read by name lists all
+ * VMs (Get-PrnxVM) and then calls per match; the round's listing and the per-VM reads of issue 12.
+ */
+function serverCalls(ctx: OpContext, op: OperationName, args: unknown): ServerCall[] {
+  const listed = ctx.state.fvp.vms.length + ctx.state.fvp.proxies.length;
+  const listing: ServerCall = { kind: 'listing', listed };
+  const call: ServerCall = { kind: 'call' };
+  const named = (args as { vm?: string }).vm;
+  const matches = ctx.state.fvp.vms.filter((v) => v.name === named).length;
+  switch (op) {
+    case 'Get-VmCachePolicy':
+    case 'Get-ProxyVadp':
+      return [listing, ...Array<ServerCall>(2 * matches).fill(call)];
+    case 'Get-VmFlushState':
+      return [listing, ...Array<ServerCall>(3 * matches).fill(call)];
+    case 'Get-FvpVms':
+      return [listing];
+    case 'Get-VmPolicyStats':
+      return [call, call, call];
+    default:
+      return [call];
+  }
+}
+
 function isOperation(op: string): op is OperationName {
   return Object.prototype.hasOwnProperty.call(operations, op);
 }
@@ -364,6 +418,7 @@ async function dispatch(ctx: OpContext, op: string, rawArgs: unknown): Promise<u
     const down = serverDown(endpoint, ctx.state);
     if (down !== null) throw down;
   }
+  if (endpoint === 'fvp') await charge(ctx.state, serverCalls(ctx, op, parsed.data), (ms) => ctx.sleep(ms));
   const handler = handlers[op] as Handler<OperationName>;
   const result = await handler(ctx, parsed.data as never);
   const checked = spec.result.safeParse(result);

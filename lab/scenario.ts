@@ -55,6 +55,21 @@ export const VmTask = z
   .strict();
 export type VmTask = z.infer<typeof VmTask>;
 
+/**
+ * An object added to a Veeam job besides its `vms` (issue 10 item 1): a container (its vSphere type
+ * as Veeam's Object.ViType writes it: Folder, Tag, Datastore, ResourcePool, StoragePod...) with the
+ * VMs under it, or an exclusion (`exclude`: a container, or one VM with type VirtualMachine).
+ */
+export const ScenarioJobObject = z
+  .object({
+    type: z.string().min(1).max(64),
+    name: VmName,
+    vms: z.array(VmName).default([]),
+    exclude: z.boolean().default(false),
+  })
+  .strict();
+export type ScenarioJobObject = z.infer<typeof ScenarioJobObject>;
+
 export const ScenarioJob = z
   .object({
     name: z.string().min(1),
@@ -62,6 +77,11 @@ export const ScenarioJob = z
     id: z.string().min(1).optional(),
     /** VMs in the job, in task order. Names unknown to FVP are backed up as non-accelerated VMs. */
     vms: z.array(VmName).default([]),
+    /**
+     * Containers and exclusions (Get-BackupJob returns them unexpanded, Get-ViEntities lists the
+     * inventory): sessions process `vms`, then the VMs of each included container, less the excluded.
+     */
+    objects: z.array(ScenarioJobObject).default([]),
     /** Time a session spends in state Starting before its first task. */
     startDelayMs: Ms.default(200),
     /** Time of one VM's task (unless `vmTasks` says otherwise); each task snapshots its VM when it starts. */
@@ -100,6 +120,14 @@ export const Scenario = z
         faultDomains: z.boolean().default(false),
         /** -WaitTimeSeconds waits at most min(waitTimeSeconds * 1000, waitTimeCapMs), done or not. */
         waitTimeCapMs: Ms.default(100),
+        /**
+         * What a call costs the FVP management server, which serves one call at a time (issue 12):
+         * callMs per call, and a Get-PrnxVM listing listingPerVmMs more per VM. Zero (the default): free.
+         */
+        managementCost: z
+          .object({ callMs: Ms.default(0), listingPerVmMs: z.number().min(0).max(10_000).default(0) })
+          .strict()
+          .prefault({}),
         vms: z.array(ScenarioVm).default([]),
         proxies: z.array(ScenarioProxy).default([]),
       })

@@ -25,7 +25,7 @@ $script:EnvCredentialPassword = 'FVPB_CRED_PASSWORD'
 $script:EnvRemoteComputer = 'FVPB_REMOTE_COMPUTER'
 $script:EnvRemoteConfiguration = 'FVPB_REMOTE_CONFIGURATION'
 $script:OperationNames = @('Connect-Endpoint', 'Get-Doctor', 'Get-VmCachePolicy', 'Get-FvpServer', 'Set-VmWriteThrough', 'Restore-VmCachePolicy',
-    'Get-VmFlushState', 'Get-ProxyVadp', 'Set-ProxyVadp', 'Get-VeeamServer', 'Get-BackupJob', 'Start-BackupJob', 'Get-BackupSession', 'Find-BackupSession', 'Stop-BackupJob')
+    'Get-FvpVms', 'Get-VmPolicyStats', 'Get-VmFlushState', 'Get-ProxyVadp', 'Set-ProxyVadp', 'Get-VeeamServer', 'Get-BackupJob', 'Get-ViEntities', 'Start-BackupJob', 'Get-BackupSession', 'Find-BackupSession', 'Stop-BackupJob')
 # The properties projected from each vendor object (activities/vendor/facts.ts names the same; a test compares them).
 # 'A.B' reads property B of property A (Veeam's progress may be an object). A property an object lacks is left out.
 $script:Project = @{
@@ -33,7 +33,7 @@ $script:Project = @{
     PrnxStats    = @('time_to_destage')
     PrnxServer   = @('buildinfo', 'licensedFeatures')
     VbrJob       = @('Id', 'Name', 'IsRunning')
-    VbrJobObject = @('Name', 'Type')
+    VbrJobObject = @('Name', 'Type', 'Location', 'Object.ViType', 'Object.Name', 'Object.ObjectId')
     VbrSession   = @('Id', 'JobId', 'JobName', 'State', 'Result', 'Progress', 'Progress.Percents', 'CreationTime', 'EndTime')
     VbrTask      = @('Name', 'Status', 'Progress', 'Progress.Percents')
 }
@@ -178,10 +178,8 @@ function Connect-Endpoint { # args: { server, port?, module } (module: the vendo
     $module = [string](Get-ArgValue $OpArgs 'module' -Required)
     $endpoint = [Environment]::GetEnvironmentVariable($script:EnvEndpoint, 'Process')
     if ($endpoint -cne 'fvp' -and $endpoint -cne 'veeam') { throw (New-OpError 'InvalidArgument' "$($script:EnvEndpoint) must be 'fvp' or 'veeam'") }
-    $user = [Environment]::GetEnvironmentVariable($script:EnvCredentialUser, 'Process')
-    $password = [Environment]::GetEnvironmentVariable($script:EnvCredentialPassword, 'Process')
-    [Environment]::SetEnvironmentVariable($script:EnvCredentialUser, $null, 'Process')
-    [Environment]::SetEnvironmentVariable($script:EnvCredentialPassword, $null, 'Process')
+    $user = [Environment]::GetEnvironmentVariable($script:EnvCredentialUser, 'Process'); $password = [Environment]::GetEnvironmentVariable($script:EnvCredentialPassword, 'Process')
+    [Environment]::SetEnvironmentVariable($script:EnvCredentialUser, $null, 'Process'); [Environment]::SetEnvironmentVariable($script:EnvCredentialPassword, $null, 'Process')
     $credential = $null
     $secure = New-Object System.Security.SecureString
     foreach ($character in ([string]$password).ToCharArray()) { $secure.AppendChar($character) }
@@ -231,26 +229,30 @@ function Read-FvpVm { # Every Get-PrnxVM object named exactly $Name (names may h
         if ($null -eq $vm.PSObject.Properties['Name'] -or [string]$vm.PSObject.Properties['Name'].Value -cne $Name) { continue }
         $entry = [ordered]@{ vm = (ConvertTo-Raw -Value $vm -Properties $script:Project.PrnxVm); requested = $null; effective = $null; stats = $null }
         $uuid = [string]$vm.PSObject.Properties['uuid'].Value
-        if (-not [string]::IsNullOrEmpty($uuid)) {
-            $entry.requested = Invoke-RawCall -Call { Get-PrnxAccelerationPolicy -UUID $uuid -ErrorAction Stop } -Properties $null
-            $entry.effective = Invoke-RawCall -Call { Get-PrnxAccelerationPolicy -UUID $uuid -Effective -ErrorAction Stop } -Properties $null
-            if ($Stats) {
-                $entry.stats = Invoke-RawCall -Properties $script:Project.PrnxStats -Call {
-                    if ($null -eq $StartTime) { Get-PrnxObjectStats -ObjectIdentifier $uuid -NumberOfSamples 1 -ErrorAction Stop }
-                    else { Get-PrnxObjectStats -ObjectIdentifier $uuid -StartTime ([long]$StartTime) -NumberOfSamples 1 -ErrorAction Stop }
-                }
-            }
-        }
+        if (-not [string]::IsNullOrEmpty($uuid)) { foreach ($pair in (Read-PrnxDetail -Uuid $uuid -Stats $Stats -StartTime $StartTime).GetEnumerator()) { $entry[$pair.Key] = $pair.Value } }
         $found.Add($entry)
     }
     return [ordered]@{ matches = $found.ToArray() }
 }
-
-# args: { vm } -> { matches: [ RawFvpVm ] }; Get-VmFlushState adds the statistics (-StartTime when TypeScript's version rule says so).
+function Read-PrnxDetail { # One VM's Get-PrnxAccelerationPolicy outputs (requested, -Effective) and, with -Stats, Get-PrnxObjectStats, raw.
+    param([string]$Uuid, [bool]$Stats, $StartTime)
+    $detail = [ordered]@{ requested = (Invoke-RawCall -Properties $null -Call { Get-PrnxAccelerationPolicy -UUID $Uuid -ErrorAction Stop }) }
+    $detail.effective = Invoke-RawCall -Properties $null -Call { Get-PrnxAccelerationPolicy -UUID $Uuid -Effective -ErrorAction Stop }
+    if (-not $Stats) { return $detail }
+    $detail.stats = Invoke-RawCall -Properties $script:Project.PrnxStats -Call {
+        if ($null -eq $StartTime) { Get-PrnxObjectStats -ObjectIdentifier $Uuid -NumberOfSamples 1 -ErrorAction Stop }
+        else { Get-PrnxObjectStats -ObjectIdentifier $Uuid -StartTime ([long]$StartTime) -NumberOfSamples 1 -ErrorAction Stop }
+    }
+    return $detail
+}
 # One-line operations take their arguments as $args[0] (Invoke-OpJson passes them positionally).
+# { vm } -> { matches: [ RawFvpVm ] }; Get-VmFlushState adds the statistics (-StartTime when TypeScript's version rule says so).
 function Get-VmCachePolicy { Read-FvpVm -Name ([string](Get-ArgValue $args[0] 'vm' -Required)) -Stats $false -StartTime $null }
 function Get-ProxyVadp { Read-FvpVm -Name ([string](Get-ArgValue $args[0] 'vm' -Required)) -Stats $false -StartTime $null }
 function Get-VmFlushState { Read-FvpVm -Name ([string](Get-ArgValue $args[0] 'vm' -Required)) -Stats $true -StartTime (Get-ArgValue $args[0] 'startTime') }
+# A poll round (issue 12): one raw listing of every VM, then per VM by uuid its policy and statistics outputs.
+function Get-FvpVms { Assert-Connected; [ordered]@{ vms = (ConvertTo-RawList -Values @(Get-PrnxVM -ErrorAction Stop) -Properties $script:Project.PrnxVm) } }
+function Get-VmPolicyStats { Assert-Connected; Read-PrnxDetail -Uuid ([string](Get-ArgValue $args[0] 'uuid' -Required)) -Stats $true -StartTime (Get-ArgValue $args[0] 'startTime') }
 function Get-FvpServer { # args: {} -> { servers: [raw Get-PrnxObject -Type PrnxMServer] }.
     param($OpArgs)
     Assert-Connected
@@ -307,12 +309,14 @@ function Get-VeeamServer { # args: { module } -> { modules: [raw module: Name, V
     Assert-Connected
     return [ordered]@{ modules = (ConvertTo-RawList -Values @(Get-Module -Name ([string](Get-ArgValue $OpArgs 'module' -Required))) -Properties @('Name', 'Version')) }
 }
-function Get-BackupJob { # args: { job } -> { job: raw (Id, Name, IsRunning), objects: [raw Get-VBRJobObject: Name, Type] } (containers unexpanded).
+function Get-BackupJob { # args: { job } -> { job: raw (Id, Name, IsRunning), objects: [raw Get-VBRJobObject entries] } (containers unexpanded: see Get-ViEntities).
     param($OpArgs)
     $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
     $objects = ConvertTo-RawList -Values @(Get-VBRJobObject -Job $job -ErrorAction Stop) -Properties $script:Project.VbrJobObject
     return [ordered]@{ job = (ConvertTo-Raw -Value $job -Properties $script:Project.VbrJob); objects = $objects }
 }
+function Get-ViEntities { # args: { view } -> { entities: [raw Find-VBRViEntity -<view>: Name, Type, Path, Reference] }: TypeScript expands a job's containers with them.
+    $view = [string](Get-ArgValue $args[0] 'view' -Required); Assert-Connected; $calls = @{ 'VMsAndTemplates' = { Find-VBRViEntity -VMsAndTemplates -ErrorAction Stop }; 'HostsAndClusters' = { Find-VBRViEntity -HostsAndClusters -ErrorAction Stop }; 'DatastoresAndVMs' = { Find-VBRViEntity -DatastoresAndVMs -ErrorAction Stop }; 'Tags' = { Find-VBRViEntity -Tags -ErrorAction Stop } }; if (-not $calls.ContainsKey($view)) { throw (New-OpError 'InvalidArgument' "Invoke-Op: '$view' is not an inventory view") }; [ordered]@{ entities = (ConvertTo-RawList -Values @(& $calls[$view]) -Properties @('Name', 'Type', 'Path', 'Reference')) } }
 function Find-BackupSession { # args: { job, lookup } -> { sessions: [raw session] }: the job's sessions as the lookup returns them (no tasks).
     param($OpArgs)
     $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
@@ -343,9 +347,8 @@ function Start-BackupJob {
         $newestId = [string](@($sessions | Sort-Object -Property CreationTime -Descending) | Select-Object -First 1).Id
         if ($newestId -ne $fence) { throw (New-OpError 'FenceMoved' "Veeam job '$name': the newest session is '$newestId', not the fence '$fence': somebody started the job since; nothing was started") }
     }
-    $running = $job.PSObject.Properties['IsRunning']
-    if ($null -eq $running) { throw (New-OpError 'VendorMismatch' "Veeam job '$name' has no IsRunning property: nothing was started") }
-    if ($running.Value -ne $false) { throw (New-OpError 'JobAlreadyRunning' "Veeam job '$name' is already running") }
+    if ($null -eq $job.PSObject.Properties['IsRunning']) { throw (New-OpError 'VendorMismatch' "Veeam job '$name' has no IsRunning property: nothing was started") }
+    if ($job.PSObject.Properties['IsRunning'].Value -ne $false) { throw (New-OpError 'JobAlreadyRunning' "Veeam job '$name' is already running") }
     $before = @($sessions | ForEach-Object { [string]$_.Id })
     $start = @{ Job = $job; RunAsync = $true; ErrorAction = 'Stop' }
     if ([bool](Get-ArgValue $OpArgs 'fullBackup')) { $start.FullBackup = $true }
@@ -411,11 +414,10 @@ function Add-FvpProbes {
 function Add-VeeamProbes {
     param($Probes)
     Add-Probe $Probes 'Get-VBRServerSession' $null { Get-VBRServerSession -ErrorAction Stop }
-    $jobs = @()
-    try { $jobs = @(Get-VBRJob -ErrorAction Stop) } catch { $null = $_ }
+    $jobs = @(); try { $jobs = @(Get-VBRJob -ErrorAction Stop) } catch { $null = $_ }
     foreach ($job in $jobs) {
         Add-Probe $Probes 'job schedule and objects' ([string]$job.Name) {
-            [pscustomobject]@{ IsScheduleEnabled = $job.IsScheduleEnabled; Objects = ((@(Get-VBRJobObject -Job $job -ErrorAction Stop) | ForEach-Object { "$($_.Name) [$($_.Type)]" }) -join '; ') }
+            [pscustomobject]@{ IsScheduleEnabled = $job.IsScheduleEnabled; Objects = ((@(Get-VBRJobObject -Job $job -ErrorAction Stop) | ForEach-Object { "$($_.Name) [$($_.Type), $($_.Object.ViType)]" }) -join '; ') }
         }
     }
     foreach ($lookup in @('FindLastSession', 'GetByJob', 'JobParameter')) {

@@ -68,6 +68,13 @@ const written = z.object({ sent: z.literal(true) }).strict();
 export const RawSession = z.object({ session: RawObject, tasks: z.array(RawValue) }).strict();
 export type RawSession = z.infer<typeof RawSession>;
 
+/**
+ * The Find-VBRViEntity views (its switch parameters) a job's containers are expanded in
+ * (activities/vendor/facts.ts VEEAM.containerViews picks one per container type).
+ */
+export const InventoryView = z.enum(['VMsAndTemplates', 'HostsAndClusters', 'DatastoresAndVMs', 'Tags']);
+export type InventoryView = z.infer<typeof InventoryView>;
+
 /** Get-Doctor's raw answer; activities/vendor/doctor-report.ts judges it into a DoctorReport. */
 export const RawDoctor = z
   .object({
@@ -147,6 +154,24 @@ export const operations = {
     args: z.object({ vm: VmName, startTime: z.number().int().min(0).optional() }).strict(),
     result: RawFvpVmMatches,
   },
+  /**
+   * Raw Get-PrnxVM, every VM: the one listing of a poll round (issue 12), shared by every flush read
+   * of the round (activities/fvp-listing.ts), instead of one listing per VM read.
+   */
+  'Get-FvpVms': {
+    endpoint: 'fvp',
+    args: z.object({}).strict(),
+    result: z.object({ vms: z.array(RawObject) }).strict(),
+  },
+  /**
+   * Raw Get-PrnxAccelerationPolicy (requested, -Effective) and Get-PrnxObjectStats (with -StartTime
+   * when given) of one VM by its uuid, as read from the round's listing.
+   */
+  'Get-VmPolicyStats': {
+    endpoint: 'fvp',
+    args: z.object({ uuid: z.string().min(1).max(200), startTime: z.number().int().min(0).optional() }).strict(),
+    result: z.object({ requested: RawCall, effective: RawCall, stats: RawCall }).strict(),
+  },
   /** Raw, like Get-VmCachePolicy: whether the proxy is VADP-blacklisted is read in TypeScript (facts FVP.vadpBlacklist). */
   'Get-ProxyVadp': { endpoint: 'fvp', args: vmArgs, result: RawFvpVmMatches },
   /**
@@ -167,11 +192,24 @@ export const operations = {
     args: z.object({ module: vendorModule }).strict(),
     result: z.object({ modules: z.array(RawValue) }).strict(),
   },
-  /** Raw: the job (Id, Name, IsRunning) and its Get-VBRJobObject entries (Name, Type), read by activities/vendor/veeam.ts. */
+  /**
+   * Raw: the job (Id, Name, IsRunning) and its Get-VBRJobObject entries (Name, Type, Location,
+   * Object.ViType, Object.Name, Object.ObjectId: containers unexpanded), read by
+   * activities/vendor/interpret-veeam.ts and containers.ts.
+   */
   'Get-BackupJob': {
     endpoint: 'veeam',
     args: z.object({ job: z.string().min(1) }).strict(),
     result: z.object({ job: RawObject, objects: z.array(RawValue) }).strict(),
+  },
+  /**
+   * Raw Find-VBRViEntity -<view> entities (Name, Type, Path, Reference): read only when the job has
+   * containers, to expand them to their VMs (activities/vendor/containers.ts).
+   */
+  'Get-ViEntities': {
+    endpoint: 'veeam',
+    args: z.object({ view: InventoryView }).strict(),
+    result: z.object({ entities: z.array(RawValue) }).strict(),
   },
   'Start-BackupJob': {
     endpoint: 'veeam',

@@ -113,6 +113,15 @@ export function evaluateFacts(endpoint: EndpointName, observations: Observation[
       timed === null ? null : timed.ok,
       `${lookup ?? '?'}: ${text(timed)}`,
     );
+    // Each job's objects as the host lists them ("name [kind, ViType]"), raw: the container rules
+    // (containers.ts) are shown here, not probed; a container type without a row fails its runs.
+    for (const o of observations.filter((x) => x.probe === 'job schedule and objects')) {
+      const raw = call(o);
+      const first = raw?.ok ? raw.values[0] : undefined;
+      const objects = typeof first === 'object' && first !== null ? property(first, 'Objects').value : null;
+      const row = `VEEAM.containerViews (job ${JSON.stringify(o.subject)})`;
+      add(row, VEEAM.containerViews.status, null, objects === null ? text(raw) : String(objects));
+    }
   }
   return verdicts;
 }

@@ -19,6 +19,8 @@
  *   vendor output with.
  */
 
+import type { InventoryView } from '../powershell/operations';
+
 export type Status = 'confirmed' | 'unconfirmed';
 
 export interface Evidenced {
@@ -122,6 +124,18 @@ export const CMDLETS: Record<string, CmdletFact> = {
     endpoint: 'veeam',
     ...seen('V6: helpcenter get-vbrjobobject (returns the objects added to the job, containers unexpanded)'),
     parameters: { Job: seen('V6') },
+  },
+  'Find-VBRViEntity': {
+    endpoint: 'veeam',
+    ...seen(
+      'V6: VeeamHub veeamporter.ps1 (-VMsAndTemplates, -DatastoresAndVMs, -Tags per job object type), Get-VMsNotInBackups.ps1 (-VMsAndTemplates, -Tags: Name, Type, Path, Reference); community reports (-HostsAndClusters)',
+    ),
+    parameters: {
+      VMsAndTemplates: seen('V6: veeamporter.ps1, Get-VMsNotInBackups.ps1'),
+      HostsAndClusters: guess('V6: community report scripts (VmHostName filter); not in VeeamHub'),
+      DatastoresAndVMs: seen('V6: veeamporter.ps1'),
+      Tags: seen('V6: veeamporter.ps1, Get-VMsNotInBackups.ps1'),
+    },
   },
   'Start-VBRJob': {
     endpoint: 'veeam',
@@ -300,6 +314,78 @@ export const VEEAM = {
   /** Get-VBRJobObject entries: the property telling included from excluded objects, and its value. */
   jobObjectTypeProperty: fact('Type', 'confirmed', 'V6', 'Get-VBRJobObject -Job <j> | Select Name, Type'),
   jobObjectIncludeValue: fact('Include', 'confirmed', 'V6', 'Get-VBRJobObject -Job <j> | Select Name, Type'),
+  /**
+   * What a job is made of (issue 10 item 1; activities/vendor/containers.ts applies these rows): each
+   * Get-VBRJobObject entry's kind (Type), its inventory type (Object.ViType), its vSphere id
+   * (Object.ObjectId, a moref). An entry of the VM type is a VM; an entry of a container type is
+   * expanded to the VMs under it in the Find-VBRViEntity view that holds that type; the job's
+   * exclusions (VMs and containers) are taken out. A type without a row fails the run before
+   * anything changes, naming the container: add its VMs to the job one by one, or add a row here.
+   */
+  jobObjectKinds: fact<Record<string, 'include' | 'exclude' | 'ignore'>>(
+    { Include: 'include', Exclude: 'exclude', VssChild: 'ignore', ExcludeDisksChild: 'ignore' },
+    'unconfirmed',
+    'V6: Include/Exclude filtered by community scripts (confirmed); VssChild and ExcludeDisksChild (per-VM option entries, VeeamHub BR-Dump-Object/VBRJobObject.md IsVssChild, IsExcludeDisksChild) are a guess; any other kind fails closed',
+    'Get-VBRJobObject -Job <j> | Select Name, Type, @{n="ViType";e={$_.Object.ViType}} (fvpb doctor: job schedule and objects)',
+  ),
+  jobObjectViTypeProperty: fact(
+    'Object.ViType',
+    'confirmed',
+    'V6: VeeamHub BR-Dump-Object/VBRJobObject.md (Object.ViType), Get-VMsNotInBackups.ps1 ($_.Object.ViType -eq "VirtualMachine" / "Tag"); FVP 3.1 community variant ($o.object.vitype)',
+    'fvpb doctor: job schedule and objects, "name [kind, ViType]"',
+  ),
+  jobObjectIdProperty: fact(
+    'Object.ObjectId',
+    'confirmed',
+    'V6: VeeamHub BR-Dump-Object/VBRJobObject.md (Object.ObjectId), Get-VMsNotInBackups.ps1 (MoRefID = Object.ObjectID)',
+    'Get-VBRJobObject -Job <j> | % { $_.Object.ObjectId }',
+  ),
+  /** The ViType of a job object that is one VM (processed as it is, never expanded). */
+  vmViType: fact(
+    'VirtualMachine',
+    'confirmed',
+    'V6: Get-VMsNotInBackups.ps1 and the FVP 3.1 community variant compare Object.ViType with "VirtualMachine"',
+    'fvpb doctor: job schedule and objects',
+  ),
+  /** Per container ViType, the Find-VBRViEntity view holding it and the VMs under it. No row: not expandable. */
+  containerViews: fact<Record<string, InventoryView>>(
+    {
+      Folder: 'VMsAndTemplates',
+      Datacenter: 'HostsAndClusters',
+      Cluster: 'HostsAndClusters',
+      Host: 'HostsAndClusters',
+      ResourcePool: 'HostsAndClusters',
+      Datastore: 'DatastoresAndVMs',
+      Tag: 'Tags',
+    },
+    'unconfirmed',
+    'V6: veeamporter.ps1 looks folders up in -VMsAndTemplates, datastores in -DatastoresAndVMs, tags in -Tags, hosts/clusters/datacenters without a view; "Tag" and "Cluster" ViType values seen in scripts, the others are a guess; the view of resource pools is a guess',
+    'fvpb doctor: the ViType of each job object; Find-VBRViEntity -<view> | ? Reference -eq <its ObjectId>',
+  ),
+  /** Find-VBRViEntity entities: the properties read, and the Type of a VM entity (compared case-insensitively). */
+  viEntityProperties: fact(
+    { name: 'Name', type: 'Type', path: 'Path', reference: 'Reference' },
+    'confirmed',
+    'V6: Get-VMsNotInBackups.ps1 selects Name, Reference, Uuid, Path; veeamporter.ps1 filters on Type',
+    'Find-VBRViEntity -VMsAndTemplates | Select -First 3 | Format-List *',
+  ),
+  viEntityVmType: fact(
+    'Vm',
+    'confirmed',
+    'V6: Get-VMsNotInBackups.ps1 (Type -eq "VM"), Verify-VeeamProtectedVMs.ps1 (Type -eq "Vm"); PowerShell compares case-insensitively, so does the product',
+    'Find-VBRViEntity -VMsAndTemplates | Group-Object Type',
+  ),
+  /**
+   * How a VM is "under" a container: the container is the view's entity whose Reference equals the
+   * job object's ObjectId, and a VM entity is under it when its Path begins with the container's Path
+   * and this separator (vCenter\datacenter\...\name).
+   */
+  viPathSeparator: fact(
+    '\\',
+    'unconfirmed',
+    'V6: Get-VMsNotInBackups.ps1 splits Path on "\\" (first element: the vCenter); that the Path of a VM extends its container\'s Path, and that Reference equals the job object\'s ObjectId, is not demonstrated',
+    'Find-VBRViEntity -<view>: Path and Reference of a container and of a VM in it',
+  ),
   /** CBackupJob.IsRunning (not in the cmdlet reference; used by VeeamHub). Absent: the newest session decides. */
   jobIsRunningProperty: fact(
     'IsRunning',

@@ -3,7 +3,7 @@
  * sessions and jobs as their raw properties (operations.ts RawSession, Get-BackupJob), and this file
  * turns them into the domain shapes of domain/veeam.ts with the vendor-facts table (facts.ts VEEAM):
  * the session state and result, progress as a number or an object's Percents, the 1900 EndTime
- * placeholder of a running session, task results, the job's VMs and whether it runs, the newest of
+ * placeholder of a running session, task results, the job's VMs (containers.ts) and whether it runs, the newest of
  * a job's sessions. A session state or result outside the documented enums, or a missing id or time,
  * fails closed (VendorMismatch); progress, which decides nothing, reads as 0 when it cannot be read.
  * Pure: tested on every vendor profile without a server.
@@ -15,7 +15,15 @@ import {
   type BackupSession,
   type SessionResult as Result,
 } from '../../domain/veeam';
-import type { RawObject, RawSession, RawValue } from '../powershell/operations';
+import type { InventoryView, RawObject, RawSession, RawValue } from '../powershell/operations';
+import {
+  classifyJobObjects,
+  expandJob,
+  parseJobObjects,
+  parseViEntities,
+  viewsNeeded,
+  type ViEntity,
+} from './containers';
 import { VEEAM } from './facts';
 import { property, vendorMismatch } from './interpret';
 
@@ -110,17 +118,10 @@ export function newestSession(sessions: RawValue[], jobName: string): BackupSess
   return newest;
 }
 
-/** Get-BackupJob's raw answer; isRunning null when the job object has no IsRunning (the caller then asks the sessions). */
-export function interpretJob(raw: { job: RawObject; objects: RawValue[] }): Omit<BackupJob, 'isRunning'> & {
+/** The job itself from Get-BackupJob's raw answer (its objects unread); isRunning null when the job object has no IsRunning. */
+export function interpretJobHeader(raw: { job: RawObject }): Omit<BackupJob, 'isRunning' | 'vms'> & {
   isRunning: boolean | null;
 } {
-  const vms: string[] = [];
-  for (const object of raw.objects) {
-    if (!isObject(object)) throw vendorMismatch(null, 'jobObjectTypeProperty', `a job object is ${describe(object)}`);
-    const kind = property(object, VEEAM.jobObjectTypeProperty.value);
-    if (kind.present && kind.value !== null && String(kind.value) !== VEEAM.jobObjectIncludeValue.value) continue;
-    vms.push(text(object, 'Name', 'a Veeam job object'));
-  }
   const running = property(raw.job, VEEAM.jobIsRunningProperty.value);
   if (running.present && typeof running.value !== 'boolean') {
     throw vendorMismatch(null, 'jobIsRunningProperty', `the job's IsRunning is ${describe(running.value)}`);
@@ -128,7 +129,29 @@ export function interpretJob(raw: { job: RawObject; objects: RawValue[] }): Omit
   return {
     id: text(raw.job, 'Id', 'a Veeam job'),
     name: text(raw.job, 'Name', 'a Veeam job'),
-    vms,
     isRunning: running.present ? (running.value as boolean) : null,
   };
+}
+
+/**
+ * Get-BackupJob's raw answer with the VMs Veeam will process (activities/vendor/containers.ts):
+ * containers expanded in `inventory`, the Find-VBRViEntity views their types need (read them
+ * first: jobInventoryViews), exclusions applied.
+ */
+export function interpretJob(
+  raw: { job: RawObject; objects: RawValue[] },
+  inventory: Partial<Record<InventoryView, RawValue[]>> = {},
+): Omit<BackupJob, 'isRunning'> & { isRunning: boolean | null } {
+  const header = interpretJobHeader(raw);
+  const entries = classifyJobObjects(header.name, parseJobObjects(raw.objects));
+  const entities: Partial<Record<InventoryView, ViEntity[]>> = {};
+  for (const [view, values] of Object.entries(inventory) as [InventoryView, RawValue[]][]) {
+    entities[view] = parseViEntities(values);
+  }
+  return { ...header, vms: expandJob(header.name, entries, entities) };
+}
+
+/** The Find-VBRViEntity views to read before interpretJob (none for a job of VMs only); fails on a container without a rule. */
+export function jobInventoryViews(raw: { job: RawObject; objects: RawValue[] }): InventoryView[] {
+  return viewsNeeded(classifyJobObjects(interpretJobHeader(raw).name, parseJobObjects(raw.objects)));
 }

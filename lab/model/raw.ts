@@ -9,6 +9,8 @@ import type { CacheMode } from '../../domain/policy';
 import { effectiveAt, requestedEventAt, timeToDestageMs } from './fvp';
 import { statsNeedStartTime, type VendorProfile } from './profile';
 import type { ProxyState, VmState } from './state';
+import type { ScenarioJobObject } from '../scenario';
+import { rawJobObjects } from './inventory';
 
 export const FLASH_CLUSTER = 'FVP-Cluster-01';
 
@@ -141,9 +143,13 @@ export function rawSession(doc: BackupSession, profile: VendorProfile): RawSessi
 }
 
 /** Get-BackupJob's raw answer: the CBackupJob (Id, Name, IsRunning) and its Get-VBRJobObject entries. */
-export function rawJob(job: { id: string; name: string; vms: string[] }, isRunning: boolean) {
+export function rawJob(
+  job: { id: string; name: string; vms: string[]; objects?: ScenarioJobObject[] | undefined },
+  isRunning: boolean,
+) {
   return {
     job: { '@type': 'Veeam.Backup.Core.CBackupJob', Id: job.id, Name: job.name, IsRunning: isRunning },
-    objects: job.vms.map((vm) => ({ '@type': 'Veeam.Backup.Core.CObjectInJob', Name: vm, Type: 'Include' })),
+    // Added VMs, containers and exclusions, unexpanded (lab/model/inventory.ts).
+    objects: rawJobObjects(job),
   };
 }

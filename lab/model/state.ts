@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { EndpointName } from '../../domain/endpoint';
 import { RequestedPolicy } from '../../domain/policy';
-import { JobOutcome, Scenario, TransportMode, VmTask } from '../scenario';
+import { JobOutcome, Scenario, ScenarioJobObject, TransportMode, VmTask } from '../scenario';
 import { FaultRuleState } from './faults';
 
 export const PolicySource = z.enum(['scenario', 'Set-VmWriteThrough', 'Restore-VmCachePolicy', 'admin']);
@@ -51,7 +51,10 @@ export const JobState = z
   .object({
     id: z.string(),
     name: z.string(),
+    /** The VMs its sessions process (containers expanded, exclusions applied: lab/model/inventory.ts). */
     vms: z.array(z.string()),
+    /** Containers and exclusions as the scenario added them (absent in states saved before). */
+    objects: z.array(ScenarioJobObject).optional(),
     startDelayMs: z.number().int().min(0),
     taskMs: z.number().int().min(0),
     /** Absent in states saved before task slots: one task at a time, each `taskMs`, the job's outcome. */

@@ -113,11 +113,15 @@ describe('session details', () => {
 });
 
 describe('jobs', () => {
-  test('VMs are the included objects (an object without Type counts), IsRunning as Veeam says', () => {
+  test('VMs are the included VM objects (an object without Type counts), IsRunning as Veeam says', () => {
     const raw = rawJob({ id: 'j', name: 'Nightly', vms: ['a', 'b'] }, true);
-    raw.objects.push({ '@type': 'Veeam.Backup.Core.CObjectInJob', Name: 'c', Type: 'Exclude' });
-    raw.objects.push({ '@type': 'Veeam.Backup.Core.CObjectInJob', Name: 'd' } as never);
+    const vm = { '@type': 'Veeam.Backup.Core.CObjectInJob', 'Object.ViType': 'VirtualMachine' };
+    raw.objects.push({ ...vm, Name: 'c', Type: 'Exclude' });
+    raw.objects.push({ ...vm, Name: 'd' } as never);
     assert.deepEqual(interpretJob(raw), { id: 'j', name: 'Nightly', vms: ['a', 'b', 'd'], isRunning: true });
+    // Without its inventory type, an object could be a container: fails closed (containers.test.ts has the rest).
+    raw.objects.push({ '@type': 'Veeam.Backup.Core.CObjectInJob', Name: 'e', Type: 'Include' });
+    mismatch(() => interpretJob(raw));
   });
 
   test('no IsRunning: null (the caller asks the newest session); a non-boolean one fails closed', () => {

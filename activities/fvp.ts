@@ -10,25 +10,34 @@
  * workflow reads again and decides instead of overwriting. Then it reads the VM again.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { OperationInvoker } from './invoker';
+import { activityCancellationSignal, type OperationInvoker } from './invoker';
+import { PowerShellError } from './powershell/errors';
 import { isFlushed, samePolicy, type FlushState, type RequestedPolicy, type VmPolicy } from '../domain/policy';
 import { classified, powerShellErrorType } from './failures';
 import { writePolicy, WRITE_THROUGH } from './policy-write';
+import { createFlushReader } from './flush-reader';
+import { retryingReads } from './read-retry';
 import { pause, whileHeartbeating } from './heartbeat';
 import { FVP } from './vendor/facts';
-import {
-  interpretFlushState,
-  interpretFvpServer,
-  interpretProxyVadp,
-  interpretVmPolicy,
-  type FvpServerFacts,
-} from './vendor/interpret';
+import { interpretFvpServer, interpretProxyVadp, interpretVmPolicy, type FvpServerFacts } from './vendor/interpret';
 
 export interface FvpDependencies {
   fvp: OperationInvoker;
 }
 
-export function createFvpActivities({ fvp }: FvpDependencies) {
+/** Whether a failed read may succeed when read again (the boundary's or the interpretation's say). */
+function retryable(err: unknown): boolean {
+  if (activityCancellationSignal()?.aborted === true) return false;
+  if (err instanceof PowerShellError) return err.retryable;
+  return err instanceof ApplicationFailure && !err.nonRetryable;
+}
+
+export function createFvpActivities({ fvp: module }: FvpDependencies) {
+  /** Every call of these activities; reads that fail transiently are read again at once (read-retry.ts). */
+  const fvp = retryingReads(module);
+  /** Flush reads with the worker's one listing per poll round, shared by every flush read (issue 12). */
+  const flush = createFlushReader(fvp);
+
   /**
    * Build and licence of the FVP management server (version and licence rules of the facts
    * table), read once per activity attempt, so that an upgraded or relicensed server is seen at once.
@@ -41,11 +50,6 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
   /** The VM's policy read raw and interpreted in TypeScript; null when FVP does not know the VM. */
   async function readPolicy(vm: string, facts: FvpServerFacts): Promise<VmPolicy | null> {
     return interpretVmPolicy(vm, await whileHeartbeating(fvp.invoke('Get-VmCachePolicy', { vm })), facts);
-  }
-
-  async function readFlush(vm: string, facts: FvpServerFacts): Promise<FlushState> {
-    const args = facts.statsStartTime === undefined ? { vm } : { vm, startTime: facts.statsStartTime };
-    return interpretFlushState(vm, await whileHeartbeating(fvp.invoke('Get-VmFlushState', args)), facts);
   }
 
   async function readVadp(vm: string): Promise<boolean> {
@@ -101,13 +105,24 @@ export function createFvpActivities({ fvp }: FvpDependencies) {
         const facts = await serverFacts();
         const until = Date.now() + returnAfterMs;
         const latest = new Map<string, FlushState>();
+        let failed: unknown = null;
         for (;;) {
           const pending = vms.filter((vm) => !isFlushed(latest.get(vm)));
-          for (const state of await Promise.all(pending.map((vm) => readFlush(vm, facts)))) {
-            latest.set(state.vm, state);
+          // One listing per poll round, shared with every other flush read of this worker. A read
+          // that fails for a reason a retry may cure is read again next round, not the whole attempt
+          // again: a round now makes two calls where one read made one, and a VM's last good state
+          // stands meanwhile (only ever "not flushed yet" or flushed, never a guess).
+          const results = await flush.read(pending, facts, pollIntervalMs);
+          results.forEach((result, i) => {
+            if (result.status === 'fulfilled') latest.set(pending[i] as string, result.value);
+            else if (retryable(result.reason)) failed = result.reason;
+            else throw result.reason;
+          });
+          const done = vms.every((vm) => isFlushed(latest.get(vm)));
+          if (done || Date.now() + pollIntervalMs > until) {
+            if (failed !== null && vms.some((vm) => !latest.has(vm))) throw failed;
+            return vms.map((vm) => latest.get(vm) as FlushState);
           }
-          const states = vms.map((vm) => latest.get(vm) as FlushState);
-          if (states.every(isFlushed) || Date.now() + pollIntervalMs > until) return states;
           await pause(pollIntervalMs);
         }
       });

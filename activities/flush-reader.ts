@@ -1,0 +1,42 @@
+/**
+ * How the worker reads flush states (issue 12): one Get-PrnxVM listing per poll round, shared by
+ * every read of the worker (fvp-listing.ts), then per VM its policy and statistics by uuid. The
+ * raw answer is assembled as the module's own per-VM read (Get-VmFlushState) returns it, and read
+ * by the same interpretation, so both say the same about a VM.
+ */
+import type { OperationInvoker } from './invoker';
+import type { FlushState } from '../domain/policy';
+import { FvpListing } from './fvp-listing';
+import { whileHeartbeating } from './heartbeat';
+import type { RawFvpVm, RawObject } from './powershell/operations';
+import { FVP } from './vendor/facts';
+import { interpretFlushState, property, type FvpServerFacts } from './vendor/interpret';
+
+export function createFlushReader(fvp: OperationInvoker) {
+  const listing = new FvpListing(fvp);
+
+  /** A VM's objects named exactly `vm` (as the module's reads match), then one's policy and statistics. */
+  async function readOne(vm: string, vms: RawObject[], facts: FvpServerFacts): Promise<FlushState> {
+    const named = vms.filter((o) => property(o, FVP.vmNameProperty.value).value === vm);
+    const matches: RawFvpVm[] = named.map((o) => ({ vm: o, requested: null, effective: null, stats: null }));
+    const uuid = named.length === 1 ? property(named[0] as RawObject, FVP.vmUuidProperty.value).value : null;
+    if (typeof uuid === 'string' && uuid !== '') {
+      const args = facts.statsStartTime === undefined ? { uuid } : { uuid, startTime: facts.statsStartTime };
+      matches[0] = { vm: named[0] as RawObject, ...(await whileHeartbeating(fvp.invoke('Get-VmPolicyStats', args))) };
+    }
+    return interpretFlushState(vm, { matches }, facts);
+  }
+
+  return {
+    /** The flush state of each VM, from a listing at most `roundMs` old, or why it could not be read. */
+    async read(vms: string[], facts: FvpServerFacts, roundMs: number): Promise<PromiseSettledResult<FlushState>[]> {
+      let listed: RawObject[];
+      try {
+        listed = await listing.vms(roundMs);
+      } catch (reason) {
+        return vms.map(() => ({ status: 'rejected', reason }));
+      }
+      return Promise.allSettled(vms.map((vm) => readOne(vm, listed, facts)));
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * One Get-PrnxVM listing per poll round per FVP server (issue 12): every flush read of the worker
+ * (the guards' and the runs' waitForFlush, each its own activity) takes the VM objects from a
+ * listing read at most one poll interval ago, or joins the one in flight, and then reads only its
+ * own VM's policy and statistics by uuid. Before, each read listed every VM: a 200-VM job polling
+ * every 2 s asked the management server for 100 full listings a second.
+ *
+ * Nothing couples the guards to each other: a listing that fails fails only the reads that shared
+ * it (each retries as its own activity), and one cancelled by the activity that started it (its
+ * attempt timed out or was cancelled) is read again by the others rather than failing them.
+ * Whatever a listing says about a VM that matters to the flush (its requested and effective
+ * policy, the time to destage) is read fresh per VM; from the listing come its uuid, its flash
+ * cluster and its peer counts, which a poll interval does not make stale in a way that matters.
+ */
+import type { OperationInvoker } from './invoker';
+import { activityCancellationSignal } from './invoker';
+import { whileHeartbeating } from './heartbeat';
+import { PowerShellError } from './powershell/errors';
+import type { RawObject } from './powershell/operations';
+
+interface Listing {
+  startedAt: number;
+  vms: Promise<RawObject[]>;
+}
+
+export class FvpListing {
+  private current: Listing | null = null;
+
+  constructor(
+    private readonly fvp: OperationInvoker,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Every VM object FVP lists, read at most `maxAgeMs` ago (or in flight now). */
+  async vms(maxAgeMs: number): Promise<RawObject[]> {
+    const shared = this.current;
+    if (shared === null || this.now() - shared.startedAt >= maxAgeMs) return this.read();
+    try {
+      return await whileHeartbeating(shared.vms);
+    } catch (err) {
+      // The activity that started it was cancelled: not ours to fail on. Read it ourselves.
+      if (!cancelledElsewhere(err)) throw err;
+      return this.read();
+    }
+  }
+
+  private async read(): Promise<RawObject[]> {
+    const listing: Listing = {
+      startedAt: this.now(),
+      vms: this.fvp.invoke('Get-FvpVms', {}).then((r) => r.vms),
+    };
+    this.current = listing;
+    listing.vms.catch(() => {
+      // A failed listing is never handed out again.
+      if (this.current === listing) this.current = null;
+    });
+    return whileHeartbeating(listing.vms);
+  }
+}
+
+function cancelledElsewhere(err: unknown): boolean {
+  const cancelled =
+    err instanceof PowerShellError && (err.category === 'cancelled' || err.category === 'cancelled-in-flight');
+  return cancelled && activityCancellationSignal()?.aborted !== true;
+}

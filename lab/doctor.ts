@@ -26,7 +26,7 @@ export const UNCONFIRMED_FACTS: Record<'fvp' | 'veeam', string[]> = {
     'unconfirmed: Start-VBRJob -RunAsync return type; the lab module finds the new session itself',
     'unconfirmed: starting a running job fails; the lab answers category already-running',
     'unconfirmed: per-job session lookups ($job.FindLastSession() before v13, Get-VBRBackupSession -Job from v13) are cheap; the lab charges full scans of its history',
-    'unconfirmed: Get-VBRJobObject returns containers unexpanded; the job schedule (IsScheduleEnabled) is off',
+    'unconfirmed: Get-VBRJobObject returns containers unexpanded (Object.ViType, Object.ObjectId); Find-VBRViEntity -<view> lists each container by Reference with its VMs under its Path (lab/model/inventory.ts); the job schedule (IsScheduleEnabled) is off',
   ],
 };
 

@@ -6,8 +6,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import type { InventoryView, RawObject, RawValue } from '../../activities/powershell/operations';
+import { DEFAULT_MODULE_PATH } from '../../activities/powershell/pool';
 import { CONTAINER_NOT_EXPANDABLE } from '../../activities/vendor/containers';
 import { evaluateFacts } from '../../activities/vendor/doctor-facts';
 import { VEEAM } from '../../activities/vendor/facts';
@@ -204,5 +206,23 @@ describe('doctor', () => {
     ]);
     const row = facts.find((f) => f.row === 'VEEAM.containerViews (job "Nightly")');
     assert.deepEqual(row, { row: row?.row, status: 'unconfirmed', verdict: 'not-checked', saw: objects });
+  });
+});
+
+describe('the module projects what the rules read', () => {
+  test('Get-BackupJob projects kind, ViType and ObjectId; Get-ViEntities the entity properties', () => {
+    const psm1 = readFileSync(DEFAULT_MODULE_PATH, 'utf8');
+    const jobObject = /VbrJobObject = @\(([^)]*)\)/.exec(psm1)?.[1] ?? '';
+    for (const name of [
+      VEEAM.jobObjectTypeProperty.value,
+      VEEAM.jobObjectViTypeProperty.value,
+      VEEAM.jobObjectIdProperty.value,
+    ]) {
+      assert.ok(jobObject.includes(`'${name}'`), `Get-VBRJobObject projection has ${name}`);
+    }
+    const entities = /function Get-ViEntities[\s\S]*?-Properties @\(([^)]*)\)/.exec(psm1)?.[1] ?? '';
+    for (const name of Object.values(VEEAM.viEntityProperties.value)) {
+      assert.ok(entities.includes(`'${name}'`), `Find-VBRViEntity projection has ${name}`);
+    }
   });
 });

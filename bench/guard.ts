@@ -9,7 +9,12 @@
  * (switch → flush verified) and release phase (restore → end), then the difference and the ratio
  * of the medians. Goal: the guard adds at most 300 ms (median).
  *
- *   npx tsx bench/guard.ts [--runs 15] [--vms 3]
+ * `--eager on` starts the dev server with eager activity dispatch (`system.enableActivityEagerExecution`):
+ * an activity scheduled by a workflow task goes straight back to the worker that completed the
+ * task, without a trip through matching. Off by default, as on a server whose operator did not
+ * enable it; on a loaded 2-core machine it showed no measurable gain.
+ *
+ *   npx tsx bench/guard.ts [--runs 15] [--vms 3] [--eager on|off]
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,11 +33,19 @@ import type { RunReport } from '../workflows/status';
 const Args = z.object({
   runs: z.coerce.number().int().min(1).max(200),
   vms: z.coerce.number().int().min(1).max(50),
+  eager: z.enum(['on', 'off']),
 });
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '15' }, vms: { type: 'string', default: '3' } },
+  options: {
+    runs: { type: 'string', default: '15' },
+    vms: { type: 'string', default: '3' },
+    eager: { type: 'string', default: 'off' },
+  },
 });
 const args = Args.parse(values);
+
+/** The dev server's dynamic config for eager activity dispatch. */
+const EAGER_ACTIVITIES_ARGS = ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -51,7 +64,11 @@ interface Sample {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fvpb-bench-guard-'));
-  const [env, lab, bundle] = await Promise.all([startDevServer(), startLab(), buildBundle(join(dir, 'bundle.js'))]);
+  const [env, lab, bundle] = await Promise.all([
+    startDevServer({ extraArgs: args.eager === 'on' ? EAGER_ACTIVITIES_ARGS : [] }),
+    startLab(),
+    buildBundle(join(dir, 'bundle.js')),
+  ]);
   const taskQueue = `bench-guard-${process.pid}`;
   const worker = await startWorkerProcess({
     temporalAddress: env.address,
@@ -106,7 +123,9 @@ async function main(): Promise<void> {
       `${label}: per-VM guard ${ms(m('guard', key))}, run-local ${ms(m('local', key))}, ` +
       `difference ${m('guard', key) - m('local', key) >= 0 ? '+' : ''}${ms(m('guard', key) - m('local', key))}`;
 
-    console.log(`\nper-VM guard vs run-local guard: ${args.runs} runs each, ${args.vms} VM(s), medians`);
+    console.log(
+      `\nper-VM guard vs run-local guard: ${args.runs} runs each, ${args.vms} VM(s), eager activities ${args.eager}, medians`,
+    );
     console.log(`  ${line('protectMs', 'protect (switch → flush verified)')}`);
     console.log(`  ${line('releaseMs', 'release (restore → run end)')}`);
     const diff = m('guard', 'totalMs') - m('local', 'totalMs');

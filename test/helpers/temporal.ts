@@ -16,6 +16,8 @@ export interface DevServerOptions {
   port?: number;
   /** Serve the Web UI on this port (the server runs headless without it). */
   uiPort?: number;
+  /** More `temporal server start-dev` arguments (dynamic config, for benchmarks). */
+  extraArgs?: string[];
 }
 
 export function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
@@ -28,6 +30,7 @@ export function startDevServer(options: DevServerOptions = {}): Promise<TestWork
       // `--search-attribute Name=Type` flags (SDK 1.24); registered when the database is created,
       // which is the first start of a given dbFilename too, so a restarted server keeps them.
       searchAttributes: [...SEARCH_ATTRIBUTES],
+      extraArgs: options.extraArgs,
     },
   });
 }

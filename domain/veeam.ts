@@ -49,6 +49,10 @@ export const BackupSession = z
   .strict();
 export type BackupSession = z.infer<typeof BackupSession>;
 
+/** Whether Veeam's own scheduler may start the job (IsScheduleEnabled); unknown when the job object lacks it. */
+export const JobSchedule = z.enum(['enabled', 'disabled', 'unknown']);
+export type JobSchedule = z.infer<typeof JobSchedule>;
+
 export const BackupJob = z
   .object({
     id: z.string().min(1),
@@ -56,6 +60,8 @@ export const BackupJob = z
     /** VMs added to the job (containers are not expanded by Get-VBRJobObject). */
     vms: z.array(VmName),
     isRunning: z.boolean(),
+    /** Absent in results recorded before issue 10 item 7 (old histories). */
+    schedule: JobSchedule.optional(),
   })
   .strict();
 export type BackupJob = z.infer<typeof BackupJob>;

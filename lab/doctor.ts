@@ -7,6 +7,7 @@ import type { EndpointName } from '../domain/endpoint';
 import type { RawCall, RawDoctor } from '../activities/powershell/operations';
 import { CMDLETS } from '../activities/vendor/facts';
 import type { OpError } from './model/errors';
+import { rawJobObjects } from './model/inventory';
 import { rawServer, rawVm } from './model/raw';
 import type { LabState } from './model/state';
 
@@ -26,7 +27,7 @@ export const UNCONFIRMED_FACTS: Record<'fvp' | 'veeam', string[]> = {
     'unconfirmed: Start-VBRJob -RunAsync return type; the lab module finds the new session itself',
     'unconfirmed: starting a running job fails; the lab answers category already-running',
     'unconfirmed: per-job session lookups ($job.FindLastSession() before v13, Get-VBRBackupSession -Job from v13) are cheap; the lab charges full scans of its history',
-    'unconfirmed: Get-VBRJobObject returns containers unexpanded (Object.ViType, Object.ObjectId); Find-VBRViEntity -<view> lists each container by Reference with its VMs under its Path (lab/model/inventory.ts); the job schedule (IsScheduleEnabled) is off',
+    "unconfirmed: Get-VBRJobObject returns containers unexpanded (Object.ViType, Object.ObjectId); Find-VBRViEntity -<view> lists each container by Reference with its VMs under its Path (lab/model/inventory.ts); the job schedule (IsScheduleEnabled) is the scenario job's scheduleEnabled (default off), and true means Veeam may start the job on its own",
   ],
 };
 
@@ -93,6 +94,23 @@ export function doctorObservations(
         subject: job,
         result: { ok: true, values: [{ '@type': 'TimeSpan', TotalMilliseconds: 12 }] },
       },
+      // Per job, as the module's Get-Doctor: its schedule flag and its objects ("name [kind, ViType]").
+      ...state.veeam.jobs.map((j) => ({
+        probe: 'job schedule and objects',
+        subject: j.name,
+        result: {
+          ok: true,
+          values: [
+            {
+              '@type': 'System.Management.Automation.PSCustomObject',
+              IsScheduleEnabled: j.scheduleEnabled ?? false,
+              Objects: rawJobObjects(j)
+                .map((o) => `${String(o.Name)} [${String(o.Type)}, ${String(o['Object.ViType'])}]`)
+                .join('; '),
+            },
+          ],
+        },
+      })),
     ];
   }
   const vm = state.fvp.vms.find((v) => v.accelerated);

@@ -128,6 +128,7 @@ export function buildState(scenario: Scenario, now: number, credentials: LabStat
         outcome: job.outcome,
         transportMode: job.transportMode,
         proxies: [...job.proxies],
+        scheduleEnabled: job.scheduleEnabled,
       })),
       sessions: [],
       lookups: { calls: {}, rowsRead: 0, fullScans: 0 },

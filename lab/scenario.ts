@@ -106,6 +106,8 @@ export const ScenarioJob = z
     /** HotAdd additionally requires every proxy of the job to be VADP-blacklisted for a consistent verdict. */
     transportMode: TransportMode.default('DirectSan'),
     proxies: z.array(VmName).default([]),
+    /** Veeam's own schedule is enabled (Get-BackupJob's IsScheduleEnabled): a run the worker starts warns. */
+    scheduleEnabled: z.boolean().default(false),
   })
   .strict();
 export type ScenarioJob = z.infer<typeof ScenarioJob>;

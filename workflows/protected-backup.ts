@@ -41,6 +41,7 @@ import type { RunReport, RunStatus, VmStatus } from './status';
 import { stepTimeoutsOf } from './step-timeouts';
 import { RunTracker } from './tracker';
 import { VEEAM_STARTED_PATCH, VeeamStartedRun } from './veeam-started';
+import { warnIfScheduled } from './schedule-warning';
 
 /** The patch under which a VM the run cannot match fails it (before: skipped), and the safety net runs. */
 const FAIL_CLOSED_VMS = 'fail-closed-vms';
@@ -144,6 +145,7 @@ function chooseGuard(tracker: RunTracker, steps: StepProxies, input: ProtectedBa
 async function resolveVms(tracker: RunTracker, steps: StepProxies, input: ProtectedBackupInput): Promise<VmStatus[]> {
   tracker.phase('resolving');
   const job = await steps.veeam.describeJob({ job: input.job });
+  warnIfScheduled(tracker, job, input.veeamStarted !== undefined);
   const listed = new Set(input.vms ?? []);
   const outsideFvp = new Set(input.outsideFvp ?? []);
   const inJob = new Set(job.vms);

@@ -32,7 +32,7 @@ $script:Project = @{
     PrnxVm       = @('Name', 'uuid', 'effectivePolicy', 'numWbPeers', 'numWbExternalPeers', 'flashCluster', 'cachePolicy')
     PrnxStats    = @('time_to_destage')
     PrnxServer   = @('buildinfo', 'licensedFeatures')
-    VbrJob       = @('Id', 'Name', 'IsRunning')
+    VbrJob       = @('Id', 'Name', 'IsRunning', 'IsScheduleEnabled')
     VbrJobObject = @('Name', 'Type', 'Location', 'Object.ViType', 'Object.Name', 'Object.ObjectId')
     VbrSession   = @('Id', 'JobId', 'JobName', 'State', 'Result', 'Progress', 'Progress.Percents', 'CreationTime', 'EndTime')
     VbrTask      = @('Name', 'Status', 'Progress', 'Progress.Percents')
@@ -309,7 +309,7 @@ function Get-VeeamServer { # args: { module } -> { modules: [raw module: Name, V
     Assert-Connected
     return [ordered]@{ modules = (ConvertTo-RawList -Values @(Get-Module -Name ([string](Get-ArgValue $OpArgs 'module' -Required))) -Properties @('Name', 'Version')) }
 }
-function Get-BackupJob { # args: { job } -> { job: raw (Id, Name, IsRunning), objects: [raw Get-VBRJobObject entries] } (containers unexpanded: see Get-ViEntities).
+function Get-BackupJob { # args: { job } -> { job: raw (Id, Name, IsRunning, IsScheduleEnabled), objects: [raw Get-VBRJobObject entries] } (containers unexpanded: see Get-ViEntities).
     param($OpArgs)
     $job = Resolve-VeeamJob -Name ([string](Get-ArgValue $OpArgs 'job' -Required))
     $objects = ConvertTo-RawList -Values @(Get-VBRJobObject -Job $job -ErrorAction Stop) -Properties $script:Project.VbrJobObject

@@ -7,6 +7,7 @@
 import type { DoctorReport, EndpointName } from '../../domain/endpoint';
 import { RawCall, RawValue, type RawObject } from '../powershell/operations';
 import { FVP, VEEAM } from './facts';
+import { jobSchedule } from './interpret-veeam';
 import { interpretFvpServer, interpretVeeamMajor, policyMode, property, sessionLookupFor } from './interpret';
 
 type Verdict = DoctorReport['facts'][number];
@@ -121,6 +122,17 @@ export function evaluateFacts(endpoint: EndpointName, observations: Observation[
       const objects = typeof first === 'object' && first !== null ? property(first, 'Objects').value : null;
       const row = `VEEAM.containerViews (job ${JSON.stringify(o.subject)})`;
       add(row, VEEAM.containerViews.status, null, objects === null ? text(raw) : String(objects));
+      // Each job's schedule state (issue 10 item 7); a missing property is "unknown", never a problem.
+      const job = typeof first === 'object' && first !== null ? first : null;
+      const name = VEEAM.jobScheduleEnabledProperty.value;
+      const present = job !== null && property(job, name).present;
+      const schedule = job === null ? 'unknown' : jobSchedule(job);
+      add(
+        `VEEAM.jobScheduleEnabledProperty (job ${JSON.stringify(o.subject)})`,
+        VEEAM.jobScheduleEnabledProperty.status,
+        present ? schedule !== 'unknown' : null,
+        `schedule ${schedule}${present ? ` (${name} = ${text(property(job, name).value)})` : ` (no ${name})`}`,
+      );
     }
   }
   return verdicts;

@@ -393,6 +393,20 @@ export const VEEAM = {
     'V5: VeeamHub BR-Dump-Object/VBRJob.md',
     '(Get-VBRJob)[0].IsRunning',
   ),
+  /**
+   * CBackupJob.IsScheduleEnabled: whether Veeam's scheduler may start the job on its own (issue 10
+   * item 7). Read raw by Get-BackupJob and interpreted as enabled / disabled / unknown (absent): a run
+   * the worker starts on a scheduled job warns. Advisory only: the fenced start and whenAlreadyRunning
+   * carry the safety. Unconfirmed: scripts read it as "the job is enabled" (Disable-VBRJob) and one
+   * reads the schedule itself from JobOptions.RunManually; a job with a schedule but "run manually"
+   * set may read as enabled here (a warning too many, never one too few).
+   */
+  jobScheduleEnabledProperty: fact(
+    'IsScheduleEnabled',
+    'unconfirmed',
+    'V5: VeeamHub BR-Dump-Object/VBRJob.md lists $VBRJob.IsScheduleEnabled [System.Boolean]; helpcenter enable-vbrjobschedule / disable-vbrjobschedule (13.0.1) toggle the schedule without naming the property; community scripts read $job.IsScheduleEnabled',
+    '(Get-VBRJob -Name <job>).IsScheduleEnabled before and after Disable-VBRJobSchedule -Job <job>',
+  ),
   /** Task .Status values with a result; any other status is a task without one yet (None). */
   taskResultByStatus: fact<Record<string, 'Success' | 'Warning' | 'Failed'>>(
     { Success: 'Success', Warning: 'Warning', Failed: 'Failed' },

@@ -4,7 +4,7 @@
  * turns them into the domain shapes of domain/veeam.ts with the vendor-facts table (facts.ts VEEAM):
  * the session state and result, progress as a number or an object's Percents, the 1900 EndTime
  * placeholder of a running session, task results, the job's VMs (containers.ts) and whether it runs, the newest of
- * a job's sessions. A session state or result outside the documented enums, or a missing id or time,
+ * a job's sessions, the job's schedule state. A session state or result outside the documented enums, or a missing id or time,
  * fails closed (VendorMismatch); progress, which decides nothing, reads as 0 when it cannot be read.
  * Pure: tested on every vendor profile without a server.
  */
@@ -13,8 +13,10 @@ import {
   SessionState,
   type BackupJob,
   type BackupSession,
+  type JobSchedule,
   type SessionResult as Result,
 } from '../../domain/veeam';
+import { z } from 'zod';
 import type { InventoryView, RawObject, RawSession, RawValue } from '../powershell/operations';
 import {
   classifyJobObjects,
@@ -130,7 +132,22 @@ export function interpretJobHeader(raw: { job: RawObject }): Omit<BackupJob, 'is
     id: text(raw.job, 'Id', 'a Veeam job'),
     name: text(raw.job, 'Name', 'a Veeam job'),
     isRunning: running.present ? (running.value as boolean) : null,
+    schedule: jobSchedule(raw.job),
   };
+}
+
+const ScheduleFlag = z.union([z.boolean(), z.enum(['True', 'False'])]);
+
+/**
+ * Whether Veeam's scheduler may start the job (facts.ts jobScheduleEnabledProperty): enabled,
+ * disabled, or unknown when the job object has no such property or an unreadable one. Never a
+ * failure: the schedule only decides a warning, the fenced start decides safety.
+ */
+export function jobSchedule(job: RawObject): JobSchedule {
+  const found = property(job, VEEAM.jobScheduleEnabledProperty.value);
+  const parsed = ScheduleFlag.safeParse(found.value);
+  if (!found.present || !parsed.success) return 'unknown';
+  return parsed.data === true || parsed.data === 'True' ? 'enabled' : 'disabled';
 }
 
 /**

@@ -144,11 +144,23 @@ export function rawSession(doc: BackupSession, profile: VendorProfile): RawSessi
 
 /** Get-BackupJob's raw answer: the CBackupJob (Id, Name, IsRunning) and its Get-VBRJobObject entries. */
 export function rawJob(
-  job: { id: string; name: string; vms: string[]; objects?: ScenarioJobObject[] | undefined },
+  job: {
+    id: string;
+    name: string;
+    vms: string[];
+    objects?: ScenarioJobObject[] | undefined;
+    scheduleEnabled?: boolean | undefined;
+  },
   isRunning: boolean,
 ) {
   return {
-    job: { '@type': 'Veeam.Backup.Core.CBackupJob', Id: job.id, Name: job.name, IsRunning: isRunning },
+    job: {
+      '@type': 'Veeam.Backup.Core.CBackupJob',
+      Id: job.id,
+      Name: job.name,
+      IsRunning: isRunning,
+      IsScheduleEnabled: job.scheduleEnabled ?? false,
+    },
     // Added VMs, containers and exclusions, unexpanded (lab/model/inventory.ts).
     objects: rawJobObjects(job),
   };

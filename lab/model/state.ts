@@ -64,6 +64,8 @@ export const JobState = z
     outcome: JobOutcome,
     transportMode: TransportMode,
     proxies: z.array(z.string()),
+    /** IsScheduleEnabled (absent in states saved before: off). */
+    scheduleEnabled: z.boolean().optional(),
   })
   .strict();
 export type JobState = z.infer<typeof JobState>;

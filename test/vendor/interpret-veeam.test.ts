@@ -118,7 +118,13 @@ describe('jobs', () => {
     const vm = { '@type': 'Veeam.Backup.Core.CObjectInJob', 'Object.ViType': 'VirtualMachine' };
     raw.objects.push({ ...vm, Name: 'c', Type: 'Exclude' });
     raw.objects.push({ ...vm, Name: 'd' } as never);
-    assert.deepEqual(interpretJob(raw), { id: 'j', name: 'Nightly', vms: ['a', 'b', 'd'], isRunning: true });
+    assert.deepEqual(interpretJob(raw), {
+      id: 'j',
+      name: 'Nightly',
+      vms: ['a', 'b', 'd'],
+      isRunning: true,
+      schedule: 'disabled',
+    });
     // Without its inventory type, an object could be a container: fails closed (containers.test.ts has the rest).
     raw.objects.push({ '@type': 'Veeam.Backup.Core.CObjectInJob', Name: 'e', Type: 'Include' });
     mismatch(() => interpretJob(raw));

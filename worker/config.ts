@@ -19,6 +19,8 @@
  *   FVPB_<FVP|VEEAM>_TIMEOUT_MS  one invocation's limit; the process is killed beyond it (120000; 1000-86400000)
  *   FVPB_LAB_URL                 only with the lab: where the fake PowerShell host forwards
  *   FVPB_MAX_CONCURRENT_ACTIVITIES / FVPB_MAX_CONCURRENT_WORKFLOW_TASKS   (20 / 10)
+ *   FVPB_MAX_CACHED_WORKFLOWS    runs and guards kept in the worker's memory between their tasks; fewer
+ *                                means less memory and more replays (the SDK's default, from the heap size)
  *   FVPB_METRICS_ADDRESS         Prometheus scrape address, e.g. 0.0.0.0:9464 (off)
  *   FVPB_WORKFLOW_BUNDLE         a pre-built workflow bundle (npm run build:bundle); else bundled at start
  *   FVPB_SHUTDOWN_GRACE          how long running activities may finish on SIGTERM ('10 seconds'; 1 s-1 h)
@@ -122,6 +124,7 @@ const Env = z.object({
   FVPB_LAB_URL: z.url().optional(),
   FVPB_MAX_CONCURRENT_ACTIVITIES: positiveInt.max(1000).default(20),
   FVPB_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.max(1000).default(10),
+  FVPB_MAX_CACHED_WORKFLOWS: positiveInt.min(10).max(100_000).optional(),
   FVPB_METRICS_ADDRESS: z
     .string()
     .regex(/^[^:]+:\d{1,5}$/, { message: 'expected host:port, e.g. 0.0.0.0:9464' })
@@ -148,6 +151,8 @@ export interface WorkerConfig {
   veeam: EndpointConfig;
   maxConcurrentActivities: number;
   maxConcurrentWorkflowTasks: number;
+  /** undefined: the SDK's default. */
+  maxCachedWorkflows: number | undefined;
   metricsAddress: string | undefined;
   workflowBundle: string | undefined;
   shutdownGrace: DurationInput;
@@ -221,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     veeam: endpoint('VEEAM'),
     maxConcurrentActivities: e.FVPB_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTasks: e.FVPB_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxCachedWorkflows: e.FVPB_MAX_CACHED_WORKFLOWS,
     metricsAddress: e.FVPB_METRICS_ADDRESS,
     workflowBundle: e.FVPB_WORKFLOW_BUNDLE,
     shutdownGrace: e.FVPB_SHUTDOWN_GRACE,

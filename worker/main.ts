@@ -58,6 +58,7 @@ async function run(): Promise<void> {
       }),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+      ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
       shutdownGraceTime: config.shutdownGrace,
       stickyQueueScheduleToStartTimeout: config.stickyQueueTimeout,
     });

@@ -64,6 +64,12 @@ describe('worker configuration from the environment', () => {
     assert.deepEqual(config.veeam.credentials, { source: 'file', path: '/etc/fvpb/veeam.json' });
   });
 
+  test("the workflow cache is the SDK's unless FVPB_MAX_CACHED_WORKFLOWS says otherwise (10 or more)", () => {
+    assert.equal(loadConfig(minimal).maxCachedWorkflows, undefined);
+    assert.equal(loadConfig({ ...minimal, FVPB_MAX_CACHED_WORKFLOWS: '150' }).maxCachedWorkflows, 150);
+    assert.throws(() => loadConfig({ ...minimal, FVPB_MAX_CACHED_WORKFLOWS: '5' }), /FVPB_MAX_CACHED_WORKFLOWS/);
+  });
+
   test('an API key turns TLS on', () => {
     assert.equal(loadConfig({ ...minimal, TEMPORAL_API_KEY: 'k' }).temporal.tls, true);
   });

@@ -39,7 +39,8 @@ export function startScheduledSession(
   if (job === undefined) throw new Error(`unknown Veeam job ${JSON.stringify(jobName)}`);
   const live = state.veeam.sessions.find((s) => s.jobId === job.id && isLive(s, now));
   if (live !== undefined) throw new Error(`job ${JSON.stringify(jobName)} already has a live session (${live.id})`);
-  const { id: jobId, name, outcome, ...timing } = structuredClone(job);
+  // The job's timing goes to the session; what describes the job itself (its objects, its schedule) does not.
+  const { id: jobId, name, outcome, objects: _objects, scheduleEnabled: _schedule, ...timing } = structuredClone(job);
   const scenarioJob = state.scenario.veeam.jobs.find((j) => j.name === jobName);
   const session = SessionRecord.parse({
     ...timing,

@@ -10,6 +10,12 @@ import { assertPoliciesAre, requestedPolicies } from '../helpers/lab-assertions'
 import { JOB, scenario } from '../helpers/scenarios';
 import type { ScenarioInput } from '../../lab/scenario';
 import type { WorkerProcess } from '../helpers/worker-process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { workflowIdFor } from '../../client/ids';
+import { runScheduledJob, type ScriptCommand } from '../../lab/scheduler';
+import type { protectedBackup } from '../../workflows';
+import { repoRoot } from '../helpers/tools';
 
 function scheduled(scheduleEnabled: boolean): ScenarioInput {
   const base = scenario();
@@ -57,6 +63,35 @@ describe('a run on a job that Veeam also schedules', () => {
   test('a job without a Veeam schedule completes with no such warning', async () => {
     await h.lab.client.loadScenario(scheduled(false));
     const report = await (await h.start(taskQueue, fastRequest(JOB))).result();
+    assert.equal(report.phase, 'completed');
+    assert.deepEqual(
+      report.warnings.filter((w) => /scheduled in Veeam/.test(w)),
+      [],
+    );
+  });
+
+  /** The hooks of Veeam's job settings, as the lab's scheduler runs them (test/integration/veeam-started.test.ts). */
+  function hook(kind: 'pre-job' | 'post-job', input?: string): ScriptCommand {
+    const args = ['--import', 'tsx', join(repoRoot, 'client', 'cli.ts'), 'hook', kind, '--job', JOB];
+    if (input) args.push('--input', input);
+    args.push('--address', h.env.address, '--task-queue', taskQueue, '--json');
+    return { command: process.execPath, args, cwd: repoRoot, env: { PATH: process.env.PATH ?? '', HOME: '/tmp' } };
+  }
+
+  test('a Veeam-started run (the schedule is the point there) has no such warning', async () => {
+    await h.lab.client.loadScenario(scheduled(true));
+    const input = join(h.dir, `${uniqueId('hook-input')}.json`);
+    const request = fastRequest(JOB, { veeamStarted: { sessionDeadline: '8 seconds', retryGrace: '2 seconds' } });
+    writeFileSync(input, JSON.stringify(request));
+    const scheduledRun = await runScheduledJob({
+      lab: h.lab.client,
+      job: JOB,
+      preJob: hook('pre-job', input),
+      postJob: hook('post-job'),
+      retryWaitMs: 500,
+    });
+    assert.equal(scheduledRun.preJob[0]?.exitCode, 0, `pre-job stderr: ${scheduledRun.preJob[0]?.stderr}`);
+    const report = await h.env.client.workflow.getHandle<typeof protectedBackup>(workflowIdFor(JOB)).result();
     assert.equal(report.phase, 'completed');
     assert.deepEqual(
       report.warnings.filter((w) => /scheduled in Veeam/.test(w)),

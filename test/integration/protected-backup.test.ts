@@ -184,7 +184,8 @@ describe('protectedBackup against the lab', () => {
   });
 
   test('job already running, whenAlreadyRunning=fail: fails without touching a VM', async () => {
-    const { policies } = await load({ taskMs: 2000 });
+    // Long enough to still run when the run asks, on a loaded machine (resolving alone took > 6 s there).
+    const { policies } = await load({ taskMs: 5000 });
     await h.lab.client.connect('veeam', { pid: 424243 });
     await h.lab.client.call(
       'veeam',

@@ -29,7 +29,7 @@ const steps: { name: string; scenario: Parameters<typeof scenario>[0]; reached: 
   {
     name: 'during the flush wait',
     scenario: { destageMs: () => 1500 },
-    reached: (lab) => invoked(lab, 'Get-VmFlushState'),
+    reached: (lab) => invoked(lab, 'Get-VmPolicyStats'),
   },
   {
     name: 'right after the job start',

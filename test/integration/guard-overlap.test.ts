@@ -156,10 +156,12 @@ describe('per-VM guard: overlapping runs share a VM', () => {
     // Loading a scenario disconnects the worker's PowerShell sessions: one ordinary run first, so
     // that the single-attempt run below is not failed by its own first reconnect.
     assert.equal((await (await h.start(taskQueue, fastRequest('Brittle'))).result()).phase, 'completed');
-    // Two transient failures of the flush read, which only the guard makes: with the run's single
-    // attempt the guard's step would fail and refuse the run; with the worker's ten it goes on.
+    // Two transient failures of the switch to write-through, which only the guard makes (writes are
+    // never read again inside an activity, unlike reads: each failure costs a whole attempt): with
+    // the run's single attempt the guard's step would fail and refuse the run; with the worker's ten
+    // it goes on.
     await h.lab.client.setFaults([
-      { endpoint: 'fvp', op: 'Get-VmFlushState', action: 'fail', category: 'transient', times: 2 },
+      { endpoint: 'fvp', op: 'Set-VmWriteThrough', action: 'fail', category: 'transient', times: 2 },
     ]);
     const run = await h.start(
       taskQueue,

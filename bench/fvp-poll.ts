@@ -19,13 +19,11 @@ import { parseArgs } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { z } from 'zod';
 import { createFlushReader } from '../activities/flush-reader';
-import type { OperationInvoker } from '../activities/invoker';
-import { PowerShellError } from '../activities/powershell/errors';
 import type { RawFvpVmMatches } from '../activities/powershell/operations';
 import { interpretFlushState, interpretFvpServer } from '../activities/vendor/interpret';
 import type { FlushState } from '../domain/policy';
 import { fvpServerLoad, resetFvpServerLoad } from '../lab/model/fvp-server';
-import { FakeClock, fakeLab, type FakeLab } from '../lab/testing';
+import { FakeClock, fakeLab, fvpInvoker } from '../lab/testing';
 
 const Args = z.object({
   vms: z.coerce.number().int().min(1).max(2000),
@@ -64,21 +62,6 @@ class WallClock extends FakeClock {
   override sleep = (ms: number): Promise<void> => sleep(ms);
 }
 
-function invoker(f: FakeLab): OperationInvoker {
-  return {
-    async invoke(op, opArgs) {
-      const envelope = await f.call('fvp', op, opArgs);
-      if (envelope.ok) return envelope.result as never;
-      throw new PowerShellError(envelope.error.message, {
-        op,
-        endpoint: 'fvp',
-        category: envelope.error.category,
-        errorType: envelope.error.type,
-      });
-    },
-  };
-}
-
 type Mode = 'per-vm' | 'coalesced';
 interface Round {
   calls: number;
@@ -104,7 +87,7 @@ async function main(): Promise<void> {
     },
     new WallClock(),
   );
-  const fvp = invoker(f);
+  const fvp = fvpInvoker(f);
   const facts = interpretFvpServer(((await fvp.invoke('Get-FvpServer', {})) as { servers: never[] }).servers);
   const reader = createFlushReader(fvp);
   const startTime = facts.statsStartTime;

@@ -16,6 +16,8 @@ import {
   type FvpServerFacts,
 } from '../activities/vendor/interpret';
 import type { RawFvpVmMatches, RawValue } from '../activities/powershell/operations';
+import type { OperationInvoker } from '../activities/invoker';
+import { PowerShellError } from '../activities/powershell/errors';
 
 export class FakeClock {
   constructor(public t: number = Date.UTC(2025, 0, 1)) {}
@@ -42,6 +44,22 @@ export interface FakeLab {
   policy(vm: string, pid?: number): Promise<VmPolicy | null>;
   /** A VM's flush state as the activities read it (with -StartTime where the FVP build needs it). */
   flush(vm: string, pid?: number): Promise<FlushState>;
+}
+
+/** What PowerShellPool.invoke does with the lab's FVP envelopes: the result, or a PowerShellError of its category. */
+export function fvpInvoker(f: Pick<FakeLab, 'call'>): OperationInvoker {
+  return {
+    async invoke(op, args) {
+      const envelope = await f.call('fvp', op, args);
+      if (envelope.ok) return envelope.result as never;
+      throw new PowerShellError(envelope.error.message, {
+        op,
+        endpoint: 'fvp',
+        category: envelope.error.category,
+        errorType: envelope.error.type,
+      });
+    },
+  };
 }
 
 let ids = 0;

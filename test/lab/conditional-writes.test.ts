@@ -12,12 +12,10 @@ import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFvpActivities } from '../../activities/fvp';
-import type { OperationInvoker } from '../../activities/invoker';
-import { PowerShellError } from '../../activities/powershell/errors';
 import { FVP } from '../../activities/vendor/facts';
 import type { RequestedPolicy } from '../../domain/policy';
 import { PROFILES, PROFILE_NAMES } from '../../lab/model/profile';
-import { fakeLab, type FakeLab } from '../../lab/testing';
+import { fakeLab, fvpInvoker, type FakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 
 const WB1: RequestedPolicy = { mode: 'WriteBack', peers: 1, externalPeers: null };
@@ -40,25 +38,9 @@ function scenario(profile: (typeof PROFILE_NAMES)[number]): ScenarioInput {
   };
 }
 
-/** What PowerShellPool.invoke does with an envelope: the result, or a PowerShellError of its category. */
-function invoker(f: FakeLab): OperationInvoker {
-  return {
-    async invoke(op, args) {
-      const envelope = await f.call('fvp', op, args);
-      if (envelope.ok) return envelope.result as never;
-      throw new PowerShellError(envelope.error.message, {
-        op,
-        endpoint: 'fvp',
-        category: envelope.error.category,
-        errorType: envelope.error.type,
-      });
-    },
-  };
-}
-
 async function setup(profile: (typeof PROFILE_NAMES)[number]) {
   const f = await fakeLab(scenario(profile));
-  const acts = createFvpActivities({ fvp: invoker(f) });
+  const acts = createFvpActivities({ fvp: fvpInvoker(f) });
   const mock = new MockActivityEnvironment();
   const run = <R>(fn: () => Promise<R>): Promise<R> => mock.run(fn) as Promise<R>;
   return { f, acts, run };

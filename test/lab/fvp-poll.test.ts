@@ -17,7 +17,7 @@ import type { RequestedPolicy } from '../../domain/policy';
 import { fvpServerLoad, resetFvpServerLoad } from '../../lab/model/fvp-server';
 import { PROFILES, PROFILE_NAMES } from '../../lab/model/profile';
 import { rawServer } from '../../lab/model/raw';
-import { FakeClock, fakeLab, type FakeLab } from '../../lab/testing';
+import { FakeClock, fakeLab, fvpInvoker } from '../../lab/testing';
 
 const WB1: RequestedPolicy = { mode: 'WriteBack', peers: 1, externalPeers: null };
 const WT: RequestedPolicy = { mode: 'WriteThrough', peers: 0, externalPeers: null };
@@ -27,21 +27,6 @@ const NAMES = Array.from({ length: 20 }, (_, i) => `vm-${String(i).padStart(2, '
 class WallClock extends FakeClock {
   override now = (): number => Date.now();
   override sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function invoker(f: FakeLab): OperationInvoker {
-  return {
-    async invoke(op, args) {
-      const envelope = await f.call('fvp', op, args);
-      if (envelope.ok) return envelope.result as never;
-      throw new PowerShellError(envelope.error.message, {
-        op,
-        endpoint: 'fvp',
-        category: envelope.error.category,
-        errorType: envelope.error.type,
-      });
-    },
-  };
 }
 
 async function lab(profile: (typeof PROFILE_NAMES)[number], cost = { callMs: 0, listingPerVmMs: 0 }) {
@@ -69,7 +54,7 @@ for (const profile of PROFILE_NAMES) {
   describe(`coalesced flush reads on ${profile}`, () => {
     test('20 concurrent flush reads share one listing per round and read what the per-VM read reads', async () => {
       const f = await lab(profile);
-      const acts = createFvpActivities({ fvp: invoker(f) });
+      const acts = createFvpActivities({ fvp: fvpInvoker(f) });
       resetFvpServerLoad(f.lab.state);
       const states = await Promise.all(
         NAMES.map((vm) =>

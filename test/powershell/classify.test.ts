@@ -13,9 +13,8 @@ import { isRetryableCategory, keepsSession, PowerShellError } from '../../activi
 import { Envelope, type RawError } from '../../activities/powershell/operations';
 import { toActivityFailure } from '../../activities/failures';
 import { createFvpActivities } from '../../activities/fvp';
-import type { OperationInvoker } from '../../activities/invoker';
 import { PROFILES } from '../../lab/model/profile';
-import { fakeLab, type FakeLab } from '../../lab/testing';
+import { fakeLab, fvpInvoker } from '../../lab/testing';
 
 const vendor = (type: string, message: string, errorId: string | null = null): RawError => ({
   code: null,
@@ -126,22 +125,6 @@ describe('classify.ts', () => {
   });
 });
 
-/** What PowerShellPool.invoke does with an envelope: the result, or a PowerShellError of its category. */
-function invoker(f: FakeLab): OperationInvoker {
-  return {
-    async invoke(op, args) {
-      const envelope = await f.call('fvp', op, args);
-      if (envelope.ok) return envelope.result as never;
-      throw new PowerShellError(envelope.error.message, {
-        op,
-        endpoint: 'fvp',
-        category: envelope.error.category,
-        errorType: envelope.error.type,
-      });
-    },
-  };
-}
-
 test('a restore refused for a reason no rule knows fails non-retryable, every attempt naming the error (finding 5)', async () => {
   // The licence lists fault domains, the cluster has none: FVP refuses the external peer with a text nobody classified.
   const f = await fakeLab({
@@ -151,7 +134,7 @@ test('a restore refused for a reason no rule knows fails non-retryable, every at
       vms: [{ name: 'sql-01', requested: { mode: 'WriteThrough', peers: 0, externalPeers: null } }],
     },
   });
-  const acts = createFvpActivities({ fvp: invoker(f) });
+  const acts = createFvpActivities({ fvp: fvpInvoker(f) });
   const env = new MockActivityEnvironment();
   for (let attempt = 1; attempt <= 2; attempt++) {
     await assert.rejects(

@@ -20,19 +20,11 @@
  *
  *   npm run bench:early-release -- [--runs 3] [--ms-per-gb 30]
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { startLab } from '../lab/launch';
 import type { ScenarioInput, VmTask } from '../lab/scenario';
 import { scenario, JOB } from '../test/helpers/scenarios';
-import { startDevServer } from '../test/helpers/temporal';
-import { startWorkerProcess } from '../test/helpers/worker-process';
-import { buildBundle } from '../worker/bundle';
-import { protectedBackup } from '../workflows';
-import type { RunReport } from '../workflows/status';
+import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
 
 const Args = z.object({
   runs: z.coerce.number().int().min(1).max(50),
@@ -43,7 +35,6 @@ const { values } = parseArgs({
 });
 const args = Args.parse({ runs: values.runs, msPerGb: values['ms-per-gb'] });
 
-type Lab = Awaited<ReturnType<typeof startLab>>;
 type Mode = 'per-vm' | 'session-end';
 
 const VM_COUNT = 20;
@@ -80,25 +71,14 @@ interface Backup {
   judged: number;
 }
 
-async function backup(
-  client: Awaited<ReturnType<typeof startDevServer>>['client'],
-  taskQueue: string,
-  lab: Lab,
-  mode: Mode,
-  id: string,
-): Promise<Backup> {
+async function backup(stack: BenchStack, mode: Mode, id: string): Promise<Backup> {
+  const { lab } = stack;
   const since = Date.now();
-  const report: RunReport = await client.workflow.execute(protectedBackup, {
-    taskQueue,
-    workflowId: id,
-    args: [
-      {
-        job: JOB,
-        flush: { deadline: '2 minutes', pollInterval: '250ms', concurrency: 8 },
-        veeam: { pollInterval: '250ms', release: mode },
-        timeouts: { heartbeat: '10 seconds', step: '1 minute', retryInitialInterval: '200ms' },
-      },
-    ],
+  const report = await runBackup(stack, id, {
+    job: JOB,
+    flush: { deadline: '2 minutes', pollInterval: '250ms', concurrency: 8 },
+    veeam: { pollInterval: '250ms', release: mode },
+    timeouts: { heartbeat: '10 seconds', step: '1 minute', retryInitialInterval: '200ms' },
   });
   if (report.phase !== 'completed') throw new Error(`run ${id} ended ${report.phase}: ${report.error ?? ''}`);
   const state = await lab.client.state();
@@ -121,26 +101,16 @@ async function backup(
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'fvpb-bench-'));
-  const [env, lab, bundle] = await Promise.all([startDevServer(), startLab(), buildBundle(join(dir, 'bundle.js'))]);
-  const taskQueue = `bench-early-${process.pid}`;
-  const worker = await startWorkerProcess({
-    temporalAddress: env.address,
-    taskQueue,
-    labUrl: lab.url,
-    workflowBundle: bundle,
-    env: { FVPB_FVP_POOL_SIZE: '4' },
-  });
-  try {
-    await lab.client.loadScenario(benchScenario());
+  await withBenchStack({ name: 'early', workerEnv: { FVPB_FVP_POOL_SIZE: '4' } }, async (stack) => {
+    await stack.lab.client.loadScenario(benchScenario());
     const results: Record<Mode, Backup[]> = { 'per-vm': [], 'session-end': [] };
     // Warm up (process starts, bundle load, PowerShell sessions) before measuring.
-    await backup(env.client, taskQueue, lab, 'per-vm', `bench-early-warmup-${Date.now()}`);
+    await backup(stack, 'per-vm', `bench-early-warmup-${Date.now()}`);
     for (let run = 0; run < args.runs; run++) {
       // Alternate which mode goes first, so that drift in the machine's load hits both alike.
       const order: Mode[] = run % 2 === 0 ? ['per-vm', 'session-end'] : ['session-end', 'per-vm'];
       for (const mode of order) {
-        const result = await backup(env.client, taskQueue, lab, mode, `bench-early-${mode}-${run}-${Date.now()}`);
+        const result = await backup(stack, mode, `bench-early-${mode}-${run}-${Date.now()}`);
         results[mode].push(result);
         console.log(
           `run ${run + 1} ${mode}: ${fmt(minutes(result.writeThroughMs))} VM-min in write-through, session ${(result.sessionMs / 1000).toFixed(1)} s, ${result.consistent}/${result.judged} consistent`,
@@ -167,13 +137,7 @@ async function main(): Promise<void> {
     console.log(
       `RESULT consistent verdicts: per-vm ${share('per-vm').toFixed(1)}%, session-end ${share('session-end').toFixed(1)}% (goal 100% on both sides)`,
     );
-  } finally {
-    await worker.kill('SIGKILL');
-    await Promise.allSettled([env.teardown(), lab.stop()]);
-  }
+  });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -16,19 +16,11 @@
  *
  *   npx tsx bench/guard.ts [--runs 15] [--vms 3] [--eager on|off]
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { startLab } from '../lab/launch';
 import { scenario, JOB } from '../test/helpers/scenarios';
-import { startDevServer } from '../test/helpers/temporal';
-import { startWorkerProcess } from '../test/helpers/worker-process';
-import { buildBundle } from '../worker/bundle';
-import { protectedBackup } from '../workflows';
 import { GUARD_MEMO_KEY } from '../workflows/protected-backup';
-import type { RunReport } from '../workflows/status';
+import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
 
 const Args = z.object({
   runs: z.coerce.number().int().min(1).max(200),
@@ -63,39 +55,36 @@ interface Sample {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'fvpb-bench-guard-'));
-  const [env, lab, bundle] = await Promise.all([
-    startDevServer({ extraArgs: args.eager === 'on' ? EAGER_ACTIVITIES_ARGS : [] }),
-    startLab(),
-    buildBundle(join(dir, 'bundle.js')),
-  ]);
-  const taskQueue = `bench-guard-${process.pid}`;
-  const worker = await startWorkerProcess({
-    temporalAddress: env.address,
-    taskQueue,
-    labUrl: lab.url,
-    workflowBundle: bundle,
-    env: { FVPB_FVP_POOL_SIZE: '4', LOG_LEVEL: 'info' },
-  });
+  await withBenchStack(
+    {
+      name: 'guard',
+      workerEnv: { FVPB_FVP_POOL_SIZE: '4', LOG_LEVEL: 'info' },
+      devServerArgs: args.eager === 'on' ? EAGER_ACTIVITIES_ARGS : [],
+    },
+    compare,
+  );
+}
+
+/** The two paths, alternating on the same lab, and the figures. */
+async function compare(stack: BenchStack): Promise<void> {
+  const { lab } = stack;
   const input = scenario({ vmCount: args.vms, destageMs: () => 200, taskMs: 200 });
   let sequence = 0;
 
   async function run(path: Path): Promise<Sample> {
     await lab.client.loadScenario(input);
     const started = Date.now();
-    const report: RunReport = await env.client.workflow.execute(protectedBackup, {
-      taskQueue,
-      workflowId: `bench-guard-${path}-${process.pid}-${++sequence}`,
-      args: [
-        {
-          job: JOB,
-          flush: { deadline: '1 minute', pollInterval: '100ms', concurrency: 8 },
-          veeam: { pollInterval: '100ms' },
-          timeouts: { heartbeat: '10 seconds', step: '1 minute', retryInitialInterval: '200ms' },
-        },
-      ],
-      memo: path === 'local' ? { [GUARD_MEMO_KEY]: 'run-local' } : undefined,
-    });
+    const report = await runBackup(
+      stack,
+      `bench-guard-${path}-${process.pid}-${++sequence}`,
+      {
+        job: JOB,
+        flush: { deadline: '1 minute', pollInterval: '100ms', concurrency: 8 },
+        veeam: { pollInterval: '100ms' },
+        timeouts: { heartbeat: '10 seconds', step: '1 minute', retryInitialInterval: '200ms' },
+      },
+      path === 'local' ? { [GUARD_MEMO_KEY]: 'run-local' } : undefined,
+    );
     const totalMs = Date.now() - started;
     if (report.phase !== 'completed') throw new Error(`${path} run ended ${report.phase}: ${report.error}`);
     const t = (phase: string) => Date.parse(report.timings[phase] ?? '');
@@ -106,41 +95,33 @@ async function main(): Promise<void> {
     };
   }
 
-  try {
-    // Warm both paths up (PowerShell processes, workflow caches) before measuring.
-    for (let i = 0; i < 2; i++) {
-      await run('guard');
-      await run('local');
-    }
-    const samples: Record<Path, Sample[]> = { guard: [], local: [] };
-    for (let i = 0; i < args.runs; i++) {
-      // Alternate the order so that neither path always runs on a warmer system.
-      const order: Path[] = i % 2 === 0 ? ['guard', 'local'] : ['local', 'guard'];
-      for (const path of order) samples[path].push(await run(path));
-    }
-    const m = (path: Path, key: keyof Sample) => median(samples[path].map((x) => x[key]));
-    const line = (key: keyof Sample, label: string) =>
-      `${label}: per-VM guard ${ms(m('guard', key))}, run-local ${ms(m('local', key))}, ` +
-      `difference ${m('guard', key) - m('local', key) >= 0 ? '+' : ''}${ms(m('guard', key) - m('local', key))}`;
-
-    console.log(
-      `\nper-VM guard vs run-local guard: ${args.runs} runs each, ${args.vms} VM(s), eager activities ${args.eager}, medians`,
-    );
-    console.log(`  ${line('protectMs', 'protect (switch → flush verified)')}`);
-    console.log(`  ${line('releaseMs', 'release (restore → run end)')}`);
-    const diff = m('guard', 'totalMs') - m('local', 'totalMs');
-    console.log(
-      `RESULT latency the guard adds to a run (median): ${diff >= 0 ? '+' : ''}${ms(diff)} (goal ≤ +300 ms); ` +
-        `run ${ms(m('guard', 'totalMs'))} with the guard vs ${ms(m('local', 'totalMs'))} without; ` +
-        `ratio ${(m('guard', 'totalMs') / m('local', 'totalMs')).toFixed(2)}x`,
-    );
-  } finally {
-    await worker.kill('SIGKILL');
-    await Promise.allSettled([env.teardown(), lab.stop()]);
+  // Warm both paths up (PowerShell processes, workflow caches) before measuring.
+  for (let i = 0; i < 2; i++) {
+    await run('guard');
+    await run('local');
   }
+  const samples: Record<Path, Sample[]> = { guard: [], local: [] };
+  for (let i = 0; i < args.runs; i++) {
+    // Alternate the order so that neither path always runs on a warmer system.
+    const order: Path[] = i % 2 === 0 ? ['guard', 'local'] : ['local', 'guard'];
+    for (const path of order) samples[path].push(await run(path));
+  }
+  const m = (path: Path, key: keyof Sample) => median(samples[path].map((x) => x[key]));
+  const line = (key: keyof Sample, label: string) =>
+    `${label}: per-VM guard ${ms(m('guard', key))}, run-local ${ms(m('local', key))}, ` +
+    `difference ${m('guard', key) - m('local', key) >= 0 ? '+' : ''}${ms(m('guard', key) - m('local', key))}`;
+
+  console.log(
+    `\nper-VM guard vs run-local guard: ${args.runs} runs each, ${args.vms} VM(s), eager activities ${args.eager}, medians`,
+  );
+  console.log(`  ${line('protectMs', 'protect (switch → flush verified)')}`);
+  console.log(`  ${line('releaseMs', 'release (restore → run end)')}`);
+  const diff = m('guard', 'totalMs') - m('local', 'totalMs');
+  console.log(
+    `RESULT latency the guard adds to a run (median): ${diff >= 0 ? '+' : ''}${ms(diff)} (goal ≤ +300 ms); ` +
+      `run ${ms(m('guard', 'totalMs'))} with the guard vs ${ms(m('local', 'totalMs'))} without; ` +
+      `ratio ${(m('guard', 'totalMs') / m('local', 'totalMs')).toFixed(2)}x`,
+  );
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

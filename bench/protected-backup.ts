@@ -14,22 +14,14 @@
  *
  *   npm run bench:backup -- [--vms 20] [--runs 5]
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createPowerShellClients, type PowerShellClients } from '../activities/powershell';
 import { fakeEndpointConfig } from '../lab/fake-powershell/endpoint';
-import { startLab } from '../lab/launch';
 import type { ScenarioInput } from '../lab/scenario';
 import { scenario, JOB } from '../test/helpers/scenarios';
-import { startDevServer } from '../test/helpers/temporal';
-import { startWorkerProcess } from '../test/helpers/worker-process';
-import { buildBundle } from '../worker/bundle';
-import { protectedBackup } from '../workflows';
-import type { RunReport } from '../workflows/status';
-import { interpretSession } from '../activities/vendor/interpret-veeam';
+import { interpretSession, sessionAfterStart } from '../activities/vendor/interpret-veeam';
+import { runBackup, runBench, withBenchStack, type BenchLab, type BenchStack } from './harness';
 
 const Args = z.object({
   vms: z.coerce.number().int().min(2).max(100),
@@ -40,7 +32,7 @@ const { values } = parseArgs({
 });
 const args = Args.parse(values);
 
-type Lab = Awaited<ReturnType<typeof startLab>>;
+type Lab = BenchLab;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -112,11 +104,10 @@ async function seedProcedure(ps: PowerShellClients, lab: Lab, job: BenchJob): Pr
   const started = Date.now();
   for (const vm of job.vms) await ps.fvp.invoke('Set-VmWriteThrough', { vm, waitTimeSeconds: 60 });
   const flushPhaseMs = Date.now() - started;
-  // The seed script reads the raw session as the module returns it (activities/vendor/interpret-veeam.ts).
-  let session = interpretSession(
-    await ps.veeam.invoke('Start-BackupJob', { job: job.name, fullBackup: false, retryBackup: false }),
-    job.name,
-  );
+  // The seed script starts the job and reads its new session as the worker does (activities/vendor/interpret-veeam.ts).
+  const start = await ps.veeam.invoke('Start-BackupJob', { job: job.name, fullBackup: false, retryBackup: false });
+  const { sessions } = await ps.veeam.invoke('Find-BackupSession', { job: job.name });
+  let session = sessionAfterStart(sessions, start, job.name)!;
   while (session.state !== 'Stopped') {
     await new Promise((r) => setTimeout(r, 100));
     const { matches } = await ps.veeam.invoke('Get-BackupSession', { sessionId: session.id });
@@ -129,25 +120,14 @@ async function seedProcedure(ps: PowerShellClients, lab: Lab, job: BenchJob): Pr
   return { totalMs, flushPhaseMs, ...(await labFacts(lab, job.name, started, session.id, job.destages)) };
 }
 
-async function ours(
-  client: Awaited<ReturnType<typeof startDevServer>>['client'],
-  taskQueue: string,
-  lab: Lab,
-  job: BenchJob,
-  id: string,
-): Promise<RunFacts> {
+async function ours(stack: BenchStack, job: BenchJob, id: string): Promise<RunFacts> {
+  const { lab } = stack;
   const started = Date.now();
-  const report: RunReport = await client.workflow.execute(protectedBackup, {
-    taskQueue,
-    workflowId: id,
-    args: [
-      {
-        job: job.name,
-        flush: { deadline: '2 minutes', pollInterval: '250ms', concurrency: 8 },
-        veeam: { pollInterval: '100ms' },
-        timeouts: { heartbeat: '10 seconds', step: '1 minute', retryInitialInterval: '200ms' },
-      },
-    ],
+  const report = await runBackup(stack, id, {
+    job: job.name,
+    flush: { deadline: '2 minutes', pollInterval: '250ms', concurrency: 8 },
+    veeam: { pollInterval: '100ms' },
+    timeouts: { heartbeat: '10 seconds', step: '1 minute', retryInitialInterval: '200ms' },
   });
   const totalMs = Date.now() - started;
   const t = (phase: string) => Date.parse(report.timings[phase] ?? '');
@@ -182,76 +162,70 @@ function benchScenario(vmCount: number): { input: ScenarioInput; big: BenchJob; 
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'fvpb-bench-'));
-  const [env, lab, bundle] = await Promise.all([startDevServer(), startLab(), buildBundle(join(dir, 'bundle.js'))]);
-  const taskQueue = `bench-${process.pid}`;
-  const worker = await startWorkerProcess({
-    temporalAddress: env.address,
-    taskQueue,
-    labUrl: lab.url,
-    workflowBundle: bundle,
-    env: { FVPB_FVP_POOL_SIZE: '4' },
-  });
-  const ps = createPowerShellClients({
-    fvp: fakeEndpointConfig('fvp', lab.url, { poolSize: 1 }),
-    veeam: fakeEndpointConfig('veeam', lab.url, { poolSize: 1 }),
-  });
-  try {
-    const { input, big, small } = benchScenario(args.vms);
-    await lab.client.loadScenario(input);
-    const results = {
-      ours: { big: [] as RunFacts[], small: [] as RunFacts[] },
-      seed: { big: [] as RunFacts[], small: [] as RunFacts[] },
-    };
-
-    // Warm both paths up (process starts, bundle load) before measuring.
-    await ours(env.client, taskQueue, lab, small, `bench-warmup-${Date.now()}`);
-    await seedProcedure(ps, lab, small);
-
-    for (let run = 0; run < args.runs; run++) {
-      for (const [name, job] of [
-        ['big', big],
-        ['small', small],
-      ] as const) {
-        results.seed[name].push(await seedProcedure(ps, lab, job));
-        results.ours[name].push(await ours(env.client, taskQueue, lab, job, `bench-${name}-${run}-${Date.now()}`));
-      }
+  await withBenchStack({ name: 'backup', workerEnv: { FVPB_FVP_POOL_SIZE: '4' } }, async (stack) => {
+    const { lab } = stack;
+    const ps = createPowerShellClients({
+      fvp: fakeEndpointConfig('fvp', lab.url, { poolSize: 1 }),
+      veeam: fakeEndpointConfig('veeam', lab.url, { poolSize: 1 }),
+    });
+    try {
+      await compare(stack, ps);
+    } finally {
+      await ps.close();
     }
-
-    const flush = (xs: RunFacts[]) => median(xs.map((r) => r.flushPhaseMs));
-    const beyondDestage = (xs: RunFacts[]) => median(xs.map((r) => r.flushPhaseMs - r.slowestDestageMs));
-    const overhead = (xs: RunFacts[]) => median(xs.map((r) => r.totalMs - r.jobMs - r.slowestDestageMs));
-    const windows = (xs: RunFacts[]) => xs.flatMap((r) => r.windowsMs);
-    const share = (xs: RunFacts[]) => {
-      const judged = xs.reduce((a, r) => a + r.judged, 0);
-      return judged ? xs.reduce((a, r) => a + r.consistent, 0) / judged : 0;
-    };
-    const all = (k: 'ours' | 'seed') => [...results[k].big, ...results[k].small];
-    const slowest = max(big.destages);
-
-    console.log(
-      `\nprotected backup vs seed procedure: ${args.runs} runs each of a ${args.vms}-VM job (destage 0.3–3 s) and a 3-VM job`,
-    );
-    console.log(
-      `RESULT flush phase (${args.vms} VMs, slowest destage ${s(slowest)}): ours ${s(flush(results.ours.big))} = slowest destage + ${s(beyondDestage(results.ours.big))} (goal ≤ +1.50 s); seed ${s(flush(results.seed.big))} (unverified); ours/seed ${ratio(flush(results.ours.big), flush(results.seed.big))}`,
-    );
-    console.log(
-      `RESULT orchestration overhead per run beyond the lab's flush and job time (3 VMs, median): ours ${s(overhead(results.ours.small))} (goal ≤ 1.00 s); seed ${s(overhead(results.seed.small))} (it does not wait for the flush, so its figure can go below zero); run time ours/seed ${ratio(median(results.ours.small.map((r) => r.totalMs)), median(results.seed.small.map((r) => r.totalMs)))}`,
-    );
-    console.log(
-      `RESULT write-through window per VM (median / max): ours ${s(median(windows(all('ours'))))} / ${s(max(windows(all('ours'))))}; seed ${s(median(windows(all('seed'))))} / ${s(max(windows(all('seed'))))}; ours/seed (median) ${ratio(median(windows(all('ours'))), median(windows(all('seed'))))}`,
-    );
-    console.log(
-      `RESULT consistent backups: ours ${(100 * share(all('ours'))).toFixed(1)}% (goal 100%); seed ${(100 * share(all('seed'))).toFixed(1)}%`,
-    );
-  } finally {
-    await ps.close();
-    await worker.kill('SIGKILL');
-    await Promise.allSettled([env.teardown(), lab.stop()]);
-  }
+  });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+/** The seed procedure and ours, alternating on the same lab, and the figures. */
+async function compare(stack: BenchStack, ps: PowerShellClients): Promise<void> {
+  const { lab } = stack;
+  const { input, big, small } = benchScenario(args.vms);
+  await lab.client.loadScenario(input);
+  const results = {
+    ours: { big: [] as RunFacts[], small: [] as RunFacts[] },
+    seed: { big: [] as RunFacts[], small: [] as RunFacts[] },
+  };
+
+  // Warm both paths up (process starts, bundle load) before measuring.
+  await ours(stack, small, `bench-warmup-${Date.now()}`);
+  await seedProcedure(ps, lab, small);
+
+  for (let run = 0; run < args.runs; run++) {
+    for (const [name, job] of [
+      ['big', big],
+      ['small', small],
+    ] as const) {
+      results.seed[name].push(await seedProcedure(ps, lab, job));
+      results.ours[name].push(await ours(stack, job, `bench-${name}-${run}-${Date.now()}`));
+    }
+  }
+
+  const flush = (xs: RunFacts[]) => median(xs.map((r) => r.flushPhaseMs));
+  const beyondDestage = (xs: RunFacts[]) => median(xs.map((r) => r.flushPhaseMs - r.slowestDestageMs));
+  const overhead = (xs: RunFacts[]) => median(xs.map((r) => r.totalMs - r.jobMs - r.slowestDestageMs));
+  const windows = (xs: RunFacts[]) => xs.flatMap((r) => r.windowsMs);
+  const share = (xs: RunFacts[]) => {
+    const judged = xs.reduce((a, r) => a + r.judged, 0);
+    return judged ? xs.reduce((a, r) => a + r.consistent, 0) / judged : 0;
+  };
+  const all = (k: 'ours' | 'seed') => [...results[k].big, ...results[k].small];
+  const slowest = max(big.destages);
+
+  console.log(
+    `\nprotected backup vs seed procedure: ${args.runs} runs each of a ${args.vms}-VM job (destage 0.3–3 s) and a 3-VM job`,
+  );
+  console.log(
+    `RESULT flush phase (${args.vms} VMs, slowest destage ${s(slowest)}): ours ${s(flush(results.ours.big))} = slowest destage + ${s(beyondDestage(results.ours.big))} (goal ≤ +1.50 s); seed ${s(flush(results.seed.big))} (unverified); ours/seed ${ratio(flush(results.ours.big), flush(results.seed.big))}`,
+  );
+  console.log(
+    `RESULT orchestration overhead per run beyond the lab's flush and job time (3 VMs, median): ours ${s(overhead(results.ours.small))} (goal ≤ 1.00 s); seed ${s(overhead(results.seed.small))} (it does not wait for the flush, so its figure can go below zero); run time ours/seed ${ratio(median(results.ours.small.map((r) => r.totalMs)), median(results.seed.small.map((r) => r.totalMs)))}`,
+  );
+  console.log(
+    `RESULT write-through window per VM (median / max): ours ${s(median(windows(all('ours'))))} / ${s(max(windows(all('ours'))))}; seed ${s(median(windows(all('seed'))))} / ${s(max(windows(all('seed'))))}; ours/seed (median) ${ratio(median(windows(all('ours'))), median(windows(all('seed'))))}`,
+  );
+  console.log(
+    `RESULT consistent backups: ours ${(100 * share(all('ours'))).toFixed(1)}% (goal 100%); seed ${(100 * share(all('seed'))).toFixed(1)}%`,
+  );
+}
+
+runBench(main);

@@ -12,19 +12,12 @@
  *
  *   node --import tsx bench/scale-profile.ts [--vms 200]   (FVPB_* of this environment reach the worker)
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startLab } from '../lab/launch';
 import type { ScenarioJob } from '../lab/scenario';
 import { scenario } from '../test/helpers/scenarios';
-import { startDevServer } from '../test/helpers/temporal';
-import { startWorkerProcess } from '../test/helpers/worker-process';
-import { buildBundle } from '../worker/bundle';
-import { protectedBackup } from '../workflows';
 import type { ProtectedBackupRequest } from '../workflows/input';
-import type { RunReport } from '../workflows/status';
+import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
 
 const { values } = parseArgs({ options: { vms: { type: 'string', default: '200' } } });
 const VMS = Number(values.vms);
@@ -200,239 +193,224 @@ const ms = (t: unknown): number => {
 };
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'fvpb-bench-scale-profile-'));
-  const [env, lab, bundle] = await Promise.all([startDevServer(), startLab(), buildBundle(join(dir, 'bundle.js'))]);
-  const taskQueue = `bench-scale-profile-${process.pid}`;
-  const worker = await startWorkerProcess({
-    temporalAddress: env.address,
-    taskQueue,
-    labUrl: lab.url,
-    workflowBundle: bundle,
-    env: {
-      FVPB_GUARD_FLUSH_POLL_INTERVAL: '250ms',
-      FVPB_GUARD_JOB_POLL_INTERVAL: '250ms',
-      FVPB_METRICS_ADDRESS: `127.0.0.1:${METRICS_PORT}`,
-      ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('FVPB_'))),
-    },
-  });
+  const workerEnv = {
+    FVPB_GUARD_FLUSH_POLL_INTERVAL: '250ms',
+    FVPB_GUARD_JOB_POLL_INTERVAL: '250ms',
+    FVPB_METRICS_ADDRESS: `127.0.0.1:${METRICS_PORT}`,
+    ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('FVPB_'))),
+  };
+  await withBenchStack({ name: 'scale-profile', workerEnv }, profile);
+}
+
+/** The solo and the big run, and everything measured around the big one. */
+async function profile(stack: BenchStack): Promise<void> {
+  const { env, lab, worker } = stack;
   console.log(
     worker
       .logs()
       .split('\n')
       .find((l) => l.includes('worker started')),
   );
-  try {
-    const base = scenario({ vmCount: VMS, destageMs: mixedDestage, taskMs: 100 });
-    const vms = (base.fvp?.vms ?? []).map((vm, i) => ({ ...vm, name: `vm-${String(i + 1).padStart(3, '0')}` }));
-    const template = base.veeam?.jobs?.[0] as ScenarioJob;
-    const slowest = vms.reduce((a, b) => ((b.destageMs ?? 0) > (a.destageMs ?? 0) ? b : a));
-    const jobs: ScenarioJob[] = [
-      { ...template, id: undefined, name: 'Big-Job', vms: vms.map((v) => v.name), taskMs: 100, taskSlots: 64 },
-      { ...template, id: undefined, name: 'Solo-slowest', vms: [slowest.name], taskMs: 1000, startDelayMs: 200 },
-    ];
-    await lab.client.loadScenario({ ...base, fvp: { ...base.fvp, vms }, veeam: { ...base.veeam, jobs } });
-    await new Promise((r) => setTimeout(r, 2000));
+  const base = scenario({ vmCount: VMS, destageMs: mixedDestage, taskMs: 100 });
+  const vms = (base.fvp?.vms ?? []).map((vm, i) => ({ ...vm, name: `vm-${String(i + 1).padStart(3, '0')}` }));
+  const template = base.veeam?.jobs?.[0] as ScenarioJob;
+  const slowest = vms.reduce((a, b) => ((b.destageMs ?? 0) > (a.destageMs ?? 0) ? b : a));
+  const jobs: ScenarioJob[] = [
+    { ...template, id: undefined, name: 'Big-Job', vms: vms.map((v) => v.name), taskMs: 100, taskSlots: 64 },
+    { ...template, id: undefined, name: 'Solo-slowest', vms: [slowest.name], taskMs: 1000, startDelayMs: 200 },
+  ];
+  await lab.client.loadScenario({ ...base, fvp: { ...base.fvp, vms }, veeam: { ...base.veeam, jobs } });
+  await new Promise((r) => setTimeout(r, 2000));
 
-    const run = async (job: string) => {
-      const id = `profile-${job}-${process.pid}`;
-      const t0 = Date.now();
-      const report: RunReport = await env.client.workflow.execute(protectedBackup, {
-        taskQueue,
-        workflowId: id,
-        args: [request(job)],
-      });
-      const t = (phase: string) => Date.parse(report.timings[phase] ?? '');
-      return {
-        id,
-        t0,
-        t1: Date.now(),
-        flushStart: t('switching-to-write-through'),
-        flushEnd: t('backing-up'),
-        report,
-      };
+  const run = async (job: string) => {
+    const id = `profile-${job}-${process.pid}`;
+    const t0 = Date.now();
+    const report = await runBackup(stack, id, request(job));
+    const t = (phase: string) => Date.parse(report.timings[phase] ?? '');
+    return {
+      id,
+      t0,
+      t1: Date.now(),
+      flushStart: t('switching-to-write-through'),
+      flushEnd: t('backing-up'),
+      report,
     };
-    const solo = await run('Solo-slowest');
-    console.log(
-      `solo: flush phase ${solo.flushEnd - solo.flushStart} ms (destage ${slowest.destageMs} ms), run ${solo.t1 - solo.t0} ms`,
-    );
+  };
+  const solo = await run('Solo-slowest');
+  console.log(
+    `solo: flush phase ${solo.flushEnd - solo.flushStart} ms (destage ${slowest.destageMs} ms), run ${solo.t1 - solo.t0} ms`,
+  );
 
-    // the lab's answer time, probed once a second with a Get-FvpVms of a pretend host
-    const probe: number[] = [];
-    await lab.client.connect('fvp', { pid: 999_999 }).catch(() => undefined);
-    let probing = true;
-    const prober = (async () => {
-      while (probing) {
-        const s = performance.now();
-        try {
-          await lab.client.call('fvp', 'Get-FvpVms', {} as never, { pid: 999_999 });
-          probe.push(performance.now() - s);
-        } catch {
-          // not counted
-        }
-        await new Promise((r) => setTimeout(r, 1000));
+  // the lab's answer time, probed once a second with a Get-FvpVms of a pretend host
+  const probe: number[] = [];
+  await lab.client.connect('fvp', { pid: 999_999 }).catch(() => undefined);
+  let probing = true;
+  const prober = (async () => {
+    while (probing) {
+      const s = performance.now();
+      try {
+        await lab.client.call('fvp', 'Get-FvpVms', {} as never, { pid: 999_999 });
+        probe.push(performance.now() - s);
+      } catch {
+        // not counted
       }
-    })();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
 
-    const before = (await lab.client.state()).counts.invocationsByOp;
-    const m0 = await scrape();
-    const wpid = worker.process.pid as number;
-    const th0 = threads(wpid);
-    const cpu = new CpuWindow();
-    cpu.start();
-    const big = await run('Big-Job');
-    const used = cpu.stop();
-    const th1 = threads(wpid);
-    probing = false;
-    await prober;
-    const after = (await lab.client.state()).counts.invocationsByOp;
-    const m1 = await scrape();
-    console.log('\nworker metrics (after the big run; delta over it):');
-    for (const [k, v] of m1) {
-      if (!INTERESTING.test(k) || /_bucket/.test(k)) continue;
-      const d = v - (m0.get(k) ?? 0);
-      console.log(`  ${k} = ${v} (delta ${Number(d.toFixed(3))})`);
-    }
-
-    console.log(
-      `\nbig: flush phase ${big.flushEnd - big.flushStart} ms (slowest destage ${slowest.destageMs} ms), run ${big.t1 - big.t0} ms; phases ${JSON.stringify(big.report.timings)}`,
-    );
-    console.log(
-      `\nCPU over the whole big run (${used.wallS.toFixed(1)} s wall, 2 cores = ${(2 * used.wallS).toFixed(1)} core-s):`,
-    );
-    for (const [k, v] of [...used.byKind].sort((a, b) => b[1].cpuS - a[1].cpuS))
-      console.log(
-        `  ${k.padEnd(24)} ${v.cpuS.toFixed(1)} core-s, ${v.waitS.toFixed(1)} s runnable but waiting for a CPU (${v.procs} processes)`,
-      );
-    console.log(`  machine busy (all processes, incl. others) ${used.machineBusyS.toFixed(1)} core-s`);
-    console.log(`worker threads by name (CPU s | run-queue wait s over the big run):`);
-    for (const [comm, t] of [...th1].sort((a, b) => b[1].cpuNs - a[1].cpuNs)) {
-      const t0 = th0.get(comm) ?? { cpuNs: 0, waitNs: 0 };
-      console.log(
-        `  ${comm.padEnd(20)} x${t.n}  cpu ${((t.cpuNs - t0.cpuNs) / 1e9).toFixed(1)} s, waiting ${((t.waitNs - t0.waitNs) / 1e9).toFixed(1)} s`,
-      );
-    }
-    console.log(`\nlab invocations during the big run:`);
-    for (const [op, n] of Object.entries(after)) {
-      const d = n - (before[op] ?? 0);
-      if (d) console.log(`  ${op.padEnd(28)} ${d}`);
-    }
-    console.log(`\nlab answer time, Get-FvpVms probe every 1 s during the big run: ${fmt(probe)}`);
-
-    // histories: the run and every guard that ran during it
-    const ids: string[] = [big.id];
-    for await (const w of env.client.workflow.list()) {
-      if (w.workflowId !== big.id && w.startTime.getTime() <= big.t1 && (w.closeTime?.getTime() ?? Infinity) >= big.t0)
-        if (!w.workflowId.startsWith('profile-')) ids.push(w.workflowId);
-    }
-    const acts = new Map<string, { s2s: number[]; s2c: number[]; inFlush: number }>();
-    const wft = { s2s: [] as number[], s2c: [] as number[] };
-    const wftRun = { s2s: [] as number[], s2c: [] as number[] };
-    let events = 0;
-    const eventTypes = new Map<string, number>();
-    const buckets = new Map<number, { wft: number; act: number }>();
-    const bucket = (t: number) => {
-      const b = Math.floor((t - big.flushStart) / 2000) * 2;
-      const e = buckets.get(b) ?? { wft: 0, act: 0 };
-      buckets.set(b, e);
-      return e;
-    };
-    let slowestGuard = { id: '', last: 0, lines: [] as string[] };
-    const startedAtByWf: number[] = [];
-    const inFlush = (t: number) => t >= big.flushStart && t <= big.flushEnd;
-    for (const id of ids) {
-      const h = await env.client.workflow.getHandle(id).fetchHistory();
-      const evs = h.events ?? [];
-      events += evs.length;
-      const lines: string[] = [];
-      let last = 0;
-      for (const e of evs) {
-        const t = ms(e.eventTime);
-        const type =
-          Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ?? '?';
-        if (id !== big.id && inFlush(t)) {
-          eventTypes.set(type, (eventTypes.get(type) ?? 0) + 1);
-          last = Math.max(last, t);
-        }
-        if (id !== big.id && t <= big.flushEnd + 1000)
-          lines.push(`    +${(t - big.flushStart).toFixed(0).padStart(6)} ms ${type.replace('EventAttributes', '')}`);
-        if (type === 'workflowTaskCompletedEventAttributes' && id !== big.id) bucket(t).wft++;
-        if (type === 'activityTaskCompletedEventAttributes' && id !== big.id) bucket(t).act++;
-      }
-      if (id !== big.id && last > slowestGuard.last) slowestGuard = { id, last, lines };
-      const byId = new Map<number, { type: string; time: number; attrs: unknown }>();
-      for (const e of evs) {
-        const id2 = Number(e.eventId);
-        const time = ms(e.eventTime);
-        if (e.activityTaskScheduledEventAttributes) {
-          byId.set(id2, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', time, attrs: null });
-        } else if (e.activityTaskStartedEventAttributes) {
-          const sch = byId.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId));
-          if (sch) byId.set(id2, { type: 'started', time, attrs: sch });
-        } else if (
-          e.activityTaskCompletedEventAttributes ||
-          e.activityTaskFailedEventAttributes ||
-          e.activityTaskTimedOutEventAttributes
-        ) {
-          const a =
-            e.activityTaskCompletedEventAttributes ??
-            e.activityTaskFailedEventAttributes ??
-            e.activityTaskTimedOutEventAttributes;
-          const sch = byId.get(Number(a!.scheduledEventId));
-          const st = byId.get(Number(a!.startedEventId));
-          if (sch && st && inFlush(sch.time)) {
-            const name = sch.type + (e.activityTaskCompletedEventAttributes ? '' : ' (failed/timed out)');
-            const entry = acts.get(name) ?? { s2s: [], s2c: [], inFlush: 0 };
-            entry.s2s.push(st.time - sch.time);
-            entry.s2c.push(time - st.time);
-            acts.set(name, entry);
-          }
-        } else if (e.workflowTaskScheduledEventAttributes) {
-          byId.set(id2, { type: 'wft', time, attrs: null });
-        } else if (e.workflowTaskStartedEventAttributes) {
-          const sch = byId.get(Number(e.workflowTaskStartedEventAttributes.scheduledEventId));
-          if (sch) byId.set(id2, { type: 'wft-started', time, attrs: sch });
-        } else if (e.workflowTaskCompletedEventAttributes) {
-          const st = byId.get(Number(e.workflowTaskCompletedEventAttributes.startedEventId));
-          const sch = st?.attrs as { time: number } | undefined;
-          if (st && sch && inFlush(sch.time)) {
-            const target = id === big.id ? wftRun : wft;
-            target.s2s.push(st.time - sch.time);
-            target.s2c.push(time - st.time);
-          }
-        } else if (e.workflowExecutionStartedEventAttributes && id !== big.id) {
-          startedAtByWf.push(time - big.flushStart);
-        }
-      }
-    }
-    console.log(`\nhistories: ${ids.length} workflows (the run + ${ids.length - 1} guards), ${events} events`);
-    console.log(`guards started (ms after the flush phase began): ${fmt(startedAtByWf)}`);
-    console.log(
-      `guard events during the flush phase by type: ${JSON.stringify(Object.fromEntries([...eventTypes].sort((a, b) => b[1] - a[1])))}`,
-    );
-    console.log(`guard workflow tasks | activities completed per 2 s since the flush phase began:`);
-    console.log(
-      '  ' +
-        [...buckets]
-          .sort((a, b) => a[0] - b[0])
-          .map(([b, e]) => `${b}s:${e.wft}|${e.act}`)
-          .join(' '),
-    );
-    console.log(`the guard whose flush-phase events end last (${slowestGuard.id}):\n${slowestGuard.lines.join('\n')}`);
-    console.log(`activities scheduled during the flush phase (schedule-to-start | start-to-close):`);
-    for (const [name, a] of [...acts].sort((x, y) => y[1].s2s.length - x[1].s2s.length)) {
-      console.log(`  ${name}:\n    schedule-to-start ${fmt(a.s2s)}\n    start-to-close    ${fmt(a.s2c)}`);
-    }
-    console.log(`workflow tasks of the guards scheduled during the flush phase:`);
-    console.log(`    schedule-to-start ${fmt(wft.s2s)}\n    start-to-close    ${fmt(wft.s2c)}`);
-    console.log(`workflow tasks of the run scheduled during the flush phase:`);
-    console.log(`    schedule-to-start ${fmt(wftRun.s2s)}\n    start-to-close    ${fmt(wftRun.s2c)}`);
-  } finally {
-    await worker.kill('SIGKILL');
-    await Promise.allSettled([env.teardown(), lab.stop()]);
+  const before = (await lab.client.state()).counts.invocationsByOp;
+  const m0 = await scrape();
+  const wpid = worker.process.pid as number;
+  const th0 = threads(wpid);
+  const cpu = new CpuWindow();
+  cpu.start();
+  const big = await run('Big-Job');
+  const used = cpu.stop();
+  const th1 = threads(wpid);
+  probing = false;
+  await prober;
+  const after = (await lab.client.state()).counts.invocationsByOp;
+  const m1 = await scrape();
+  console.log('\nworker metrics (after the big run; delta over it):');
+  for (const [k, v] of m1) {
+    if (!INTERESTING.test(k) || /_bucket/.test(k)) continue;
+    const d = v - (m0.get(k) ?? 0);
+    console.log(`  ${k} = ${v} (delta ${Number(d.toFixed(3))})`);
   }
+
+  console.log(
+    `\nbig: flush phase ${big.flushEnd - big.flushStart} ms (slowest destage ${slowest.destageMs} ms), run ${big.t1 - big.t0} ms; phases ${JSON.stringify(big.report.timings)}`,
+  );
+  console.log(
+    `\nCPU over the whole big run (${used.wallS.toFixed(1)} s wall, 2 cores = ${(2 * used.wallS).toFixed(1)} core-s):`,
+  );
+  for (const [k, v] of [...used.byKind].sort((a, b) => b[1].cpuS - a[1].cpuS))
+    console.log(
+      `  ${k.padEnd(24)} ${v.cpuS.toFixed(1)} core-s, ${v.waitS.toFixed(1)} s runnable but waiting for a CPU (${v.procs} processes)`,
+    );
+  console.log(`  machine busy (all processes, incl. others) ${used.machineBusyS.toFixed(1)} core-s`);
+  console.log(`worker threads by name (CPU s | run-queue wait s over the big run):`);
+  for (const [comm, t] of [...th1].sort((a, b) => b[1].cpuNs - a[1].cpuNs)) {
+    const t0 = th0.get(comm) ?? { cpuNs: 0, waitNs: 0 };
+    console.log(
+      `  ${comm.padEnd(20)} x${t.n}  cpu ${((t.cpuNs - t0.cpuNs) / 1e9).toFixed(1)} s, waiting ${((t.waitNs - t0.waitNs) / 1e9).toFixed(1)} s`,
+    );
+  }
+  console.log(`\nlab invocations during the big run:`);
+  for (const [op, n] of Object.entries(after)) {
+    const d = n - (before[op] ?? 0);
+    if (d) console.log(`  ${op.padEnd(28)} ${d}`);
+  }
+  console.log(`\nlab answer time, Get-FvpVms probe every 1 s during the big run: ${fmt(probe)}`);
+
+  // histories: the run and every guard that ran during it
+  const ids: string[] = [big.id];
+  for await (const w of env.client.workflow.list()) {
+    if (w.workflowId !== big.id && w.startTime.getTime() <= big.t1 && (w.closeTime?.getTime() ?? Infinity) >= big.t0)
+      if (!w.workflowId.startsWith('profile-')) ids.push(w.workflowId);
+  }
+  const acts = new Map<string, { s2s: number[]; s2c: number[]; inFlush: number }>();
+  const wft = { s2s: [] as number[], s2c: [] as number[] };
+  const wftRun = { s2s: [] as number[], s2c: [] as number[] };
+  let events = 0;
+  const eventTypes = new Map<string, number>();
+  const buckets = new Map<number, { wft: number; act: number }>();
+  const bucket = (t: number) => {
+    const b = Math.floor((t - big.flushStart) / 2000) * 2;
+    const e = buckets.get(b) ?? { wft: 0, act: 0 };
+    buckets.set(b, e);
+    return e;
+  };
+  let slowestGuard = { id: '', last: 0, lines: [] as string[] };
+  const startedAtByWf: number[] = [];
+  const inFlush = (t: number) => t >= big.flushStart && t <= big.flushEnd;
+  for (const id of ids) {
+    const h = await env.client.workflow.getHandle(id).fetchHistory();
+    const evs = h.events ?? [];
+    events += evs.length;
+    const lines: string[] = [];
+    let last = 0;
+    for (const e of evs) {
+      const t = ms(e.eventTime);
+      const type =
+        Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ?? '?';
+      if (id !== big.id && inFlush(t)) {
+        eventTypes.set(type, (eventTypes.get(type) ?? 0) + 1);
+        last = Math.max(last, t);
+      }
+      if (id !== big.id && t <= big.flushEnd + 1000)
+        lines.push(`    +${(t - big.flushStart).toFixed(0).padStart(6)} ms ${type.replace('EventAttributes', '')}`);
+      if (type === 'workflowTaskCompletedEventAttributes' && id !== big.id) bucket(t).wft++;
+      if (type === 'activityTaskCompletedEventAttributes' && id !== big.id) bucket(t).act++;
+    }
+    if (id !== big.id && last > slowestGuard.last) slowestGuard = { id, last, lines };
+    const byId = new Map<number, { type: string; time: number; attrs: unknown }>();
+    for (const e of evs) {
+      const id2 = Number(e.eventId);
+      const time = ms(e.eventTime);
+      if (e.activityTaskScheduledEventAttributes) {
+        byId.set(id2, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', time, attrs: null });
+      } else if (e.activityTaskStartedEventAttributes) {
+        const sch = byId.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId));
+        if (sch) byId.set(id2, { type: 'started', time, attrs: sch });
+      } else if (
+        e.activityTaskCompletedEventAttributes ||
+        e.activityTaskFailedEventAttributes ||
+        e.activityTaskTimedOutEventAttributes
+      ) {
+        const a =
+          e.activityTaskCompletedEventAttributes ??
+          e.activityTaskFailedEventAttributes ??
+          e.activityTaskTimedOutEventAttributes;
+        const sch = byId.get(Number(a!.scheduledEventId));
+        const st = byId.get(Number(a!.startedEventId));
+        if (sch && st && inFlush(sch.time)) {
+          const name = sch.type + (e.activityTaskCompletedEventAttributes ? '' : ' (failed/timed out)');
+          const entry = acts.get(name) ?? { s2s: [], s2c: [], inFlush: 0 };
+          entry.s2s.push(st.time - sch.time);
+          entry.s2c.push(time - st.time);
+          acts.set(name, entry);
+        }
+      } else if (e.workflowTaskScheduledEventAttributes) {
+        byId.set(id2, { type: 'wft', time, attrs: null });
+      } else if (e.workflowTaskStartedEventAttributes) {
+        const sch = byId.get(Number(e.workflowTaskStartedEventAttributes.scheduledEventId));
+        if (sch) byId.set(id2, { type: 'wft-started', time, attrs: sch });
+      } else if (e.workflowTaskCompletedEventAttributes) {
+        const st = byId.get(Number(e.workflowTaskCompletedEventAttributes.startedEventId));
+        const sch = st?.attrs as { time: number } | undefined;
+        if (st && sch && inFlush(sch.time)) {
+          const target = id === big.id ? wftRun : wft;
+          target.s2s.push(st.time - sch.time);
+          target.s2c.push(time - st.time);
+        }
+      } else if (e.workflowExecutionStartedEventAttributes && id !== big.id) {
+        startedAtByWf.push(time - big.flushStart);
+      }
+    }
+  }
+  console.log(`\nhistories: ${ids.length} workflows (the run + ${ids.length - 1} guards), ${events} events`);
+  console.log(`guards started (ms after the flush phase began): ${fmt(startedAtByWf)}`);
+  console.log(
+    `guard events during the flush phase by type: ${JSON.stringify(Object.fromEntries([...eventTypes].sort((a, b) => b[1] - a[1])))}`,
+  );
+  console.log(`guard workflow tasks | activities completed per 2 s since the flush phase began:`);
+  console.log(
+    '  ' +
+      [...buckets]
+        .sort((a, b) => a[0] - b[0])
+        .map(([b, e]) => `${b}s:${e.wft}|${e.act}`)
+        .join(' '),
+  );
+  console.log(`the guard whose flush-phase events end last (${slowestGuard.id}):\n${slowestGuard.lines.join('\n')}`);
+  console.log(`activities scheduled during the flush phase (schedule-to-start | start-to-close):`);
+  for (const [name, a] of [...acts].sort((x, y) => y[1].s2s.length - x[1].s2s.length)) {
+    console.log(`  ${name}:\n    schedule-to-start ${fmt(a.s2s)}\n    start-to-close    ${fmt(a.s2c)}`);
+  }
+  console.log(`workflow tasks of the guards scheduled during the flush phase:`);
+  console.log(`    schedule-to-start ${fmt(wft.s2s)}\n    start-to-close    ${fmt(wft.s2c)}`);
+  console.log(`workflow tasks of the run scheduled during the flush phase:`);
+  console.log(`    schedule-to-start ${fmt(wftRun.s2s)}\n    start-to-close    ${fmt(wftRun.s2c)}`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -13,20 +13,13 @@
  *
  *   npm run bench:scale -- [--scenario all|job|concurrent] [--vms 200] [--concurrent 100] [--runs 3]
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { startLab } from '../lab/launch';
 import type { ScenarioInput, ScenarioJob } from '../lab/scenario';
 import { scenario } from '../test/helpers/scenarios';
-import { startDevServer } from '../test/helpers/temporal';
-import { startWorkerProcess } from '../test/helpers/worker-process';
-import { buildBundle } from '../worker/bundle';
-import { protectedBackup } from '../workflows';
 import type { ProtectedBackupRequest } from '../workflows/input';
-import type { RunReport } from '../workflows/status';
+import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
 
 const Args = z.object({
   scenario: z.enum(['all', 'job', 'concurrent']),
@@ -43,9 +36,6 @@ const { values } = parseArgs({
   },
 });
 const args = Args.parse(values);
-
-type Lab = Awaited<ReturnType<typeof startLab>>;
-type Env = Awaited<ReturnType<typeof startDevServer>>;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -146,14 +136,11 @@ interface RunFacts {
 }
 
 let sequence = 0;
-async function runJob(env: Env, lab: Lab, taskQueue: string, job: string, vms: string[], bench: BenchScenario) {
+async function runJob(stack: BenchStack, job: string, vms: string[], bench: BenchScenario) {
+  const { lab } = stack;
   const { destage, before } = bench;
   const started = Date.now();
-  const report: RunReport = await env.client.workflow.execute(protectedBackup, {
-    taskQueue,
-    workflowId: `bench-scale-${job}-${process.pid}-${++sequence}`,
-    args: [request(job)],
-  });
+  const report = await runBackup(stack, `bench-scale-${job}-${process.pid}-${++sequence}`, request(job));
   const totalMs = Date.now() - started;
   if (report.phase !== 'completed') throw new Error(`${job}: run ended ${report.phase}: ${report.error}`);
   const t = (phase: string) => Date.parse(report.timings[phase] ?? '');
@@ -172,15 +159,15 @@ async function runJob(env: Env, lab: Lab, taskQueue: string, job: string, vms: s
   } satisfies RunFacts;
 }
 
-async function jobScenario(env: Env, lab: Lab, taskQueue: string, bench: BenchScenario): Promise<string[]> {
+async function jobScenario(stack: BenchStack, bench: BenchScenario): Promise<string[]> {
   const { destage, slowest } = bench;
   const bigVms = Array.from({ length: args.vms }, (_, i) => `vm-${String(i + 1).padStart(3, '0')}`);
   const slowestMs = destage.get(slowest) ?? 0;
   const alone: RunFacts[] = [];
   const big: RunFacts[] = [];
   for (let run = 0; run < args.runs; run++) {
-    alone.push(await runJob(env, lab, taskQueue, 'Solo-slowest', [slowest], bench));
-    big.push(await runJob(env, lab, taskQueue, BIG, bigVms, bench));
+    alone.push(await runJob(stack, 'Solo-slowest', [slowest], bench));
+    big.push(await runJob(stack, BIG, bigVms, bench));
     process.stderr.write(`job: round ${run + 1}/${args.runs} done\n`);
   }
   const beyond = (xs: RunFacts[]) => median(xs.map((r) => r.flushPhaseMs - slowestMs));
@@ -194,14 +181,13 @@ async function jobScenario(env: Env, lab: Lab, taskQueue: string, bench: BenchSc
   ];
 }
 
-async function concurrentScenario(env: Env, lab: Lab, taskQueue: string, bench: BenchScenario): Promise<string[]> {
+async function concurrentScenario(stack: BenchStack, bench: BenchScenario): Promise<string[]> {
   const vmOf = (i: number) => `vm-${String(i + 1).padStart(3, '0')}`;
   const alone: RunFacts[] = [];
-  for (let run = 0; run < args.runs; run++)
-    alone.push(await runJob(env, lab, taskQueue, soloJob(run), [vmOf(run)], bench));
+  for (let run = 0; run < args.runs; run++) alone.push(await runJob(stack, soloJob(run), [vmOf(run)], bench));
   const started = Date.now();
   const settled = await Promise.allSettled(
-    Array.from({ length: args.concurrent }, (_, i) => runJob(env, lab, taskQueue, soloJob(i), [vmOf(i)], bench)),
+    Array.from({ length: args.concurrent }, (_, i) => runJob(stack, soloJob(i), [vmOf(i)], bench)),
   );
   const wallMs = Date.now() - started;
   const done = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -231,16 +217,12 @@ const overrides: Record<string, string> = {
 };
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'fvpb-bench-scale-'));
-  const [env, lab, bundle] = await Promise.all([startDevServer(), startLab(), buildBundle(join(dir, 'bundle.js'))]);
-  const taskQueue = `bench-scale-${process.pid}`;
-  const worker = await startWorkerProcess({
-    temporalAddress: env.address,
-    taskQueue,
-    labUrl: lab.url,
-    workflowBundle: bundle,
-    env: overrides,
-  });
+  await withBenchStack({ name: 'scale', workerEnv: overrides }, measure);
+}
+
+/** Both scenarios on one worker, its RSS sampled throughout, and the figures. */
+async function measure(stack: BenchStack): Promise<void> {
+  const { lab, worker } = stack;
   const rss = new RssSampler(worker.process.pid as number);
   try {
     const bench = benchScenario();
@@ -252,8 +234,8 @@ async function main(): Promise<void> {
     const idleKb = rss.read();
     rss.start();
     const lines: string[] = [];
-    if (args.scenario !== 'concurrent') lines.push(...(await jobScenario(env, lab, taskQueue, bench)));
-    if (args.scenario !== 'job') lines.push(...(await concurrentScenario(env, lab, taskQueue, bench)));
+    if (args.scenario !== 'concurrent') lines.push(...(await jobScenario(stack, bench)));
+    if (args.scenario !== 'job') lines.push(...(await concurrentScenario(stack, bench)));
     rss.stop();
     const peak = Math.max(...rss.samples);
     console.log(
@@ -267,12 +249,7 @@ async function main(): Promise<void> {
     );
   } finally {
     rss.stop();
-    await worker.kill('SIGKILL');
-    await Promise.allSettled([env.teardown(), lab.stop()]);
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -15,7 +15,8 @@ import { FailureType, messageOf } from './failures';
 import { type ProtectedBackupInput } from './input';
 import { durationMs } from '../domain/duration';
 import type { RunTracker } from './tracker';
-import { endedTasks, type SessionWatcher } from './early-release';
+import type { SessionWatcher } from './early-release';
+import { followSession, recordSession } from './session-follower';
 
 /**
  * Runs recorded before it failed a run at once when `startJobOnce` failed (and restored while a
@@ -51,15 +52,7 @@ export async function runBackupJob(
   const pollIntervalMs = durationMs(veeam.pollInterval);
   const settleMs = startSettleMs(pollIntervalMs);
   const backup = tracker.status.backup;
-  const record = (session: BackupSession): BackupSession => {
-    backup.sessionId = session.id;
-    backup.state = session.state;
-    backup.result = session.result;
-    backup.progress = session.progress;
-    backup.tasks = session.tasks.map(({ vm, status, result }) => ({ vm, status, result }));
-    tracker.publish();
-    return session;
-  };
+  const record = (session: BackupSession): BackupSession => recordSession(tracker, session);
 
   tracker.phase('backing-up');
   // The fence is taken after the flush was verified: any session newer than it reads flushed disks.
@@ -86,25 +79,20 @@ export async function runBackupJob(
     session = record(started.session);
     if (started.reattached) tracker.warn(`attached to session ${session.id} of ${job}, started after this run's fence`);
 
-    const deadline = Date.now() + durationMs(veeam.maxDuration);
-    while (session.state !== 'Stopped') {
-      if (Date.now() > deadline) {
-        throw ApplicationFailure.nonRetryable(
-          `Veeam job ${JSON.stringify(job)} ran longer than ${String(veeam.maxDuration)} (session ${session.id})`,
-          FailureType.jobTooLong,
-        );
-      }
-      if (watcher) await watcher.seen(session);
-      session = record(
-        await steps.veeamWait.watchSession({
-          sessionId: session.id,
-          pollIntervalMs,
-          reportAfterMs: reportIntervalMs(pollIntervalMs),
-          ...(watcher ? { tasksEndedBefore: endedTasks(session) } : {}),
-        }),
-      );
-    }
-    return session;
+    const sessionId = session.id;
+    return await followSession(tracker, steps, session, {
+      pollIntervalMs,
+      reportAfterMs: reportIntervalMs(pollIntervalMs),
+      watcher,
+      deadline: {
+        at: Date.now() + durationMs(veeam.maxDuration),
+        error: () =>
+          ApplicationFailure.nonRetryable(
+            `Veeam job ${JSON.stringify(job)} ran longer than ${String(veeam.maxDuration)} (session ${sessionId})`,
+            FailureType.jobTooLong,
+          ),
+      },
+    });
   } catch (err) {
     if (session === null) {
       if (!patched(START_FENCING_PATCH)) throw err;

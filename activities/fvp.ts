@@ -52,6 +52,45 @@ export function createFvpActivities({ fvp: module }: FvpDependencies) {
     return interpretVmPolicy(vm, await whileHeartbeating(fvp.invoke('Get-VmCachePolicy', { vm })), facts);
   }
 
+  /**
+   * A restore refused because FVP does not know the VM (VmNotFound) or does not accelerate it
+   * (VmNotAccelerated) ends the workflow's restore loop for good (restore-policy.ts), so the type
+   * must never come from a passing refusal: one fresh read confirms it here, or the failure becomes
+   * a retryable RestoreNotVerified and the loop tries again.
+   */
+  async function confirmedIfGone<T>(vm: string, facts: FvpServerFacts, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      const type = err instanceof ApplicationFailure ? err.type : powerShellErrorType(err);
+      if (type !== 'VmNotFound' && type !== 'VmNotAccelerated') throw err;
+      let now: VmPolicy | null;
+      try {
+        now = await readPolicy(vm, facts);
+      } catch (readErr) {
+        if (powerShellErrorType(readErr) !== 'VmNotFound') throw readErr;
+        now = null;
+      }
+      if (now === null) {
+        throw ApplicationFailure.nonRetryable(
+          `VM ${JSON.stringify(vm)} is no longer known to FVP (deleted, or removed from FVP): nothing left to restore`,
+          'VmNotFound',
+        );
+      }
+      if (!now.accelerated) {
+        throw ApplicationFailure.nonRetryable(
+          `VM ${JSON.stringify(vm)} is no longer accelerated by FVP (not in an FVP cluster): nothing left to restore`,
+          'VmNotAccelerated',
+        );
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      throw ApplicationFailure.retryable(
+        `restore of ${JSON.stringify(vm)} was refused (${message}), but a fresh read finds it accelerated`,
+        'RestoreNotVerified',
+      );
+    }
+  }
+
   async function readVadp(vm: string): Promise<boolean> {
     return interpretProxyVadp(vm, await whileHeartbeating(fvp.invoke('Get-ProxyVadp', { vm })));
   }
@@ -155,13 +194,15 @@ export function createFvpActivities({ fvp: module }: FvpDependencies) {
           );
         }
         const sent = facts.faultDomains ? policy : { ...policy, externalPeers: null };
-        const after = await writePolicy(fvp, {
-          op: 'Restore-VmCachePolicy',
-          vm,
-          target: sent,
-          expected,
-          read: (name) => readPolicy(name, facts),
-        });
+        const after = await confirmedIfGone(vm, facts, () =>
+          writePolicy(fvp, {
+            op: 'Restore-VmCachePolicy',
+            vm,
+            target: sent,
+            expected,
+            read: (name) => readPolicy(name, facts),
+          }),
+        );
         if (!samePolicy(after.requested, policy)) {
           throw ApplicationFailure.retryable(
             `restore of ${JSON.stringify(vm)} did not take: requested is ${JSON.stringify(after.requested)}, recorded ${JSON.stringify(policy)}`,

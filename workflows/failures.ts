@@ -19,6 +19,18 @@ export const FailureType = {
   policyDrift: 'PolicyDrift',
   /** Veeam backed up a VM the run did not protect (a container's VM, a VM added to the job since). */
   backedUpUnprotected: 'BackedUpUnprotected',
+  /**
+   * A restore found that FVP no longer knows the VM (deleted, or removed from FVP), confirmed by a
+   * fresh read in the activity: nothing is left to restore (restore-policy.ts ends its loop).
+   */
+  vmNotFound: 'VmNotFound',
+  /** A restore found the VM no longer accelerated (out of its FVP cluster), confirmed by a fresh read. */
+  vmNotAccelerated: 'VmNotAccelerated',
+  /**
+   * The run stopped waiting for a restore that keeps failing: the VM is still in write-through and
+   * its guard keeps restoring it alone (guard/holder.ts), so that the job's next runs are not blocked.
+   */
+  restoreHandedOver: 'RestoreHandedOver',
   internal: 'InternalError',
 } as const;
 

@@ -56,7 +56,21 @@ export type GuardTimeouts = z.infer<typeof GuardTimeouts>;
  * A guard's record carried by a request: visibility lags (a terminated guard can look Running for a
  * second), so a successor may not find its predecessor's memo; the request brings the record.
  */
-export const CarriedRecord = z.object({ recorded: RequestedPolicy, alreadyWriteThrough: z.boolean() }).strict();
+export const CarriedRecord = z
+  .object({
+    recorded: RequestedPolicy,
+    alreadyWriteThrough: z.boolean(),
+    /**
+     * The closed guard run whose record this is (the reconciler's requests): the guard that adopts
+     * it says so in its memo (`adoptedFrom`), which is how the reconciler knows it is settled.
+     */
+    fromRunId: z.string().min(1).optional(),
+    /** That run's holders (the reconciler's requests): adopted with the record, checked before any restore. */
+    holders: z.array(z.lazy(() => Holder)).optional(),
+    /** That run's abandoned jobs (the reconciler's requests): the restore waits until they are over. */
+    abandonedJobs: z.array(z.string()).optional(),
+  })
+  .strict();
 export type CarriedRecord = z.infer<typeof CarriedRecord>;
 
 export const GuardRequest = z.discriminatedUnion('kind', [
@@ -137,6 +151,12 @@ export const GuardReply = z.discriminatedUnion('kind', [
       restoreAttempts: z.number().int().min(0),
       /** Someone else changed the VM's policy during the hold: kept as they set it, not restored (why). */
       keptChange: z.string().optional(),
+      /**
+       * The hold ended without a restore because none can ever succeed, and nothing is left in
+       * write-through on FVP: FVP no longer knows the VM (deleted, or removed from FVP), or no
+       * longer accelerates it (out of its FVP cluster). Runs report it loudly. Absent otherwise.
+       */
+      outcome: z.enum(['vm-gone', 'not-accelerated']).optional(),
     })
     .strict(),
   /** A restore that keeps failing (it never gives up): the waiting runs show it. */
@@ -168,6 +188,10 @@ export const GuardPhase = z.enum([
   'restoring',
   'restore-failing',
   'done',
+  /** The last hold ended without a restore: FVP no longer knows the VM (restore-policy.ts). */
+  'vm-gone',
+  /** The last hold ended without a restore: the VM is no longer in an FVP cluster. */
+  'not-accelerated',
 ]);
 export type GuardPhase = z.infer<typeof GuardPhase>;
 
@@ -195,6 +219,12 @@ export const GuardRecord = z
     /** Jobs of holders that died after their grant: the restore waits until they have no live session. */
     abandonedJobs: z.array(z.string()),
     phase: GuardPhase,
+    /**
+     * The closed guard run whose record this guard took charge of (adopted, or found already back),
+     * or null: the reconciler calls a closed run settled only by a newer run that names it here.
+     * Absent in memos written before the field existed. Inside `record`, where null survives.
+     */
+    adoptedFrom: z.string().nullable().optional(),
   })
   .strict();
 export type GuardRecord = z.infer<typeof GuardRecord>;

@@ -9,8 +9,16 @@
  * VM's requested policy is something else now (an admin changed it on purpose during the hold),
  * the change is kept and reported, never overwritten. A retry after a lost answer finds the
  * recorded policy in place and succeeds.
+ *
+ * Since the patch RESTORE_TERMINAL_OUTCOMES (the caller asks it and passes `terminalOutcomes`),
+ * two failures end the loop, because no attempt can ever succeed and nothing is left in
+ * write-through on FVP: 'vm-gone' (FVP no longer knows the VM: deleted, or removed from FVP) and
+ * 'not-accelerated' (no longer in an FVP cluster). They are decided from the failure type alone:
+ * the activity confirms both with a fresh read before it says so (activities/fvp.ts). And a pause
+ * after a failed attempt ends early when `interruptWhen` says so ('interrupted': a new holder
+ * wants the VM, which is still write-through; the guard serves it and restores at its release).
  */
-import { sleep } from '@temporalio/workflow';
+import { condition, sleep } from '@temporalio/workflow';
 import type { RequestedPolicy, VmPolicy } from '../domain/policy';
 import type { StepProxies } from './activity-proxies';
 import { FailureType, messageOf, typeOf } from './failures';
@@ -27,13 +35,32 @@ export interface RestoreHooks {
   paused?(): Promise<void>;
 }
 
+/** The patch under which the guard's restore ends on a gone or unaccelerated VM and yields to a new acquire. */
+export const RESTORE_TERMINAL_OUTCOMES = 'restore-terminal-outcomes';
+
+export interface RestoreOptions {
+  /** Histories since RESTORE_TERMINAL_OUTCOMES: 'vm-gone' and 'not-accelerated' end the loop. */
+  terminalOutcomes: boolean;
+  /** Checked during each pause after a failure: true ends the loop with 'interrupted'. */
+  interruptWhen?: () => boolean;
+}
+
 /** The write-through a guard leaves, which a restore expects to replace (peer counts do not matter in it). */
 const LEFT_WRITE_THROUGH: RequestedPolicy = { mode: 'WriteThrough', peers: 0, externalPeers: null };
 
 export type RestoreOutcome =
   | { kind: 'restored'; policy: VmPolicy }
   /** Someone else changed the VM's policy during the hold: kept as they set it, and reported. */
-  | { kind: 'changed-by-someone-else'; message: string };
+  | { kind: 'changed-by-someone-else'; message: string }
+  /** FVP no longer knows the VM (deleted, or removed from FVP): nothing left to restore, reported loudly. */
+  | { kind: 'vm-gone'; message: string }
+  /** The VM is no longer in an FVP cluster: nothing left to restore, reported loudly. */
+  | { kind: 'not-accelerated'; message: string }
+  /** A pause was cut short (`interruptWhen`): nothing restored, the VM is still write-through. */
+  | { kind: 'interrupted' };
+
+/** The terminal outcomes a restore ends with when FVP can no longer take the recorded policy. */
+export type TerminalRestoreOutcome = Extract<RestoreOutcome, { kind: 'vm-gone' | 'not-accelerated' }>;
 
 export async function restorePolicy(
   restore: StepProxies['restore'],
@@ -41,6 +68,7 @@ export async function restorePolicy(
   recorded: RequestedPolicy,
   timeouts: Pick<StepTimeouts, 'retryInitialMs' | 'restoreMaxIntervalMs'>,
   hooks: RestoreHooks,
+  options: RestoreOptions = { terminalOutcomes: false },
 ): Promise<RestoreOutcome> {
   let pauseMs = timeouts.retryInitialMs;
   for (;;) {
@@ -53,9 +81,17 @@ export async function restorePolicy(
     } catch (err) {
       if (typeOf(err) === FailureType.policyChanged)
         return { kind: 'changed-by-someone-else', message: messageOf(err) };
+      if (options.terminalOutcomes && typeOf(err) === FailureType.vmNotFound)
+        return { kind: 'vm-gone', message: messageOf(err) };
+      if (options.terminalOutcomes && typeOf(err) === FailureType.vmNotAccelerated)
+        return { kind: 'not-accelerated', message: messageOf(err) };
       hooks.failed(messageOf(err));
       await hooks.afterFailure?.(messageOf(err));
-      await sleep(pauseMs);
+      if (options.interruptWhen) {
+        if (await condition(options.interruptWhen, pauseMs)) return { kind: 'interrupted' };
+      } else {
+        await sleep(pauseMs);
+      }
       pauseMs = Math.min(pauseMs * 2, timeouts.restoreMaxIntervalMs);
       await hooks.paused?.();
     }

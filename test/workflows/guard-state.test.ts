@@ -145,6 +145,44 @@ describe('vmGuard state', () => {
     assert.equal(guard.owesRestore, false, 'the guard no longer owes a restore: the VM is not in its write-through');
   });
 
+  for (const kind of ['vm-gone', 'not-accelerated'] as const) {
+    test(`release: a restore that ends as ${kind} answers released, not restored, says why, and keeps it as the phase`, () => {
+      const { guard, replies, memos } = protectedGuard();
+      guard.receive(release(1));
+      guard.receive({ kind: 'reconcile', requester: run(9), timeouts });
+      guard.drain();
+      guard.restoreAttempt();
+      guard.restored({ kind, message: `VM "sql-01": ${kind}` });
+      guard.answerWaiters(true);
+      const answer = replies.filter((r) => r.to === run(1).workflowId).at(-1)?.message;
+      assert.ok(answer?.kind === 'released');
+      assert.equal(answer.restored, false);
+      assert.equal(answer.outcome, kind);
+      assert.equal(answer.keptChange, undefined);
+      const reconciled = replies.find((r) => r.to === run(9).workflowId)?.message;
+      assert.ok(reconciled?.kind === 'reconciled');
+      assert.equal(reconciled.outcome, 'unknown-vm', 'nothing left to restore on FVP');
+      assert.equal(guard.owesRestore, false, 'nothing left in write-through on FVP: the hold is over');
+      assert.match(String(guard.state.lastError), new RegExp(kind));
+      guard.idle();
+      assert.equal(guard.state.phase, kind);
+      assert.equal(memos.at(-1)?.record.phase, kind, 'the memo (and the phase search attribute) shows it');
+      assert.equal(memos.at(-1)?.record.writeThrough, false);
+      // The next hold starts from scratch: a later restore answers without the outcome.
+      guard.receive(acquire(2));
+      guard.drain();
+      guard.switching();
+      guard.receive(release(2));
+      guard.drain();
+      guard.restored({ kind: 'restored', policy: policy(writeBack) });
+      guard.answerWaiters(true);
+      const later = replies.at(-1)?.message;
+      assert.ok(later?.kind === 'released');
+      assert.equal(later.restored, true);
+      assert.equal(later.outcome, undefined);
+    });
+  }
+
   test('reconcile: asks for a holder check; answered "held" while a holder lives, "restored" after', () => {
     const { guard, replies } = protectedGuard();
     guard.checkRequested = false;

@@ -19,7 +19,14 @@ export interface GuardPorts {
 export function answerWaiters(
   state: GuardState,
   ports: GuardPorts,
-  end: { restoredNow: boolean; unknownVm: boolean; policy: VmPolicy | null; keptChange: string | null },
+  end: {
+    restoredNow: boolean;
+    unknownVm: boolean;
+    policy: VmPolicy | null;
+    keptChange: string | null;
+    /** The restore ended without restoring (FVP no longer knows or accelerates the VM; unknownVm is set too). */
+    terminal?: 'vm-gone' | 'not-accelerated' | null;
+  },
 ): void {
   for (const waiter of state.waiters) {
     if (waiter.kind === 'release') {
@@ -31,6 +38,7 @@ export function answerWaiters(
         policy: end.policy,
         restoreAttempts: state.restoreAttempts,
         ...(end.keptChange === null ? {} : { keptChange: end.keptChange }),
+        ...(end.terminal ? { outcome: end.terminal } : {}),
       });
     } else {
       const outcome = end.unknownVm

@@ -97,6 +97,7 @@ export function runLocalGuard(
       tracker.step(vm, 'kept-change');
       return;
     }
+    if (outcome.kind !== 'restored') return; // the other outcomes need options this guard never passes
     vm.effective = outcome.policy.effective;
     vm.lastError = null;
     tracker.step(vm, 'restored');

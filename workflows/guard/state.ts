@@ -10,7 +10,7 @@
 import type { ClosedGuard } from '../../activities/vm-guard';
 import type { Holder, VmGuardResult } from '../../domain/guard-protocol';
 import { isFlushed, type FlushState, type VmPolicy } from '../../domain/policy';
-import type { RestoreOutcome } from '../restore-policy';
+import type { RestoreOutcome, TerminalRestoreOutcome } from '../restore-policy';
 import { answerReconcilesWhileHeld, answerWaiters } from './answers';
 import { GuardBook } from './book';
 import { decideRecord, sameRun, type Outcome, type RecordDecision } from './record';
@@ -18,6 +18,11 @@ import { decideRecord, sameRun, type Outcome, type RecordDecision } from './reco
 export class VmGuard extends GuardBook {
   /** Workflow-clock time (ms) of this hold's first switch in this run of the guard: for the metrics. */
   switchedAt: number | null = null;
+  /**
+   * Set when the hold's restore ended without restoring because none can ever succeed (FVP no
+   * longer knows or accelerates the VM): answered to the waiters, then kept as the guard's phase.
+   */
+  terminal: TerminalRestoreOutcome['kind'] | null = null;
 
   // ---- recording ----------------------------------------------------------------------------
 
@@ -157,12 +162,21 @@ export class VmGuard extends GuardBook {
     }
   }
 
-  /** The hold's restore is done: verified, or someone else's change kept (reported to the waiters). */
-  restored(outcome: RestoreOutcome | null): void {
+  /**
+   * The hold's restore is done: verified, someone else's change kept, or ended for good because
+   * FVP no longer knows or accelerates the VM (nothing left in write-through on FVP). Each is
+   * reported to the waiters. Never called with 'interrupted': the VM is still write-through then.
+   */
+  restored(outcome: Exclude<RestoreOutcome, { kind: 'interrupted' }> | null): void {
     this.keptChange = null;
+    this.terminal = null;
     if (outcome?.kind === 'restored') {
       this.state.lastError = null;
       this.lastPolicy = outcome.policy;
+    } else if (outcome?.kind === 'vm-gone' || outcome?.kind === 'not-accelerated') {
+      this.state.lastError = outcome.message;
+      this.terminal = outcome.kind;
+      this.lastPolicy = null;
     } else if (outcome) {
       this.state.lastError = outcome.message;
       this.keptChange = outcome.message;
@@ -178,9 +192,11 @@ export class VmGuard extends GuardBook {
   answerWaiters(restoredNow: boolean, unknownVm = false): void {
     answerWaiters(this.state, this.ports, {
       restoredNow,
-      unknownVm,
+      // Nothing to restore on FVP any more: answered as for an unknown VM (not restored), and why.
+      unknownVm: unknownVm || this.terminal !== null,
       policy: this.lastPolicy,
       keptChange: this.keptChange,
+      terminal: this.terminal,
     });
   }
 
@@ -189,12 +205,17 @@ export class VmGuard extends GuardBook {
     answerReconcilesWhileHeld(this.state, this.ports);
   }
 
-  /** The hold is over and answered: the guard is idle until the next acquire. */
+  /**
+   * The hold is over and answered: the guard is idle until the next acquire. A hold that ended on
+   * a gone or unaccelerated VM keeps that as its phase (memo and search attribute): what an
+   * operator finds in `guard status` and in the Web UI, also once the guard has completed.
+   */
   idle(): void {
     this.state.recorded = null;
     this.state.alreadyWriteThrough = false;
     this.state.restoreAttempts = 0;
-    this.phase('idle');
+    this.phase(this.terminal ?? 'idle');
+    this.terminal = null;
     this.syncMemo();
   }
 

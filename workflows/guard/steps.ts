@@ -10,7 +10,7 @@ import { guardLookups, stepProxies } from '../activity-proxies';
 import { FailureType, messageOf, typeOf } from '../failures';
 import * as metrics from '../../domain/metrics';
 import { eventBase, sendNotification } from '../notifications';
-import { restorePolicy } from '../restore-policy';
+import { RESTORE_TERMINAL_OUTCOMES, restorePolicy } from '../restore-policy';
 import {
   ABANDONED_JOB_SHORT_READS,
   cannotConfirm,
@@ -231,27 +231,52 @@ export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean
   const recorded = guardState.recorded;
   const vm = guardState.vm;
   let failingSince: string | null = null;
+  // Always asked at the same point when a restore is due; histories from before the patch replay
+  // the loop that retried a gone VM forever and held a new acquire until the restore succeeded.
+  const terminalOutcomes = recorded !== null && patched(RESTORE_TERMINAL_OUTCOMES);
   const outcome = recorded
-    ? await restorePolicy(steps(guard, 'restore').restore, vm, recorded, guard.timeouts(), {
-        attempt: () => guard.restoreAttempt(),
-        failed: (message) => {
-          guard.restoreFailed(message);
-          metrics.restoreAttempt(vm, false);
+    ? await restorePolicy(
+        steps(guard, 'restore').restore,
+        vm,
+        recorded,
+        guard.timeouts(),
+        {
+          attempt: () => guard.restoreAttempt(),
+          failed: (message) => {
+            guard.restoreFailed(message);
+            metrics.restoreAttempt(vm, false);
+          },
+          afterFailure: async (message) => {
+            failingSince ??= new Date(Date.now()).toISOString();
+            await sendNotification({
+              ...eventBase('restore-failing', { vm, episode: failingSince }),
+              vm,
+              attempts: guardState.restoreAttempts,
+              since: failingSince,
+              lastError: message,
+            });
+          },
+          paused: () => rt.continueIfLong(), // a restore failing for days must not grow the history without bound
         },
-        afterFailure: async (message) => {
-          failingSince ??= new Date(Date.now()).toISOString();
-          await sendNotification({
-            ...eventBase('restore-failing', { vm, episode: failingSince }),
-            vm,
-            attempts: guardState.restoreAttempts,
-            since: failingSince,
-            lastError: message,
-          });
-        },
-        paused: () => rt.continueIfLong(), // a restore failing for days must not grow the history without bound
-      })
+        terminalOutcomes
+          ? {
+              terminalOutcomes: true,
+              // A run that handed its release over closed (holder.ts); its job's next run acquires
+              // here: it holds the VM, still write-through, and its release restores.
+              interruptWhen: () => guardState.inbox.some((r) => r.kind === 'acquire'),
+            }
+          : undefined,
+      )
     : null;
+  if (outcome?.kind === 'interrupted') return false;
   if (outcome?.kind === 'restored') metrics.restoreAttempt(vm, true);
+  if (outcome?.kind === 'vm-gone' || outcome?.kind === 'not-accelerated') {
+    log.warn('vmGuard: the restore ended without restoring; nothing is left in write-through on FVP', {
+      vm,
+      outcome: outcome.kind,
+      error: outcome.message,
+    });
+  }
   metrics.vmWriteThrough(vm, false);
   if (guard.switchedAt !== null) metrics.writeThroughEnded(vm, (Date.now() - guard.switchedAt) / 1000);
   guard.switchedAt = null;

@@ -15,6 +15,11 @@ function restoreResult(vm: VmStatus): string {
   if (vm.alreadyWriteThrough) return 'was write-through, left alone';
   if (vm.step === 'restored') return `restored ${describePolicy(vm)}`;
   if (vm.step === 'restore-failing') return `RESTORE FAILING (${vm.restoreAttempts} attempts): ${vm.lastError ?? ''}`;
+  if (vm.step === 'gone') return `GONE FROM FVP, not restored: ${vm.lastError ?? ''}`;
+  if (vm.step === 'not-accelerated') return `NO LONGER ACCELERATED, not restored: ${vm.lastError ?? ''}`;
+  if (vm.step === 'restore-handed-over') {
+    return `RESTORE HANDED OVER to ${vm.guardId ?? 'its guard'}, still write-through (${vm.restoreAttempts} attempts): ${vm.lastError ?? ''}`;
+  }
   if (!vm.writeThroughAt) return 'never switched';
   return vm.step;
 }

@@ -103,6 +103,11 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
     for (const vm of tracker.status.vms) if (vm.writeThroughAt !== null) tracker.released(vm); // its window's end
     await guard.release(); // shielded from cancellation inside; retries until every VM is back
   }
+  // A restore handed over to its guard (guard/holder.ts) leaves the VM in write-through: the run
+  // closes so that the job's next runs are not blocked, but as a failure naming the VM, never a
+  // success (an earlier failure stays the run's own). A VM gone from FVP or no longer accelerated
+  // is only a warning: nothing is left in write-through, and its backup was protected.
+  failure ??= handedOverFailure(tracker);
 
   if (failure !== undefined) {
     const cancelled = isCancellation(failure);
@@ -114,6 +119,16 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
   await reportOutcome(tracker, failure);
   if (failure !== undefined) throw asApplicationFailure(failure, [tracker.status]);
   return tracker.status;
+}
+
+function handedOverFailure(tracker: RunTracker): ApplicationFailure | undefined {
+  const handedOver = tracker.status.vms.filter((vm) => vm.step === 'restore-handed-over');
+  if (handedOver.length === 0) return undefined;
+  return ApplicationFailure.nonRetryable(
+    `restore still failing for ${handedOver.map((vm) => JSON.stringify(vm.vm)).join(', ')}: still in write-through; ` +
+      `their guards keep restoring them alone (fvpb guard status); the job's next runs are not blocked`,
+    FailureType.restoreHandedOver,
+  );
 }
 
 /** After the session: drift, VMs backed up unprotected, then Veeam's result. */

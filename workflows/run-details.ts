@@ -8,7 +8,9 @@ import type { RunStatus, VmStatus } from './status';
 /** A VM this run switched whose policy is not back yet (its guard or this run still owes it). */
 export function owesRestore(vm: VmStatus): boolean {
   return (
-    vm.writeThroughAt !== null && !vm.alreadyWriteThrough && !['restored', 'released', 'kept-change'].includes(vm.step)
+    vm.writeThroughAt !== null &&
+    !vm.alreadyWriteThrough &&
+    !['restored', 'released', 'kept-change', 'gone', 'not-accelerated'].includes(vm.step)
   );
 }
 
@@ -30,6 +32,10 @@ function restoreText(vm: VmStatus): string {
   if (vm.step === 'released') return 'released to its guard';
   if (vm.step === 'kept-change') return `kept someone else's change`;
   if (vm.step === 'restore-failing') return `FAILING (${vm.restoreAttempts} attempts): ${vm.lastError ?? ''}`;
+  if (vm.step === 'gone') return `GONE from FVP: not restored (${vm.lastError ?? ''})`;
+  if (vm.step === 'not-accelerated') return `NO LONGER ACCELERATED: not restored (${vm.lastError ?? ''})`;
+  if (vm.step === 'restore-handed-over')
+    return `HANDED OVER to its guard, still write-through (${vm.restoreAttempts} attempts): ${vm.lastError ?? ''}`;
   return owesRestore(vm) ? 'pending' : '-';
 }
 

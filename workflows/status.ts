@@ -31,6 +31,10 @@ export const VmStep = z.enum([
   'restore-failing', // keeps being retried; visible here until it succeeds
   'kept-change', // someone else changed its policy during the run: kept as they set it, reported, not restored
   'released', // let go to its per-VM guard while other runs still hold it; the last one restores
+  // Below: a release that ended without a restore (guard/holder.ts, patch RESTORE_TERMINAL_OUTCOMES).
+  'gone', // FVP no longer knows the VM (deleted, or removed from FVP): not restored, nothing left to restore; a warning
+  'not-accelerated', // no longer in an FVP cluster: not restored, nothing left to restore; a warning
+  'restore-handed-over', // the restore kept failing: still write-through, its guard keeps restoring alone; the run fails
 ]);
 export type VmStep = z.infer<typeof VmStep>;
 

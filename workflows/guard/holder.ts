@@ -17,6 +17,16 @@
  *
  * The status query keeps showing per-VM steps: switching (asked) → flushing (guard's progress) →
  * flushed (granted) → restoring → restored, or released (others still hold it), or restore-failing.
+ *
+ * Since the patch RESTORE_TERMINAL_OUTCOMES a release can end without a restore, so that a VM that
+ * can no longer be restored never keeps the run (and, through the schedule's SKIP overlap, every
+ * later run of its job) open:
+ * - the guard answers `released` with `outcome` 'vm-gone' or 'not-accelerated' (nothing left in
+ *   write-through on FVP): the VM's step says so and the run warns (it completes with warnings);
+ * - a guard that answers `restore-failing` for the HAND_OVER_AFTER_ATTEMPTS-th attempt is no longer
+ *   waited for: the step is 'restore-handed-over', the guard keeps restoring alone (its phase and
+ *   memo show it), and the run fails as RestoreHandedOver naming the VM (protected-backup.ts),
+ *   unless it already failed for another reason. A later `released` from that guard is still taken.
  */
 import {
   ApplicationFailure,
@@ -48,11 +58,19 @@ import type { VmStatus } from '../status';
 import { guardTimeoutsOf } from '../step-timeouts';
 import type { RunTracker } from '../tracker';
 import type { WriteThroughGuard } from './write-through-guard';
+import { RESTORE_TERMINAL_OUTCOMES } from '../restore-policy';
+
+/**
+ * After how many failed restore attempts (as the guard counts them, each a few activity tries
+ * restoreMaxInterval apart) a run stops waiting for a VM and leaves its restore to the guard alone.
+ */
+export const HAND_OVER_AFTER_ATTEMPTS = 3;
 
 interface Held {
   vm: VmStatus;
   guardId: string;
-  state: 'acquiring' | 'granted' | 'refused' | 'releasing' | 'released';
+  /** handed-over: no longer waited for; its guard keeps restoring alone (RESTORE_TERMINAL_OUTCOMES). */
+  state: 'acquiring' | 'granted' | 'refused' | 'releasing' | 'released' | 'handed-over';
   refusal?: { message: string; type: string };
   /** The release this run sent early (releaseEarly), sent again as is by `release` until answered. */
   release?: GuardRequest;
@@ -64,6 +82,8 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
   const timeouts = guardTimeoutsOf(input);
   const held = new Map<string, Held>();
   let settings: GuardSettings | undefined;
+  /** Asked once in `release` (RESTORE_TERMINAL_OUTCOMES): whether a restore that keeps failing is handed over. */
+  let handOver = false;
 
   // Always called, at the same point: new runs record the marker, older histories replay without it.
   const messengers = patched(GUARD_REQUESTS_AS_ACTIVITIES) ? guardMessengers(timeouts) : localGuardMessengers(timeouts);
@@ -111,15 +131,35 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
         if (entry.state !== 'releasing') return;
         vm.restoreAttempts = reply.attempts;
         vm.lastError = reply.lastError;
+        if (handOver && reply.attempts >= HAND_OVER_AFTER_ATTEMPTS) {
+          entry.state = 'handed-over';
+          tracker.warn(
+            `${vm.vm}: its restore failed ${reply.attempts} times (${reply.lastError}); the VM is still in ` +
+              `write-through and its guard ${entry.guardId} keeps restoring it alone (fvpb guard status)`,
+          );
+          tracker.step(vm, 'restore-handed-over');
+          return;
+        }
         tracker.step(vm, 'restore-failing');
         return;
       case 'released':
-        if (entry.state !== 'releasing') return;
+        // A handed-over VM's guard may still restore it while the run waits for others: taken.
+        if (entry.state !== 'releasing' && entry.state !== 'handed-over') return;
         entry.state = 'released';
         vm.sharedWith = reply.holders;
         vm.restoreAttempts = reply.restoreAttempts;
         if (reply.policy) vm.effective = reply.policy.effective;
         if (reply.leftAlone) return; // already write-through before: verified, left alone
+        if (reply.outcome !== undefined) {
+          const why =
+            reply.outcome === 'vm-gone'
+              ? 'FVP no longer knows it (deleted, or removed from FVP)'
+              : 'it is no longer accelerated by FVP (not in an FVP cluster)';
+          vm.lastError = `${why}: its policy was not restored; nothing is left in write-through on FVP`;
+          tracker.warn(`${vm.vm}: ${vm.lastError}; check the VM and its backup`);
+          tracker.step(vm, reply.outcome === 'vm-gone' ? 'gone' : 'not-accelerated');
+          return;
+        }
         if (reply.keptChange !== undefined) {
           vm.lastError = reply.keptChange;
           tracker.warn(
@@ -212,6 +252,8 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
       const entries = [...held.values()].filter((e) => e.state !== 'released');
       if (entries.length === 0) return;
       tracker.phase('restoring');
+      // Always asked at the same point (every run releases): older histories wait for every VM.
+      handOver = patched(RESTORE_TERMINAL_OUTCOMES);
       await CancellationScope.nonCancellable(async () => {
         const { fvpServer, resendIntervalMs } = await guardSettings();
         // One released early was sent its release already: it is only waited for, and sent again

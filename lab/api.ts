@@ -19,6 +19,8 @@ export type { Verdict, WriteThroughWindow, PolicyEvent };
 
 export const ServerUpBody = z.object({ up: z.boolean() }).strict();
 export const VmPolicyBody = z.object({ requested: RequestedPolicySchema }).strict();
+/** A VM leaves FVP: `fvp`, FVP no longer knows it (deleted); `cluster`, removed from its FVP cluster. */
+export const VmRemoveBody = z.object({ from: z.enum(['fvp', 'cluster']) }).strict();
 
 export const InvocationsQuery = z
   .object({

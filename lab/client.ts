@@ -150,6 +150,14 @@ export class LabClient {
     return this.request('POST', `/vms/${encodeURIComponent(vm)}/policy`, { requested });
   }
 
+  /**
+   * The VM leaves FVP: `fvp`, FVP no longer knows it (deleted, or removed from FVP); `cluster`,
+   * it is removed from its FVP cluster (no longer accelerated).
+   */
+  removeVm(vm: string, from: 'fvp' | 'cluster'): Promise<{ vm: VmView | null }> {
+    return this.request('POST', `/vms/${encodeURIComponent(vm)}/remove`, { from });
+  }
+
   /** Veeam's scheduler starts a session of `job` (a retry when `retry` > 0): see lab/scheduler.ts. */
   startScheduledSession(
     job: string,

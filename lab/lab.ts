@@ -25,10 +25,12 @@ import { SetFaultsBody, armFault, pickFault, type FaultRule } from './model/faul
 import {
   currentRequested,
   effectiveAt,
+  removeVm,
   setRequested,
   timeToDestageMs,
   unflushedWritesAt,
   writeThroughWindows,
+  type VmRemoval,
 } from './model/fvp';
 import { LIMITS, LabState, pushBounded, type CredentialHash, type Verdict } from './model/state';
 import { dueSnapshots, endAt, isLive, sessionDoc, snapshotAt, taskTimings } from './model/veeam';
@@ -255,6 +257,12 @@ export class Lab {
       throw new LabInputError('invalid policy: requested.externalPeers must be null without fault domains');
     }
     if (setRequested(vm, this.now(), requested, 'admin', null)) this.touch();
+  }
+
+  /** A VM leaves FVP mid-run (lab/model/fvp.ts removeVm; throws LabInputError for an unknown VM). */
+  removeVm(name: string, from: VmRemoval): void {
+    if (!this.state.fvp.vms.some((v) => v.name === name)) throw new LabInputError(`unknown VM ${JSON.stringify(name)}`);
+    if (removeVm(this.state.fvp.vms, name, from)) this.touch();
   }
 
   /** Veeam's scheduler starts a session of the job (lab/scheduler.ts): throws LabInputError when it cannot. */

@@ -15,13 +15,15 @@
  *   POST /fvp/management-server {up: boolean} -> {up}
  *   POST /veeam/server          {up: boolean} -> {up}
  *   POST /vms/<encodeURIComponent(name)>/policy  {requested: RequestedPolicy} -> VmView
+ *   POST /vms/<encodeURIComponent(name)>/remove  {from: 'fvp' | 'cluster'} -> {vm: VmView | null}
+ *                               the VM is deleted from FVP, or removed from its FVP cluster
  *   POST /reset                 reloads the loaded scenario from scratch -> LabStateView
  *   POST /veeam/jobs/<encodeURIComponent(name)>/scheduled-session  {retry?, outcome?} -> {id, name, createdAt}
  *                               Veeam's scheduler starts a session (lab/scheduler.ts)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { ServerUpBody, VmPolicyBody } from './api';
+import { ServerUpBody, VmPolicyBody, VmRemoveBody } from './api';
 import { SIMULATOR_NOTICE } from './doctor';
 import { Lab, LabInputError, parseInput } from './lab';
 import { InvokeRequest } from './protocol';
@@ -94,6 +96,18 @@ export function createLabServer(options: LabServerOptions): Server {
       lab.setVmPolicy(name, requested);
       return lab.view().fvp.vms.find((vm) => vm.name === name);
     }
+    const removal = /^\/vms\/([^/]+)\/remove$/.exec(path);
+    if (method === 'POST' && removal !== null) {
+      let name: string;
+      try {
+        name = decodeURIComponent(removal[1]!);
+      } catch {
+        throw new LabInputError('invalid VM name in the path: not valid percent-encoding');
+      }
+      const { from } = await body(VmRemoveBody, 'body');
+      lab.removeVm(name, from);
+      return { vm: lab.view().fvp.vms.find((vm) => vm.name === name) ?? null };
+    }
     const scheduled = /^\/veeam\/jobs\/([^/]+)\/scheduled-session$/.exec(path);
     if (method === 'POST' && scheduled !== null) {
       let name: string;
@@ -108,7 +122,7 @@ export function createLabServer(options: LabServerOptions): Server {
       lab.reset();
       return lab.view();
     }
-    const known = KNOWN_PATHS.has(path) || policy !== null;
+    const known = KNOWN_PATHS.has(path) || policy !== null || removal !== null;
     throw new HttpError(known ? 405 : 404, known ? `method ${method} not allowed on ${path}` : `no such path: ${path}`);
   }
 

@@ -167,3 +167,25 @@ function lastOf<T>(list: T[]): T {
   if (item === undefined) throw new Error('empty list');
   return item;
 }
+
+/**
+ * How a VM leaves FVP mid-run (lab/api.ts VmRemoveBody): `fvp`, FVP no longer knows it (the VM was
+ * deleted, or removed from FVP's inventory): every call naming it finds no VM; `cluster`, it is
+ * removed from its FVP cluster: still listed, no flash cluster, not accelerated.
+ */
+export type VmRemoval = 'fvp' | 'cluster';
+
+/** Applies a removal to the FVP model; false when there is nothing to change. Mutates `vms`. */
+export function removeVm(vms: VmState[], name: string, from: VmRemoval): boolean {
+  const vm = vms.find((v) => v.name === name);
+  if (vm === undefined) return false;
+  if (from === 'fvp') {
+    vms.splice(vms.indexOf(vm), 1);
+    return true;
+  }
+  if (!vm.accelerated) return false;
+  // The lab's model has no time-indexed membership: from now on the VM's writes go through, and
+  // its policy reads as "not in a flash cluster" (lab/model/raw.ts).
+  vm.accelerated = false;
+  return true;
+}

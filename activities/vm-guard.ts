@@ -14,10 +14,17 @@
  *   one, unless that run completed (cleaned up). A fresh guard adopts it when it says write-through
  *   was left in place, so a VM left in write-through by a terminated guard gets its recorded policy
  *   back, not "write-through".
+ *
+ * Test-only: FVPB_TEST_VISIBILITY_LAG_MS (default 0) makes `findGuardPredecessor` see what a lagging
+ * visibility store shows: a guard run that closed less than that long ago still looks Running, so
+ * the `ExecutionStatus != 'Running'` look-up does not list it. The integration tests use it to
+ * reproduce a successor started right after its predecessor's Terminate (test/integration/
+ * successor-adoption.test.ts); the dev server's own lag is too short to hit on demand.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
 import {
   GuardDelivery,
   GuardMemo,
@@ -45,7 +52,8 @@ export interface ClosedGuard {
   memo: GuardMemo;
 }
 
-function escapeQuery(value: string): string {
+/** A value inside a visibility query's single quotes. */
+export function escapeQuery(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
 }
 
@@ -72,7 +80,16 @@ export async function listUncleanGuards(client: Client, extra = ''): Promise<Clo
   return found.sort((a, b) => (b.closedAt ?? '').localeCompare(a.closedAt ?? ''));
 }
 
+/** The test-only visibility lag (see the header), parsed like the worker's configuration: a bad value stops the worker. */
+export const VISIBILITY_LAG_ENV = 'FVPB_TEST_VISIBILITY_LAG_MS';
+export function visibilityLagMs(env: Record<string, string | undefined> = process.env): number {
+  const parsed = z.coerce.number().int().min(0).max(600_000).default(0).safeParse(env[VISIBILITY_LAG_ENV]);
+  if (!parsed.success) throw new Error(`invalid ${VISIBILITY_LAG_ENV}: expected 0 to 600000 (ms)`);
+  return parsed.data;
+}
+
 export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDependencies) {
+  const lagMs = visibilityLagMs();
   return {
     async vmGuardSettings(): Promise<GuardSettings> {
       return guard;
@@ -124,7 +141,11 @@ export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDe
     async findGuardPredecessor({ guardId }: { guardId: string }): Promise<ClosedGuard | null> {
       const query = `WorkflowType = '${VM_GUARD_WORKFLOW_TYPE}' AND WorkflowId = '${escapeQuery(guardId)}' AND ExecutionStatus != 'Running'`;
       const runs: WorkflowExecutionInfo[] = [];
-      for await (const info of client.workflow.list({ query, pageSize: 100 })) runs.push(info);
+      for await (const info of client.workflow.list({ query, pageSize: 100 })) {
+        // Closed too recently for a lagging visibility store (test-only): it still looks Running.
+        if (lagMs > 0 && Date.now() - (info.closeTime?.getTime() ?? 0) < lagMs) continue;
+        runs.push(info);
+      }
       runs.sort((a, b) => (b.closeTime?.getTime() ?? 0) - (a.closeTime?.getTime() ?? 0));
       for (const info of runs) {
         if (info.status.name === 'COMPLETED') return null; // it cleaned up

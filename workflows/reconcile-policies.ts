@@ -13,8 +13,10 @@
  * answers. The restore itself is the guard's, never this workflow's: the guard is the only writer
  * of its VM's policy, so a run acquiring the VM at the same moment cannot race a reconciliation.
  *
- * Idempotent: a reconciled guard's successor completes, becomes the newest run of its id, and is
- * not listed again. `dryRun` only reads and reports (current policy, live holders).
+ * Idempotent: the guard that takes a closed run's record over (a fresh successor, or a running one
+ * that could not see it) names that run in its memo (`adoptedFrom`), also when the VM was back
+ * already, and the run is not listed again (activities/reconcile.ts). `dryRun` only reads and
+ * reports (current policy, live holders).
  */
 import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
@@ -149,7 +151,13 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
             kind: 'reconcile',
             requester: me,
             timeouts: guardTimeouts,
-            ...(guard.recorded ? { record: { recorded: guard.recorded, alreadyWriteThrough: false } } : {}),
+            // The closed run's record, holders and abandoned jobs, naming the run: the guard that
+            // takes it over says so in its memo, and the next pass finds it settled.
+            ...(guard.carried
+              ? { record: guard.carried }
+              : guard.recorded
+                ? { record: { recorded: guard.recorded, alreadyWriteThrough: false } }
+                : {}),
           },
         },
       ],

@@ -19,7 +19,7 @@ import type { FlushState, VmPolicy } from '../../domain/policy';
 import { FailureType, messageOf, typeOf } from '../failures';
 import { defaultGuardTimeouts } from '../step-timeouts';
 import type { GuardPorts } from './answers';
-import { memoOf, now, sameRun } from './record';
+import { adoptCarriedAfterRecord, memoOf, now, sameRun } from './record';
 
 export class GuardBook {
   /** Holders' liveness is checked at the next turn of the loop. */
@@ -149,6 +149,8 @@ export class GuardBook {
   release(request: Extract<GuardRequest, { kind: 'release' }>): void {
     const guardState = this.state;
     guardState.counts.releases++;
+    // A holder granted by a predecessor this guard could not see brings that guard's record.
+    if (adoptCarriedAfterRecord(guardState, request)) this.checkRequested = true;
     guardState.holders = guardState.holders.filter((h) => !sameRun(h, request.requester));
     if (guardState.holders.length > 0) {
       this.ports.reply(request.requester, {
@@ -166,6 +168,9 @@ export class GuardBook {
 
   reconcile(request: Extract<GuardRequest, { kind: 'reconcile' }>): void {
     if (!this.settings?.timeouts) this.state.timeouts ??= request.timeouts;
+    // The closed run's record, for a guard that took write-through for the VM's own (its holders
+    // are checked below, before anything is restored).
+    adoptCarriedAfterRecord(this.state, request);
     this.checkRequested = true;
     this.state.waiters.push({ kind: 'reconcile', requester: request.requester });
   }

@@ -3,9 +3,29 @@
  * read (a predecessor's record, the VM's policy now), and the memo that keeps that record for a
  * successor when the guard is terminated. Pure: state.ts calls it.
  */
+import { inWorkflowContext, patched } from '@temporalio/workflow';
 import type { ClosedGuard } from '../../activities/vm-guard';
-import type { CarriedRecord, GuardMemo, GuardState } from '../../domain/guard-protocol';
+import type { CarriedRecord, GuardMemo, GuardState, Holder } from '../../domain/guard-protocol';
 import type { VmPolicy } from '../../domain/policy';
+
+/**
+ * The patch under which a guard adopts the record a request carries after it recorded (a running
+ * guard that took write-through for the VM's own policy) and names the closed run whose record it
+ * took charge of (`adoptedFrom`) when the request says which. Asked only when that happens, so
+ * histories without such a request replay unchanged.
+ */
+export const ADOPT_CARRIED_RECORDS = 'adopt-carried-records';
+
+/**
+ * `adoptedFrom` of a guard that adopted a record carried by a holder's release, which does not say
+ * which guard run granted it.
+ */
+export const CARRIED_BY_RELEASE = 'carried-by-release';
+
+/** Whether this history adopts carried records (always, outside a workflow: the unit tests). */
+export function adoptsCarriedRecords(): boolean {
+  return !inWorkflowContext() || patched(ADOPT_CARRIED_RECORDS);
+}
 
 /** What a read of a predecessor or a policy gave: a value, or an error to wait out. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -65,24 +85,78 @@ export function decideRecord(
     adoptRecord(state, adopt, current);
     return { decision: 'recorded', adopted: true };
   }
-  if (current === null) return { decision: 'unknown-vm', adopted: false };
+  const carried = carriedRecord(state);
+  if (current === null) {
+    // Nothing to give back to a VM FVP does not know: the carried record is settled too.
+    if (carried?.fromRunId && adoptsCarriedRecords()) state.adoptedFrom = carried.fromRunId;
+    return { decision: 'unknown-vm', adopted: false };
+  }
   // No predecessor in sight, the VM in write-through, and a request that carries the record it was
   // granted under: a predecessor that visibility does not show yet left it so. Its record, never
   // "already write-through".
-  const carried = carriedRecord(state);
   if (!adopt && carried && current?.requested.mode === 'WriteThrough' && carried.recorded.mode === 'WriteBack') {
     state.recorded = carried.recorded;
     state.alreadyWriteThrough = carried.alreadyWriteThrough;
     state.writeThrough = true;
+    if (adoptsCarriedRecords()) takeCarriedHold(state, carried);
     return { decision: 'recorded', adopted: true };
   }
   if (current !== undefined && (current.requested.mode === 'WriteBack' || predecessor.ok)) {
     state.recorded = current.requested;
     state.alreadyWriteThrough = current.requested.mode === 'WriteThrough';
     state.writeThrough = false;
+    // The carried record's VM is back already (an admin, a later guard): this guard answers for it
+    // ('in-place'), and says so, or the reconciler would send the same record again forever.
+    if (carried?.fromRunId && current.requested.mode === 'WriteBack' && adoptsCarriedRecords())
+      state.adoptedFrom = carried.fromRunId;
     return { decision: 'recorded', adopted: false };
   }
   return { decision: 'undecided', adopted: false };
+}
+
+/**
+ * A record carried to a guard that already recorded, by a release or a reconcile: adopted when this
+ * guard took write-through for the VM's own policy (it could not see the predecessor that switched
+ * it) and the record gives a write-back back. A carried record comes only from a guard that
+ * switched the VM itself (its holders were granted write-back-to-restore), so even a write-through
+ * an admin set before that guard's switch was not the VM's policy. Adoption changes only what the
+ * end of the hold restores: the VM stays in write-through for the live holders until the last
+ * release. A release from one of this guard's own holders carries this guard's record: nothing new.
+ * Returns whether the record was adopted. A reconcile's record (it names its run) that this guard
+ * need not adopt is still answered for: this guard's own record gives a write-back back, or the VM
+ * is back already.
+ */
+export function adoptCarriedAfterRecord(
+  state: GuardState,
+  request: {
+    kind: 'release' | 'reconcile';
+    requester: { workflowId: string; firstRunId: string };
+    record?: CarriedRecord;
+  },
+): boolean {
+  const carried = request.record;
+  if (!carried || state.recorded === null) return false;
+  if (request.kind === 'release' && state.holders.some((h) => sameRun(h, request.requester))) return false;
+  const owed = state.alreadyWriteThrough && !carried.alreadyWriteThrough && carried.recorded.mode === 'WriteBack';
+  if (!owed) {
+    if (!carried.fromRunId || state.alreadyWriteThrough || !adoptsCarriedRecords()) return false;
+    state.adoptedFrom = carried.fromRunId;
+    return false;
+  }
+  if (!adoptsCarriedRecords()) return false;
+  state.recorded = carried.recorded;
+  state.alreadyWriteThrough = false;
+  // This guard did not switch the VM, but it owes the restore now: the VM is in write-through
+  // because its predecessor switched it (verified by this guard's own flush check).
+  state.writeThrough = true;
+  takeCarriedHold(state, carried);
+  return true;
+}
+
+/** Names the carried record's run, and takes over its holders and abandoned jobs (reconciler's requests). */
+function takeCarriedHold(state: GuardState, carried: CarriedRecord): void {
+  state.adoptedFrom = carried.fromRunId ?? CARRIED_BY_RELEASE;
+  adoptHolders(state, carried.holders ?? [], carried.abandonedJobs ?? []);
 }
 
 /** The record a queued release or reconcile brings (the newest), if any. */
@@ -101,16 +175,21 @@ function adoptRecord(state: GuardState, predecessor: ClosedGuard, current: VmPol
   state.adoptedFrom = predecessor.runId;
   // Still write-through (or unknown): the restore is owed. Already back: nothing left to restore.
   state.writeThrough = current === undefined || current === null || current.requested.mode === 'WriteThrough';
+  adoptHolders(state, record.holders, record.abandonedJobs);
+}
+
+/** Takes over a predecessor's holders (but those that already asked to release) and abandoned jobs. */
+function adoptHolders(state: GuardState, holders: Holder[], abandonedJobs: string[]): void {
   // Holders that already asked to release (queued or waiting) are not adopted back.
   const releasing = [
     ...state.waiters.map((w) => w.requester),
     ...state.inbox.flatMap((r) => (r.kind === 'release' ? [r.requester] : [])),
   ];
-  for (const holder of record.holders) {
+  for (const holder of holders) {
     if (state.holders.some((h) => sameRun(h, holder)) || releasing.some((r) => sameRun(r, holder))) continue;
     state.holders.push({ ...holder });
   }
-  for (const job of record.abandonedJobs) if (!state.abandonedJobs.includes(job)) state.abandonedJobs.push(job);
+  for (const job of abandonedJobs) if (!state.abandonedJobs.includes(job)) state.abandonedJobs.push(job);
 }
 
 /**
@@ -129,6 +208,7 @@ export function memoOf(state: GuardState): GuardMemo {
       holders: state.holders,
       abandonedJobs: state.abandonedJobs,
       phase: state.phase,
+      adoptedFrom: state.adoptedFrom,
     },
   };
 }

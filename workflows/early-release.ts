@@ -29,6 +29,11 @@ export const EARLY_RELEASE_PATCH = 'early-release';
 /** Sees each state of the session the run follows, while it runs. */
 export interface SessionWatcher {
   seen(session: BackupSession): Promise<void>;
+  /**
+   * The session has stopped and the run goes on (a Veeam-started run waits for Veeam's retry):
+   * its VMs read for good are let go now rather than when the run ends.
+   */
+  stopped(session: BackupSession): Promise<void>;
 }
 
 /** Longest pause between two flush reads of VMs waiting for release while FVP cannot be read. */
@@ -66,9 +71,11 @@ export function earlyReleaseOf(
   steps: Pick<StepProxies, 'fvp'>,
   guard: WriteThroughGuard,
   input: ProtectedBackupInput,
+  /** Veeam-started runs ask their own patch (veeam-started.ts): they got early release later. */
+  patchId: string = EARLY_RELEASE_PATCH,
 ): SessionWatcher | undefined {
   const releaseEarly = guard.releaseEarly?.bind(guard);
-  if (input.veeam.release !== 'per-vm' || releaseEarly === undefined || !patched(EARLY_RELEASE_PATCH)) {
+  if (input.veeam.release !== 'per-vm' || releaseEarly === undefined || !patched(patchId)) {
     return undefined;
   }
   return earlyRelease(tracker, steps, releaseEarly, input);
@@ -88,44 +95,52 @@ function earlyRelease(
   const releasable = (vm: VmStatus): boolean =>
     vm.guardId !== undefined && vm.step === 'flushed' && vm.drift === undefined && vm.releasedAt === undefined;
 
+  /**
+   * Lets go the VMs `session` has read for good. Not on a Stopped session while it follows one (the
+   * run's end releases them right after), nor while FVP reads back off, unless `stopped` says the
+   * run goes on: then it is their one chance before the next session.
+   */
+  async function releaseRead(session: BackupSession, stopped: boolean): Promise<void> {
+    if (!stopped && (session.state === 'Stopped' || Date.now() < nextReadAt)) return;
+    const read = vmsReadFor(session);
+    const candidates = tracker.status.vms.filter((vm) => releasable(vm) && read.has(vm.vm));
+    if (candidates.length === 0) return;
+    let states;
+    try {
+      states = await steps.fvp.waitForFlush({
+        vms: candidates.map((vm) => vm.vm),
+        pollIntervalMs,
+        returnAfterMs: 0,
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // Not knowing is no reason to stop the backup: the VMs stay held, and are read again later.
+      readBackoffMs = Math.min(Math.max(readBackoffMs * 2, pollIntervalMs), MAX_READ_BACKOFF_MS);
+      nextReadAt = Date.now() + readBackoffMs;
+      tracker.warn(
+        `cannot read ${candidates.map((vm) => vm.vm).join(', ')} before releasing them early (${messageOf(err)}); they stay in write-through meanwhile`,
+      );
+      return;
+    }
+    readBackoffMs = 0;
+    const flushed: VmStatus[] = [];
+    for (const [i, state] of states.entries()) {
+      const vm = candidates[i] as VmStatus;
+      if (isFlushed(state)) {
+        flushed.push(vm);
+        continue;
+      }
+      vm.effective = state.effective;
+      vm.timeToDestageSeconds = state.timeToDestageSeconds;
+      vm.drift = `found out of write-through when its Veeam task ended: requested ${state.requested.mode}, effective ${state.effective}, ${state.timeToDestageSeconds} s to destage`;
+      tracker.warn(`${vm.vm}: ${vm.drift}; its backup may not be consistent, kept until the session ends`);
+    }
+    if (flushed.length === 0) return;
+    for (const vm of await releaseEarly(flushed)) tracker.released(vm);
+  }
+
   return {
-    async seen(session) {
-      if (session.state === 'Stopped' || Date.now() < nextReadAt) return;
-      const read = vmsReadFor(session);
-      const candidates = tracker.status.vms.filter((vm) => releasable(vm) && read.has(vm.vm));
-      if (candidates.length === 0) return;
-      let states;
-      try {
-        states = await steps.fvp.waitForFlush({
-          vms: candidates.map((vm) => vm.vm),
-          pollIntervalMs,
-          returnAfterMs: 0,
-        });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        // Not knowing is no reason to stop the backup: the VMs stay held, and are read again later.
-        readBackoffMs = Math.min(Math.max(readBackoffMs * 2, pollIntervalMs), MAX_READ_BACKOFF_MS);
-        nextReadAt = Date.now() + readBackoffMs;
-        tracker.warn(
-          `cannot read ${candidates.map((vm) => vm.vm).join(', ')} before releasing them early (${messageOf(err)}); they stay in write-through meanwhile`,
-        );
-        return;
-      }
-      readBackoffMs = 0;
-      const flushed: VmStatus[] = [];
-      for (const [i, state] of states.entries()) {
-        const vm = candidates[i] as VmStatus;
-        if (isFlushed(state)) {
-          flushed.push(vm);
-          continue;
-        }
-        vm.effective = state.effective;
-        vm.timeToDestageSeconds = state.timeToDestageSeconds;
-        vm.drift = `found out of write-through when its Veeam task ended: requested ${state.requested.mode}, effective ${state.effective}, ${state.timeToDestageSeconds} s to destage`;
-        tracker.warn(`${vm.vm}: ${vm.drift}; its backup may not be consistent, kept until the session ends`);
-      }
-      if (flushed.length === 0) return;
-      for (const vm of await releaseEarly(flushed)) tracker.released(vm);
-    },
+    seen: (session) => releaseRead(session, false),
+    stopped: (session) => releaseRead(session, true),
   };
 }

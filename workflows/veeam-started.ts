@@ -30,12 +30,14 @@ import type { Activities } from '../activities';
 import { durationMs } from '../domain/duration';
 import type { BackupSession, SessionFence } from '../domain/veeam';
 import type { StepProxies } from './activity-proxies';
+import { earlyReleaseOf, type SessionWatcher } from './early-release';
 import { FailureType, messageOf, typeOf } from './failures';
 import type { WriteThroughGuard } from './guard/write-through-guard';
 import type { ProtectedBackupInput } from './input';
 import type { VmStatus } from './status';
 import { stepTimeoutsOf } from './step-timeouts';
 import type { RunTracker } from './tracker';
+import { followSession, recordSession } from './session-follower';
 import {
   POST_JOB_SIGNAL,
   PRE_JOB_UPDATE,
@@ -46,6 +48,15 @@ import {
 
 /** Asked only by runs whose input has `veeamStarted`: no recorded history has it. */
 export const VEEAM_STARTED_PATCH = 'veeam-started';
+
+/**
+ * Early release (early-release.ts) in Veeam-started runs, asked once a session was found, by runs
+ * with `veeam.release: 'per-vm'` (the default) and a per-VM guard; before it they held every VM
+ * until the last retry had ended.
+ */
+export const VEEAM_STARTED_EARLY_RELEASE_PATCH = 'veeam-started-early-release';
+
+type Steps = Pick<StepProxies, 'veeamWait' | 'fvp'>;
 
 export const preJobUpdate = defineUpdate<PreJobAnswer, []>(PRE_JOB_UPDATE);
 export const postJobSignal = defineSignal<[unknown?]>(POST_JOB_SIGNAL);
@@ -123,11 +134,7 @@ export class VeeamStartedRun {
    * session as the run judges it (the last one, with every task of every session followed), or
    * null when Veeam started none in time.
    */
-  async protectAndFollow(
-    steps: Pick<StepProxies, 'veeamWait'>,
-    guard: WriteThroughGuard,
-    vms: VmStatus[],
-  ): Promise<BackupSession | null> {
+  async protectAndFollow(steps: Steps, guard: WriteThroughGuard, vms: VmStatus[]): Promise<BackupSession | null> {
     const job = this.input.job;
     const { fence, running } = await this.lookups.takeVeeamStartedFence({ job });
     await guard.protect(vms);
@@ -142,7 +149,7 @@ export class VeeamStartedRun {
     };
     this.tracker.phase('backing-up');
     // From here Veeam may read at any moment: neither a cancel nor a Veeam outage cuts this short.
-    const merged = await CancellationScope.nonCancellable(() => this.followVeeam(steps, fence, running));
+    const merged = await CancellationScope.nonCancellable(() => this.followVeeam(steps, guard, fence, running));
     this.ending = true;
     if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled');
     return merged;
@@ -154,7 +161,7 @@ export class VeeamStartedRun {
    * the hook fails, and the run follows that session to its end before releasing.
    */
   private async refuseIfAlreadyReading(
-    steps: Pick<StepProxies, 'veeamWait'>,
+    steps: Steps,
     fence: SessionFence,
     running: BackupSession | null,
   ): Promise<void> {
@@ -184,7 +191,8 @@ export class VeeamStartedRun {
   }
 
   private async followVeeam(
-    steps: Pick<StepProxies, 'veeamWait'>,
+    steps: Steps,
+    guard: WriteThroughGuard,
     fence: SessionFence,
     running: BackupSession | null,
   ): Promise<BackupSession | null> {
@@ -198,11 +206,17 @@ export class VeeamStartedRun {
       );
       return null;
     }
+    const watcher = this.earlyRelease(steps, guard);
     const tasks = new Map<string, BackupSession['tasks'][number]>();
     for (let retry = 1; ; retry++) {
-      current = await this.follow(steps, current);
+      // Let go before this session: none of them may be read by it (see rereadAfterRelease).
+      const released = new Set(this.tracker.status.vms.filter((vm) => vm.releasedAt !== undefined).map((vm) => vm.vm));
+      current = await this.follow(steps, current, watcher);
       for (const task of current.tasks) tasks.set(task.vm, task);
+      this.rereadAfterRelease(current, released);
       if (current.result === 'Success') break;
+      // A retry may come only now: what this session read for good is let go before the retry wait.
+      await watcher?.stopped(current);
       // Veeam retries a session that did not succeed as a new "(Retry N)" session, after its retry wait.
       const graceEnd = Date.now() + durationMs(this.settings.retryGrace);
       const next = await this.awaitSession(sessionFence(current), graceEnd, `a retry of session ${current.id}`, true);
@@ -211,6 +225,48 @@ export class VeeamStartedRun {
       current = next;
     }
     return { ...current, tasks: [...tasks.values()] };
+  }
+
+  /**
+   * Early release in a Veeam-started run, or undefined (`session-end`, run-local guard, histories
+   * from before the patch). A VM is let go once its task in the followed session ended Success or
+   * Warning, as in runs the worker starts; that holds across Veeam's retries because of the rule
+   * this relies on: a "(Retry N)" session processes only the VMs whose task failed ("During the job
+   * retry, Veeam Backup & Replication processes only those VMs that have failed", and no retry at
+   * all after a Success or Warning session: Veeam's job_retry page, vendor evidence V13; the lab's
+   * scheduler plays it so, lab/model/scheduler.ts). A VM whose task failed is not let go: a retry
+   * may read it, so it stays held until the last session (retries included) has ended.
+   *
+   * The run cannot stop the job, so a failed early release must not cut the follow short: the VMs
+   * stay held (a release already sent is sent again when the run releases) and it warns.
+   */
+  private earlyRelease(steps: Steps, guard: WriteThroughGuard): SessionWatcher | undefined {
+    const watcher = earlyReleaseOf(this.tracker, steps, guard, this.input, VEEAM_STARTED_EARLY_RELEASE_PATCH);
+    if (watcher === undefined) return undefined;
+    const shielded =
+      (release: (session: BackupSession) => Promise<void>) =>
+      async (session: BackupSession): Promise<void> => {
+        try {
+          await release(session);
+        } catch (err) {
+          this.tracker.warn(`cannot release VMs early yet (${messageOf(err)}); they stay held until the run ends`);
+        }
+      };
+    return { seen: shielded(watcher.seen), stopped: shielded(watcher.stopped) };
+  }
+
+  /**
+   * Fail closed should Veeam break the rule early release relies on: a retry session that read a
+   * VM this run had already let go may have read it in write-back. It cannot be undone; the VM is
+   * marked as drifted, so the run fails PolicyDrift naming it, and the operator checks its backup.
+   */
+  private rereadAfterRelease(session: BackupSession, released: Set<string>): void {
+    for (const task of session.tasks) {
+      const vm = this.tracker.status.vms.find((v) => v.vm === task.vm);
+      if (vm === undefined || !released.has(vm.vm) || vm.drift !== undefined) continue;
+      vm.drift = `read again by Veeam's session ${session.id} after this run had released it (its task had succeeded in an earlier session, and Veeam retries only failed VMs)`;
+      this.tracker.warn(`${vm.vm}: ${vm.drift}; its backup may not be consistent`);
+    }
   }
 
   /**
@@ -251,39 +307,17 @@ export class VeeamStartedRun {
    * id, even when the lookup saw it stopped: a per-job lookup may carry it without its tasks, which
    * the safety net after the session needs.
    */
-  private async follow(steps: Pick<StepProxies, 'veeamWait'>, start: BackupSession): Promise<BackupSession> {
-    let session = this.record(start);
-    let read = false;
-    let pauseMs = this.pollMs;
-    while (!read || session.state !== 'Stopped') {
-      try {
-        session = this.record(
-          await steps.veeamWait.watchSession({
-            sessionId: session.id,
-            pollIntervalMs: this.pollMs,
-            reportAfterMs: lookupSliceMs(this.pollMs),
-          }),
-        );
-        read = true;
-        pauseMs = this.pollMs;
-      } catch (err) {
-        this.tracker.warn(`cannot confirm that session ${session.id} has stopped yet: ${messageOf(err)}`);
-        await sleep(pauseMs);
-        pauseMs = Math.min(pauseMs * 2, 60_000);
-      }
-    }
-    return session;
-  }
-
-  private record(session: BackupSession): BackupSession {
-    const backup = this.tracker.status.backup;
-    backup.sessionId = session.id;
-    backup.state = session.state;
-    backup.result = session.result;
-    backup.progress = session.progress;
-    backup.tasks = session.tasks.map(({ vm, status, result }) => ({ vm, status, result }));
-    this.tracker.publish();
-    return session;
+  private async follow(
+    steps: Pick<StepProxies, 'veeamWait'>,
+    start: BackupSession,
+    watcher?: SessionWatcher,
+  ): Promise<BackupSession> {
+    return followSession(this.tracker, steps, recordSession(this.tracker, start), {
+      pollIntervalMs: this.pollMs,
+      reportAfterMs: lookupSliceMs(this.pollMs),
+      watcher,
+      untilStopped: true,
+    });
   }
 }
 

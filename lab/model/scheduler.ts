@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { JobOutcome } from '../scenario';
 import { LIMITS, pushBounded, SessionRecord, type LabState } from './state';
-import { isLive } from './veeam';
+import { isLive, sessionDoc } from './veeam';
 
 export const ScheduledSessionBody = z
   .object({
@@ -41,6 +41,20 @@ export function startScheduledSession(
   if (live !== undefined) throw new Error(`job ${JSON.stringify(jobName)} already has a live session (${live.id})`);
   // The job's timing goes to the session; what describes the job itself (its objects, its schedule) does not.
   const { id: jobId, name, outcome, objects: _objects, scheduleEnabled: _schedule, ...timing } = structuredClone(job);
+  // "During the job retry, Veeam Backup & Replication processes only those VMs that have failed"
+  // (Veeam's job_retry page): a retry's tasks are the VMs whose task in the job's last session did
+  // not end Success or Warning.
+  if (body.retry > 0) {
+    const last = state.veeam.sessions.filter((s) => s.jobId === job.id).at(-1);
+    const read = new Set(
+      last
+        ? sessionDoc(last, now)
+            .tasks.filter((t) => t.result === 'Success' || t.result === 'Warning')
+            .map((t) => t.vm)
+        : [],
+    );
+    timing.vms = timing.vms.filter((vm) => !read.has(vm));
+  }
   const scenarioJob = state.scenario.veeam.jobs.find((j) => j.name === jobName);
   const session = SessionRecord.parse({
     ...timing,

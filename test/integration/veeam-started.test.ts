@@ -23,9 +23,15 @@ import {
   sessionsOf,
 } from '../helpers/lab-assertions';
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
-import { jobsScenario } from '../helpers/guard';
+import { jobsScenario, timelineOf } from '../helpers/guard';
+import type { ScenarioJob } from '../../lab/scenario';
 import { repoRoot } from '../helpers/tools';
 import { waitFor } from '../helpers/wait';
+
+/** The default scenario's VMs, in job order. */
+const VMS = ['sql-01', 'app-01', 'web-01'];
+/** The VMs read early in the task-slots test: their tasks end long before app-01's. */
+const EARLY = ['sql-01', 'web-01'];
 
 describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam schedules', () => {
   let h: Harness;
@@ -80,17 +86,26 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
     return h.env.client.workflow.getHandle<typeof protectedBackup>(workflowIdFor(JOB));
   }
 
-  /** Every write-through window of every VM ended, and only after the last session of the job had. */
+  /**
+   * Every write-through window of every VM ended, and only once no session could read the VM any
+   * more: after Veeam's last read of it, and, for a VM whose last task did not end Success or
+   * Warning (a retry may read it), after the last session of the job had ended.
+   */
   async function assertReleasedAfterSessions(): Promise<void> {
     const sessions = await sessionsOf(h.lab, JOB);
     const lastEnd = Math.max(...sessions.map((s) => s.endsAt));
+    const verdicts = await h.lab.client.verdicts({ job: JOB });
     for (const vm of await h.lab.client.timeline()) {
       assert.ok(vm.writeThroughWindows.length > 0, `${vm.vm} was switched to write-through`);
+      const lastTask = sessions.flatMap((s) => s.tasks.filter((t) => t.vm === vm.vm)).at(-1);
+      const readForGood = lastTask?.result === 'Success' || lastTask?.result === 'Warning';
+      const readUntil = Math.max(0, ...verdicts.filter((v) => v.vm === vm.vm).map((v) => v.readUntil ?? lastEnd));
+      const heldUntil = readForGood ? readUntil : Math.max(readUntil, lastEnd);
       for (const window of vm.writeThroughWindows) {
         assert.ok(window.endedAt !== null, `${vm.vm} was restored`);
         assert.ok(
-          window.endedAt >= lastEnd,
-          `${vm.vm} restored at ${window.endedAt}, before Veeam ended at ${lastEnd}`,
+          window.endedAt >= heldUntil,
+          `${vm.vm} restored at ${window.endedAt}, before ${heldUntil} (Veeam's last read ${readUntil}, last session's end ${lastEnd})`,
         );
       }
     }
@@ -116,6 +131,86 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
       [],
       'the run never starts or stops the job',
     );
+  });
+
+  /** The default scenario's VMs in one job, tasks as given (`vmTasks`), two slots unless said otherwise. */
+  async function loadSlots(job: Partial<ScenarioJob>) {
+    await h.lab.client.loadScenario(jobsScenario([{ name: JOB, vms: VMS, taskSlots: 2, ...job }]));
+    return requestedPolicies(h.lab);
+  }
+
+  /** When `vm`'s one write-through window ended (its restore). */
+  async function restoredAt(vm: string): Promise<number> {
+    const windows = (await timelineOf(h.lab, vm)).writeThroughWindows;
+    assert.equal(windows.length, 1, `one write-through window for ${vm}`);
+    assert.ok(windows[0]?.endedAt, `${vm} restored`);
+    return windows[0].endedAt;
+  }
+
+  test('early release: with task slots, a VM whose task ended is back in write-back while the session still runs', async () => {
+    // Two slots: sql-01 then web-01 are read in one while app-01's long task holds the other.
+    const policies = await loadSlots({
+      vmTasks: { 'sql-01': { taskMs: 800 }, 'app-01': { taskMs: 7000 }, 'web-01': { taskMs: 800 } },
+    });
+    const report = await schedule({});
+    assert.equal(report.preJob[0]?.exitCode, 0, `pre-job exit code (stderr: ${report.preJob[0]?.stderr})`);
+    const result = await run().result();
+    assert.equal(result.phase, 'completed');
+    assert.deepEqual(result.warnings, []);
+    const [session] = await sessionsOf(h.lab, JOB);
+    for (const vm of EARLY) {
+      const ended = await restoredAt(vm);
+      assert.ok(
+        ended < session!.endsAt - 2000,
+        `${vm} restored ${session!.endsAt - ended} ms before the session ended`,
+      );
+    }
+    assert.ok((await restoredAt('app-01')) >= session!.endsAt, 'app-01 held until its task (the session) ended');
+    await assertConsistentSessions(h.lab, JOB, 1, VMS);
+    await assertReleasedAfterSessions();
+    await assertPoliciesAre(h.lab, policies);
+    // The report gives each VM's write-through window, as for runs the worker starts.
+    const window = (vm: string) => result.vms.find((v) => v.vm === vm)?.writeThroughSeconds ?? NaN;
+    for (const vm of EARLY) assert.ok(window(vm) + 2 < window('app-01'), `${vm}'s window is shorter than app-01's`);
+  });
+
+  test('early release across a retry: VMs read for good go at once; a failed VM stays held through the retry, released after it', async () => {
+    // One slot: sql-01 and app-01 succeed, web-01 fails (in the retry too, which reads only web-01).
+    const policies = await loadSlots({ taskSlots: 1, vmTasks: { 'web-01': { taskMs: 4000, outcome: 'Failed' } } });
+    const report = await schedule({ retries: 1, retryWaitMs: 2000 });
+    assert.deepEqual(
+      report.sessions.map((s) => [s.name, s.result]),
+      [
+        [JOB, 'Failed'],
+        [`${JOB} (Retry 1)`, 'Failed'],
+      ],
+    );
+    await assert.rejects(run().result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.equal((err.cause as { type?: string } | undefined)?.type, 'BackupJobFailed');
+      return true;
+    });
+    const [first, retry] = await sessionsOf(h.lab, JOB);
+    assert.deepEqual(
+      retry!.tasks.map((t) => t.vm),
+      ['web-01'],
+      'Veeam retries only the failed VM',
+    );
+    for (const vm of ['sql-01', 'app-01']) {
+      const ended = await restoredAt(vm);
+      assert.ok(ended < first!.endsAt, `${vm} restored ${first!.endsAt - ended} ms before the first session ended`);
+    }
+    assert.ok((await restoredAt('web-01')) >= retry!.endsAt, 'web-01 held until the retry ended');
+    for (const verdict of await h.lab.client.verdicts({ job: JOB })) {
+      assert.equal(verdict.consistent, true, `${verdict.sessionId}/${verdict.vm}: ${verdict.reason}`);
+    }
+    await assertReleasedAfterSessions();
+    await assertPoliciesAre(h.lab, policies);
+    const status = await run().query(statusQuery);
+    const window = (vm: string) => status.vms.find((v) => v.vm === vm)?.writeThroughSeconds ?? NaN;
+    for (const vm of ['sql-01', 'app-01']) {
+      assert.ok(window(vm) + 2 < window('web-01'), `${vm}'s window is shorter than web-01's`);
+    }
   });
 
   test('a failed pre-job (FVP down): the hook exits non-zero, Veeam starts no session, nothing changed', async () => {

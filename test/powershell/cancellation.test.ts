@@ -4,70 +4,28 @@
  * host; a call cancelled in flight has its process killed and says it may have taken effect; and
  * the activity adapter hands each call the running activity's cancellation signal.
  */
-import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { startLab, type RunningLab } from '../../lab/launch';
-import { defaultScenario } from '../../lab/scenario';
-import { fakeEndpointConfig, type FakeEndpointOptions } from '../../lab/fake-powershell/endpoint';
-import { PowerShellError, PowerShellPool } from '../../activities/powershell';
 import { activityCancellationSignal, cancelledWithActivity, type CancellableInvoker } from '../../activities/invoker';
+import { alive, rejection, usePoolLab } from '../helpers/powershell';
 import { waitFor } from '../helpers/wait';
 
-let lab: RunningLab;
-const pools: PowerShellPool[] = [];
-
-before(async () => {
-  lab = await startLab();
-});
-after(async () => {
-  await lab.stop();
-});
-beforeEach(async () => {
-  await lab.client.loadScenario(defaultScenario());
-});
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.close()));
-});
-
-function fvpPool(options: FakeEndpointOptions = {}): PowerShellPool {
-  const pool = new PowerShellPool({ endpoint: 'fvp', config: fakeEndpointConfig('fvp', lab.url, options) });
-  pools.push(pool);
-  return pool;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PowerShellError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof PowerShellError, `a PowerShellError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the call to fail');
-}
+const { lab, fvpPool } = usePoolLab();
 
 async function opsSeen(): Promise<string[]> {
-  return (await lab.client.invocations()).invocations.map((r) => r.op);
+  return (await lab().client.invocations()).invocations.map((r) => r.op);
 }
 
 async function requestedMode(vm: string): Promise<string | undefined> {
-  return (await lab.client.state()).fvp.vms.find((v) => v.name === vm)?.requested.mode;
+  return (await lab().client.state()).fvp.vms.find((v) => v.name === vm)?.requested.mode;
 }
 
 test('a call cancelled while it waits for a permit is dropped and never reaches the host', async () => {
   const pool = fvpPool({ poolSize: 1 });
   await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
-  await lab.client.setFaults([{ op: 'Get-VmFlushState', action: 'delay', delayMs: 1500, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmFlushState', action: 'delay', delayMs: 1500, times: 1 }]);
   const slow = pool.invoke('Get-VmFlushState', { vm: 'sql-01' });
   const controller = new AbortController();
   const queued = pool.invoke('Set-VmWriteThrough', { vm: 'app-01' }, controller.signal);
@@ -92,11 +50,11 @@ test('a call cancelled in flight has its process killed, and the error says it m
   const pool = fvpPool();
   await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
   // The lab performs the write at once and answers only later: the effect is real, the answer late.
-  await lab.client.setFaults([{ op: 'Set-VmWriteThrough', action: 'delay', delayMs: 60_000, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Set-VmWriteThrough', action: 'delay', delayMs: 60_000, times: 1 }]);
   const controller = new AbortController();
   const inFlight = pool.invoke('Set-VmWriteThrough', { vm: 'app-01' }, controller.signal);
   const sent = await waitFor('the write to reach the host', async () =>
-    (await lab.client.invocations({ op: 'Set-VmWriteThrough' })).invocations.at(0),
+    (await lab().client.invocations({ op: 'Set-VmWriteThrough' })).invocations.at(0),
   );
 
   controller.abort();
@@ -110,7 +68,7 @@ test('a call cancelled in flight has its process killed, and the error says it m
 
   // The next call runs on a fresh process that connects first.
   await pool.invoke('Get-VmCachePolicy', { vm: 'app-01' });
-  const log = (await lab.client.invocations()).invocations;
+  const log = (await lab().client.invocations()).invocations;
   const last = log.at(-1);
   assert.ok(last !== undefined && last.pid !== sent.pid);
   assert.deepEqual(
@@ -122,11 +80,11 @@ test('a call cancelled in flight has its process killed, and the error says it m
 
 test('a call cancelled while its process is starting is never written; the started session serves the next call', async () => {
   const pool = fvpPool();
-  await lab.client.setFaults([{ op: 'Connect-Endpoint', action: 'delay', delayMs: 1500, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Connect-Endpoint', action: 'delay', delayMs: 1500, times: 1 }]);
   const controller = new AbortController();
   const starting = pool.invoke('Set-VmWriteThrough', { vm: 'app-01' }, controller.signal);
   const connect = await waitFor('the process to be spawned and connecting', async () =>
-    (await lab.client.invocations({ op: 'Connect-Endpoint' })).invocations.at(0),
+    (await lab().client.invocations({ op: 'Connect-Endpoint' })).invocations.at(0),
   );
 
   controller.abort();
@@ -140,7 +98,7 @@ test('a call cancelled while its process is starting is never written; the start
     return stats.sessions === 1 && stats.busy === 0 && stats.waiting === 0;
   });
   await pool.invoke('Get-VmCachePolicy', { vm: 'app-01' });
-  const log = (await lab.client.invocations()).invocations;
+  const log = (await lab().client.invocations()).invocations;
   assert.deepEqual(
     log.map((r) => [r.op, r.pid]),
     [
@@ -209,13 +167,13 @@ test('a worker stopped past its heartbeat timeout never sends its queued write o
   const pool = fvpPool({ poolSize: 1 });
   const invoker = cancelledWithActivity(pool);
   await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
-  await lab.client.setFaults([{ op: 'Get-VmFlushState', action: 'delay', delayMs: 2500, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmFlushState', action: 'delay', delayMs: 2500, times: 1 }]);
   const slow = pool.invoke('Get-VmFlushState', { vm: 'sql-01' });
   const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 1000 });
   const activity = env.run(() => invoker.invoke('Set-VmWriteThrough', { vm: 'app-01' }));
   assert.equal(pool.stats().waiting, 1, 'the write waits for the only session');
   await waitFor('the slow call to reach the host', async () =>
-    (await lab.client.invocations({ op: 'Get-VmFlushState' })).invocations.at(0),
+    (await lab().client.invocations({ op: 'Get-VmFlushState' })).invocations.at(0),
   );
 
   // Stopped across the slow call's answer: on waking, its output frees the session at once, long
@@ -228,14 +186,14 @@ test('a worker stopped past its heartbeat timeout never sends its queued write o
   assert.equal(env.context.cancellationSignal.aborted, false, 'the worker noticed by itself');
   await slow;
   await pool.invoke('Get-VmCachePolicy', { vm: 'web-01' });
-  assert.equal((await lab.client.invocations({ op: 'Set-VmWriteThrough' })).invocations.length, 0);
+  assert.equal((await lab().client.invocations({ op: 'Set-VmWriteThrough' })).invocations.length, 0);
   assert.equal(await requestedMode('app-01'), 'WriteBack');
 });
 
 test('a slow call in a live worker is not mistaken for a frozen one', async () => {
   const pool = fvpPool();
   const invoker = cancelledWithActivity(pool);
-  await lab.client.setFaults([{ op: 'Set-VmWriteThrough', action: 'delay', delayMs: 2500, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Set-VmWriteThrough', action: 'delay', delayMs: 2500, times: 1 }]);
   const env = new MockActivityEnvironment({ heartbeatTimeoutMs: 1000 });
   await env.run(async () => {
     assert.deepEqual(await invoker.invoke('Set-VmWriteThrough', { vm: 'app-01' }), { sent: true });
@@ -247,7 +205,7 @@ test('cancelling the activity drops its queued PowerShell call (pool behind the 
   const pool = fvpPool({ poolSize: 1 });
   const invoker = cancelledWithActivity(pool);
   await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
-  await lab.client.setFaults([{ op: 'Get-VmFlushState', action: 'delay', delayMs: 1500, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmFlushState', action: 'delay', delayMs: 1500, times: 1 }]);
   const slow = pool.invoke('Get-VmFlushState', { vm: 'sql-01' });
 
   const env = new MockActivityEnvironment();
@@ -260,6 +218,6 @@ test('cancelling the activity drops its queued PowerShell call (pool behind the 
 
   await slow;
   await pool.invoke('Get-VmCachePolicy', { vm: 'web-01' });
-  assert.equal((await lab.client.invocations({ op: 'Set-VmWriteThrough' })).invocations.length, 0);
+  assert.equal((await lab().client.invocations({ op: 'Set-VmWriteThrough' })).invocations.length, 0);
   assert.equal(await requestedMode('app-01'), 'WriteBack');
 });

@@ -3,67 +3,26 @@
  * fault rules: death mid-call, a hung call, garbage, stderr, results of the wrong shape, vendor
  * errors of each category, a server that is down at connect time.
  */
-import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startLab, type RunningLab } from '../../lab/launch';
-import { defaultScenario } from '../../lab/scenario';
-import { fakeEndpointConfig, type FakeEndpointOptions } from '../../lab/fake-powershell/endpoint';
-import { EndpointConfig, PowerShellError, PowerShellPool } from '../../activities/powershell';
+import { EndpointConfig } from '../../activities/powershell';
+import { alive, rejection, usePoolLab } from '../helpers/powershell';
 import { waitFor } from '../helpers/wait';
 
-let lab: RunningLab;
-const pools: PowerShellPool[] = [];
-
-before(async () => {
-  lab = await startLab();
-});
-after(async () => {
-  await lab.stop();
-});
-beforeEach(async () => {
-  await lab.client.loadScenario(defaultScenario());
-});
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.close()));
-});
-
-function fvpPool(options: FakeEndpointOptions = {}): PowerShellPool {
-  const pool = new PowerShellPool({ endpoint: 'fvp', config: fakeEndpointConfig('fvp', lab.url, options) });
-  pools.push(pool);
-  return pool;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const { lab, fvpPool } = usePoolLab();
 
 async function lastPid(): Promise<number> {
-  const log = (await lab.client.invocations()).invocations;
+  const log = (await lab().client.invocations()).invocations;
   const last = log[log.length - 1];
   assert.ok(last, 'the lab saw a call');
   return last.pid;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PowerShellError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof PowerShellError, `a PowerShellError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected the call to fail');
 }
 
 test('a process that dies mid-call gives a retryable error; the next call runs on a fresh process', async () => {
   const pool = fvpPool();
   await pool.invoke('Get-VmFlushState', { vm: 'sql-01' });
   const first = await lastPid();
-  await lab.client.setFaults([{ op: 'Get-VmCachePolicy', action: 'die', exitCode: 3, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmCachePolicy', action: 'die', exitCode: 3, times: 1 }]);
 
   const err = await rejection(pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' }));
   assert.equal(err.category, 'process-died');
@@ -84,7 +43,7 @@ test('a process that dies mid-call gives a retryable error; the next call runs o
 
 test('a process that exits with code 0 mid-call is a death too, not an empty success', async () => {
   const pool = fvpPool();
-  await lab.client.setFaults([{ op: 'Get-VmFlushState', action: 'die', exitCode: 0, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmFlushState', action: 'die', exitCode: 0, times: 1 }]);
   const err = await rejection(pool.invoke('Get-VmFlushState', { vm: 'sql-01' }));
   assert.equal(err.category, 'process-died');
   assert.equal(err.retryable, true);
@@ -96,7 +55,7 @@ test('a hung call times out, the process is killed, and the next call works', as
   const pool = fvpPool({ invocationTimeoutMs: 700 });
   await pool.invoke('Get-VmCachePolicy', { vm: 'app-01' });
   const hung = await lastPid();
-  await lab.client.setFaults([{ op: 'Get-VmFlushState', action: 'hang', times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmFlushState', action: 'hang', times: 1 }]);
 
   const began = Date.now();
   const err = await rejection(pool.invoke('Get-VmFlushState', { vm: 'app-01' }));
@@ -117,7 +76,7 @@ test('garbage on stdout is a clear, non-retryable error naming the operation; th
   const pool = fvpPool();
   await pool.invoke('Get-VmCachePolicy', { vm: 'web-01' });
   const first = await lastPid();
-  await lab.client.setFaults([{ op: 'Get-VmFlushState', action: 'garbage', times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmFlushState', action: 'garbage', times: 1 }]);
 
   const err = await rejection(pool.invoke('Get-VmFlushState', { vm: 'web-01' }));
   assert.equal(err.category, 'protocol');
@@ -136,7 +95,7 @@ test('an envelope for another operation means the session is out of step: error,
   await pool.invoke('Get-VmCachePolicy', { vm: 'web-01' });
   const first = await lastPid();
   const stdout = JSON.stringify({ ok: true, op: 'Get-VmFlushState', result: {} });
-  await lab.client.setFaults([{ op: 'Get-VmCachePolicy', action: 'garbage', stdout, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmCachePolicy', action: 'garbage', stdout, times: 1 }]);
   const err = await rejection(pool.invoke('Get-VmCachePolicy', { vm: 'web-01' }));
   assert.equal(err.category, 'protocol');
   assert.match(err.message, /^Get-VmCachePolicy returned the envelope of another operation \("Get-VmFlushState"\)/);
@@ -153,7 +112,7 @@ test('a result of the wrong shape is a clear error naming the operation and the 
     op: 'Get-VmCachePolicy',
     result: { matches: [{ vm: { Name: 'sql-01' }, requested: { ok: 'yes' }, effective: null, stats: null }] },
   });
-  await lab.client.setFaults([{ op: 'Get-VmCachePolicy', action: 'garbage', stdout, times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmCachePolicy', action: 'garbage', stdout, times: 1 }]);
   const err = await rejection(pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' }));
   assert.equal(err.category, 'protocol');
   assert.equal(err.retryable, false);
@@ -170,7 +129,7 @@ test('output on stderr fails the call and retires the process', async () => {
   const pool = fvpPool();
   await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
   const first = await lastPid();
-  await lab.client.setFaults([{ op: 'Get-VmCachePolicy', action: 'stderr', message: 'Get-PrnxVM : boom', times: 1 }]);
+  await lab().client.setFaults([{ op: 'Get-VmCachePolicy', action: 'stderr', message: 'Get-PrnxVM : boom', times: 1 }]);
   const err = await rejection(pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' }));
   assert.equal(err.category, 'protocol');
   assert.equal(err.message, 'Get-VmCachePolicy wrote to stderr: "Get-PrnxVM : boom"');
@@ -195,7 +154,7 @@ test('vendor errors keep the category and type the module gave them; only caller
   ] as const;
   for (const c of cases) {
     const before = await lastPid();
-    await lab.client.setFaults([
+    await lab().client.setFaults([
       {
         op: 'Get-VmFlushState',
         action: 'fail',
@@ -223,7 +182,7 @@ test('vendor errors keep the category and type the module gave them; only caller
 
 test('a management server that is down at connect time fails retryably; the pool recovers', async () => {
   const pool = fvpPool();
-  await lab.client.setManagementServer(false);
+  await lab().client.setManagementServer(false);
   const err = await rejection(pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' }));
   assert.equal(err.category, 'transient');
   assert.equal(err.retryable, true);
@@ -233,7 +192,7 @@ test('a management server that is down at connect time fails retryably; the pool
   assert.ok(err.pid !== undefined && !alive(err.pid), 'the half-started process is gone');
   assert.equal(pool.stats().sessions, 0);
 
-  await lab.client.setManagementServer(true);
+  await lab().client.setManagementServer(true);
   const policy = await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
   assert.equal(policy.matches[0]?.vm.Name, 'sql-01');
 });
@@ -259,7 +218,7 @@ test('a process that dies while idle is replaced on the next call, without an er
 });
 
 async function connectsOf(pid: number): Promise<number> {
-  const log = (await lab.client.invocations({ op: 'Connect-Endpoint' })).invocations;
+  const log = (await lab().client.invocations({ op: 'Connect-Endpoint' })).invocations;
   return log.filter((r) => r.pid === pid).length;
 }
 
@@ -268,7 +227,7 @@ for (const category of ['permanent', 'transient'] as const) {
     const pool = fvpPool();
     await pool.invoke('Get-VmCachePolicy', { vm: 'sql-01' });
     const before = await lastPid();
-    await lab.client.setFaults([{ endpoint: 'fvp', action: 'server-restart', category }]);
+    await lab().client.setFaults([{ endpoint: 'fvp', action: 'server-restart', category }]);
 
     const err = await rejection(pool.invoke('Get-VmFlushState', { vm: 'sql-01' }));
     assert.equal(err.pid, before, 'the old session met the restart');

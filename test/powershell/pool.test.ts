@@ -4,12 +4,13 @@
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab, type RunningLab } from '../../lab/launch';
 import { defaultScenario } from '../../lab/scenario';
 import { fakeEndpointConfig } from '../../lab/fake-powershell/endpoint';
+import { environOf } from '../helpers/powershell';
 import {
   createPowerShellClients,
   PowerShellError,
@@ -55,17 +56,6 @@ function captureLogger(): { logger: Logger; lines: string[] } {
 function track<T extends PowerShellPool | PowerShellClients>(pool: T): T {
   cleanup.push(() => pool.close());
   return pool;
-}
-
-/** The environment a process was started with (Linux), as a map. */
-function environOf(pid: number): Map<string, string> {
-  const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
-  return new Map(
-    raw
-      .split('\0')
-      .filter((e) => e !== '')
-      .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as [string, string]),
-  );
 }
 
 test('many calls share one long-lived process', async () => {

@@ -5,10 +5,10 @@
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { startLab, type RunningLab } from '../../lab/launch';
 import { defaultScenario } from '../../lab/scenario';
 import { fakeEndpointConfig } from '../../lab/fake-powershell/endpoint';
+import { environOf } from '../helpers/powershell';
 import { createPowerShellClients, PowerShellError, type PowerShellClients } from '../../activities/powershell';
 
 /** JSON escapes `"` and `\`: the escaped form differs from the raw one in two places. */
@@ -103,17 +103,6 @@ test('a password with quotes and backslashes, or cut at the excerpt limit, never
     }
   }
 });
-
-/** The environment a process was started with (Linux /proc), as a map. */
-function environOf(pid: number): Map<string, string> {
-  const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
-  return new Map(
-    raw
-      .split('\0')
-      .filter((e) => e !== '')
-      .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)] as [string, string]),
-  );
-}
 
 test('the PowerShell process inherits an allow-list of the worker environment: no TEMPORAL_*, no other secret', async () => {
   process.env.TEMPORAL_API_KEY = API_KEY;

@@ -213,6 +213,30 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
     }
   });
 
+  test('early release when a failed session stops: what it read goes before the retry wait, not after the retry', async () => {
+    // One slot: sql-01 fails first; web-01's task ends with the session, so only the session's end
+    // can let it go before Veeam's retry (which reads sql-01 alone).
+    const policies = await loadSlots({ taskSlots: 1, vmTasks: { 'sql-01': { outcome: 'Failed' } } });
+    const report = await schedule({ retries: 1, retryWaitMs: 4000 });
+    assert.equal(report.sessions.length, 2);
+    await assert.rejects(run().result(), WorkflowFailedError);
+    const [, retry] = await sessionsOf(h.lab, JOB);
+    assert.deepEqual(
+      retry!.tasks.map((t) => t.vm),
+      ['sql-01'],
+    );
+    for (const vm of ['app-01', 'web-01']) {
+      const ended = await restoredAt(vm);
+      assert.ok(ended < retry!.createdAt, `${vm} restored ${retry!.createdAt - ended} ms before the retry started`);
+    }
+    assert.ok((await restoredAt('sql-01')) >= retry!.endsAt, 'sql-01 held until the retry ended');
+    for (const verdict of await h.lab.client.verdicts({ job: JOB })) {
+      assert.equal(verdict.consistent, true, `${verdict.sessionId}/${verdict.vm}: ${verdict.reason}`);
+    }
+    await assertReleasedAfterSessions();
+    await assertPoliciesAre(h.lab, policies);
+  });
+
   test('a failed pre-job (FVP down): the hook exits non-zero, Veeam starts no session, nothing changed', async () => {
     const { policies } = await load();
     await h.lab.client.setManagementServer(false);

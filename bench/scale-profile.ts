@@ -16,8 +16,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ScenarioJob } from '../lab/scenario';
 import { scenario } from '../test/helpers/scenarios';
-import type { ProtectedBackupRequest } from '../workflows/input';
 import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
+import { scaleRequest } from './scale-request';
 
 const { values } = parseArgs({ options: { vms: { type: 'string', default: '200' } } });
 const VMS = Number(values.vms);
@@ -175,15 +175,6 @@ const fmt = (xs: number[]) =>
     ? `n=${xs.length} median ${q(xs, 0.5).toFixed(0)} ms, p90 ${q(xs, 0.9).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms, sum ${(xs.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s`
     : 'n=0';
 
-function request(job: string): ProtectedBackupRequest {
-  return {
-    job,
-    flush: { deadline: '5 minutes', pollInterval: '250ms', concurrency: 8 },
-    veeam: { pollInterval: '250ms' },
-    timeouts: { heartbeat: '30 seconds', step: '2 minutes', retryInitialInterval: '200ms' },
-  };
-}
-
 const ms = (t: unknown): number => {
   // Timestamp { seconds: Long, nanos }
   const ts = t as { seconds?: { toNumber(): number } | number; nanos?: number } | null | undefined;
@@ -225,7 +216,7 @@ async function profile(stack: BenchStack): Promise<void> {
   const run = async (job: string) => {
     const id = `profile-${job}-${process.pid}`;
     const t0 = Date.now();
-    const report = await runBackup(stack, id, request(job));
+    const report = await runBackup(stack, id, scaleRequest(job));
     const t = (phase: string) => Date.parse(report.timings[phase] ?? '');
     return {
       id,

@@ -18,8 +18,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { ScenarioInput, ScenarioJob } from '../lab/scenario';
 import { scenario } from '../test/helpers/scenarios';
-import type { ProtectedBackupRequest } from '../workflows/input';
 import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
+import { scaleRequest } from './scale-request';
 
 const Args = z.object({
   scenario: z.enum(['all', 'job', 'concurrent']),
@@ -116,15 +116,6 @@ function benchScenario(): BenchScenario {
   return { input: { ...base, fvp: { ...base.fvp, vms }, veeam: { ...base.veeam, jobs } }, destage, slowest, before };
 }
 
-function request(job: string): ProtectedBackupRequest {
-  return {
-    job,
-    flush: { deadline: '5 minutes', pollInterval: '250ms', concurrency: 8 },
-    veeam: { pollInterval: '250ms' },
-    timeouts: { heartbeat: '30 seconds', step: '2 minutes', retryInitialInterval: '200ms' },
-  };
-}
-
 interface RunFacts {
   job: string;
   totalMs: number;
@@ -140,7 +131,7 @@ async function runJob(stack: BenchStack, job: string, vms: string[], bench: Benc
   const { lab } = stack;
   const { destage, before } = bench;
   const started = Date.now();
-  const report = await runBackup(stack, `bench-scale-${job}-${process.pid}-${++sequence}`, request(job));
+  const report = await runBackup(stack, `bench-scale-${job}-${process.pid}-${++sequence}`, scaleRequest(job));
   const totalMs = Date.now() - started;
   if (report.phase !== 'completed') throw new Error(`${job}: run ended ${report.phase}: ${report.error}`);
   const t = (phase: string) => Date.parse(report.timings[phase] ?? '');
@@ -206,7 +197,7 @@ async function concurrentScenario(stack: BenchStack, bench: BenchScenario): Prom
 
 /** FVPB_* variables (and NODE_OPTIONS) of the benchmark's own environment reach the worker: to try other slots, pools, heap. */
 const overrides: Record<string, string> = {
-  // The guards poll as the runs ask (request() below), not at the test helper's 100 ms.
+  // The guards poll as the runs ask (scaleRequest), not at the test helper's 100 ms.
   FVPB_GUARD_FLUSH_POLL_INTERVAL: '250ms',
   FVPB_GUARD_JOB_POLL_INTERVAL: '250ms',
   ...Object.fromEntries(

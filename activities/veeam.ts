@@ -17,11 +17,13 @@ import { classified, startMayHaveHappened } from './failures';
 import { pause, whileHeartbeating } from './heartbeat';
 import { PowerShellError } from './powershell/errors';
 import type { SessionLookup } from './powershell/operations';
-import { interpretSession } from './vendor/interpret-veeam';
+import { sessionAfterStart, type StartFacts } from './vendor/interpret-veeam';
 import { newestJobSession, readJob, readJobRunning, readSession, sessionLookup } from './veeam-reads';
 
 export interface VeeamDependencies {
   veeam: OperationInvoker;
+  /** How long a start looks for the session it created (SESSION_APPEAR_MS unless a test shortens it). */
+  sessionAppearMs?: number;
 }
 
 /** A session that is over: Veeam sets State=Stopped and an end time. */
@@ -31,7 +33,15 @@ export function sessionEnded(session: BackupSession): boolean {
 
 export type { SessionFence };
 
-/** Defaults for callers that do not say how to wait after an uncertain start (the module waits 30 s for a session). */
+/**
+ * How long, and how often, startJobOnce looks for the session its start created: Start-VBRJob
+ * -RunAsync returns before Veeam lists the session (a busy VBR server registers it seconds late).
+ * Past this, the start is reported start-unknown and the job may run (what the module once did).
+ */
+export const SESSION_APPEAR_MS = 30_000;
+const SESSION_APPEAR_POLL_MS = 500;
+
+/** Defaults for callers that do not say how to wait after an uncertain start. */
 const DEFAULT_POLL_MS = 1_000;
 const DEFAULT_SETTLE_MS = 30_000;
 /** How long a stop request may go unanswered before it is sent again. */
@@ -57,7 +67,22 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function createVeeamActivities({ veeam }: VeeamDependencies) {
+/**
+ * A start that was sent but whose session could not be confirmed, as the module itself reported it
+ * before the wait moved here: a PowerShellError of category start-unknown, so that startJobOnce,
+ * failures.ts and the workflow treat it exactly as before (the job may be running).
+ */
+function startUnknown(message: string, errorType: 'JobStartUnknown' | 'SessionNotFound', cause?: unknown) {
+  return new PowerShellError(message, {
+    op: 'Start-BackupJob',
+    endpoint: 'veeam',
+    category: 'start-unknown',
+    errorType,
+    cause,
+  });
+}
+
+export function createVeeamActivities({ veeam, sessionAppearMs = SESSION_APPEAR_MS }: VeeamDependencies) {
   /**
    * The per-job session lookup for this server's Veeam version (facts table): never the whole
    * history. Read once per activity attempt, so an upgraded server is seen at once.
@@ -81,6 +106,42 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
   /** A session found by a lookup, read again by its id with its tasks (what the workflow watches). */
   async function withTasks(session: BackupSession): Promise<BackupSession> {
     return readSession(veeam, session.id, session.jobName);
+  }
+
+  /**
+   * After Start-BackupJob answered: the session its start created (the newest one the lookup lists
+   * that was not listed before the start: interpret-veeam.ts sessionAfterStart), with its tasks,
+   * looked for every SESSION_APPEAR_POLL_MS for `sessionAppearMs` (never past this attempt's time).
+   * Fails start-unknown (the job may run) when reading fails, JobStartUnknown, or when none shows,
+   * SessionNotFound; a cancellation goes through as it is.
+   */
+  async function sessionOfStart(
+    job: string,
+    start: StartFacts,
+    lookup: SessionLookup,
+    startedAt: number,
+  ): Promise<BackupSession> {
+    const until = Math.min(Date.now() + sessionAppearMs, attemptDeadline(startedAt));
+    try {
+      for (;;) {
+        const { sessions } = await whileHeartbeating(veeam.invoke('Find-BackupSession', { job, lookup }));
+        const found = sessionAfterStart(sessions, start, job);
+        if (found !== null) return await withTasks(found);
+        if (Date.now() + SESSION_APPEAR_POLL_MS > until) break;
+        await pause(SESSION_APPEAR_POLL_MS);
+      }
+    } catch (err) {
+      if (Context.current().cancellationSignal.aborted) throw err;
+      throw startUnknown(
+        `Veeam job ${JSON.stringify(job)} was started, then its session could not be read: ${messageOf(err)}`,
+        'JobStartUnknown',
+        err,
+      );
+    }
+    throw startUnknown(
+      `Veeam job ${JSON.stringify(job)} was started but its session did not appear within ${sessionAppearMs / 1000} s`,
+      'SessionNotFound',
+    );
   }
 
   /**
@@ -245,7 +306,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
         if (isAfterFence(existing, fence)) return { session: await withTasks(existing), reattached: true };
         const how = await lookup();
         try {
-          const raw = await whileHeartbeating(
+          const start = await whileHeartbeating(
             veeam.invoke('Start-BackupJob', {
               job,
               fullBackup,
@@ -254,7 +315,7 @@ export function createVeeamActivities({ veeam }: VeeamDependencies) {
               lookup: how,
             }),
           );
-          return { session: interpretSession(raw, job), reattached: false };
+          return { session: await sessionOfStart(job, start, how, startedAt), reattached: false };
         } catch (err) {
           if (!startMayHaveHappened(err)) throw err;
           // Someone (this call, a lost earlier attempt, an operator) started it after the fence:

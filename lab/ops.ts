@@ -18,7 +18,14 @@ import type { InvokeRequest } from './protocol';
 import { doctorObservations, rawDoctor } from './doctor';
 import { OpError, VENDOR_EXCEPTION, describeIssues, moduleError, quoteName, vendorError } from './model/errors';
 import { WRITE_THROUGH_POLICY, setRequested, timeToDestageMs } from './model/fvp';
-import { LIMITS, pushBounded, type CredentialHash, type LabState, type VmState } from './model/state';
+import {
+  LIMITS,
+  pushBounded,
+  type CredentialHash,
+  type LabState,
+  type SessionRecord,
+  type VmState,
+} from './model/state';
 import { findSession, isLive, isVisible, sessionDoc } from './model/veeam';
 import { rawJob, rawProxy, rawServer, rawSession, rawSessionObject, rawVm } from './model/raw';
 import { charge, type ServerCall } from './model/fvp-server';
@@ -124,6 +131,13 @@ export function fullScan(ctx: OpContext): number {
   costs.rowsRead += rows;
   ctx.touch();
   return rows;
+}
+
+/** The job's sessions a per-job lookup lists at `now`: FindLastSession the newest visible one only, the others all visible. */
+function listedSessions(ctx: OpContext, jobId: string, lookup: SessionLookup, now: number): SessionRecord[] {
+  const visible = ctx.state.veeam.sessions.filter((s) => s.jobId === jobId && isVisible(s, now));
+  const newest = findSession(visible, jobId, -Infinity, now);
+  return lookup === 'FindLastSession' ? (newest === null ? [] : [newest]) : visible;
 }
 
 /** The job's session-appearance delay, from the scenario (the persisted job state predates it). */
@@ -270,7 +284,7 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     ),
   }),
 
-  'Start-BackupJob': async (ctx, args) => {
+  'Start-BackupJob': (ctx, args) => {
     const job = findJob(ctx, args.job);
     const now = ctx.now();
     lookupSessions(ctx, job.id, args.lookup);
@@ -289,6 +303,7 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     if (live !== undefined) {
       throw moduleError('JobAlreadyRunning', `Job ${quoteName(job.name)} is already running (session ${live.id})`);
     }
+    const before = listedSessions(ctx, job.id, args.lookup, now).map((s) => s.id);
     const session = {
       id: ctx.newId(),
       jobId: job.id,
@@ -312,16 +327,8 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     };
     pushBounded(ctx.state.veeam.sessions, session, LIMITS.sessions);
     ctx.touch();
-    // Like the module: look for the new session until lookups show it, or give up not knowing.
-    const waitMs = Math.min(session.appearDelayMs, ctx.state.scenario.veeam.sessionAppearWaitMs);
-    if (waitMs > 0) await ctx.sleep(waitMs);
-    if (!isVisible(session, ctx.now())) {
-      throw moduleError(
-        'SessionNotFound',
-        `Veeam job ${quoteName(job.name)} was started but its session did not appear within ${waitMs} ms`,
-      );
-    }
-    return rawSession(sessionDoc(session, ctx.now()), ctx.state.scenario.vendor);
+    // Like the module: the sessions listed before the start, raw; the worker looks for the new one.
+    return { before };
   },
 
   'Get-BackupSession': (ctx, args) => {
@@ -334,10 +341,8 @@ const handlers: { [O in OperationName]: Handler<O> } = {
     const job = findJob(ctx, args.job);
     lookupSessions(ctx, job.id, args.lookup);
     const now = ctx.now();
-    const visible = ctx.state.veeam.sessions.filter((s) => s.jobId === job.id && isVisible(s, now));
     // $job.FindLastSession() returns the newest one only; the other lookups every session of the job.
-    const newest = findSession(visible, job.id, -Infinity, now);
-    const listed = args.lookup === 'FindLastSession' ? (newest === null ? [] : [newest]) : visible;
+    const listed = listedSessions(ctx, job.id, args.lookup, now);
     return { sessions: listed.map((s) => rawSessionObject(sessionDoc(s, now), ctx.state.scenario.vendor)) };
   },
 

@@ -139,11 +139,6 @@ export const Scenario = z
       .object({
         server: z.string().min(1).default('veeam.lab.invalid'),
         serverUp: z.boolean().default(true),
-        /**
-         * How long Start-BackupJob looks for the session it started before it gives up with
-         * `start-unknown` (the module's SessionAppearSeconds).
-         */
-        sessionAppearWaitMs: Ms.default(30_000),
         /** Sessions of the server's history (other jobs, years of runs): what a full scan reads. */
         historySessions: z.number().int().min(0).max(10_000_000).default(0),
         jobs: z.array(ScenarioJob).default([]),

@@ -37,8 +37,6 @@ $script:Project = @{
     VbrSession   = @('Id', 'JobId', 'JobName', 'State', 'Result', 'Progress', 'Progress.Percents', 'CreationTime', 'EndTime')
     VbrTask      = @('Name', 'Status', 'Progress', 'Progress.Percents')
 }
-# How long Start-BackupJob looks for the session Start-VBRJob -RunAsync created (keep invocationTimeoutMs above it).
-$script:SessionAppearSeconds = 30
 $script:ModuleFile = $PSCommandPath; $script:Endpoint = $null; $script:RemoteSession = $null
 
 # UTF-8 without a byte order mark, only where a console exists: in a WinRM session the setter throws
@@ -334,14 +332,14 @@ function Get-BackupSession { # args: { sessionId } -> { matches: [ { session, ta
     return [ordered]@{ matches = $found.ToArray() }
 }
 function Start-BackupJob {
-    # args: { job, fullBackup, retryBackup, fence?, lookup } -> { session, tasks }. One call, so the fence is read right before
-    # Start-VBRJob: refuses FenceMoved (newest session is not the fence) or JobAlreadyRunning (IsRunning not $false), starts once,
-    # returns the session that did not exist before. After Start-VBRJob: JobStartFailed or SessionNotFound (the job may run).
+    # args: { job, fullBackup, retryBackup, fence?, lookup } -> { before: [ids of the sessions the lookup listed before the start] }.
+    # Refuses FenceMoved (newest session is not the fence) or JobAlreadyRunning (IsRunning not $false), else starts once.
+    # The check and the start are one call on purpose: checked from TypeScript, a whole invocation would pass between them,
+    # a window in which anybody could start the job. Which session is ours, and waiting for it, is activities/veeam.ts's.
     param($OpArgs)
     $name = [string](Get-ArgValue $OpArgs 'job' -Required)
-    $lookup = [string](Get-ArgValue $OpArgs 'lookup' -Required)
     $job = Resolve-VeeamJob -Name $name
-    $sessions = @(Get-JobSessions -Job $job -Lookup $lookup)
+    $sessions = @(Get-JobSessions -Job $job -Lookup ([string](Get-ArgValue $OpArgs 'lookup' -Required)))
     if ($null -ne $OpArgs.PSObject.Properties['fence']) {
         $fence = [string](Get-ArgValue $OpArgs 'fence')
         $newestId = [string](@($sessions | Sort-Object -Property CreationTime -Descending) | Select-Object -First 1).Id
@@ -355,17 +353,7 @@ function Start-BackupJob {
     if ([bool](Get-ArgValue $OpArgs 'retryBackup')) { $start.RetryBackup = $true }
     try { $null = Start-VBRJob @start }
     catch { throw (New-OpError 'JobStartFailed' "Start-VBRJob for Veeam job '$name' failed, it may have started: $($_.Exception.Message)" $_.Exception) }
-    try {
-        $deadline = (Get-Date).AddSeconds($script:SessionAppearSeconds)
-        do {
-            $new = @(Get-JobSessions -Job $job -Lookup $lookup | Where-Object { $before -notcontains [string]$_.Id } | Sort-Object -Property CreationTime -Descending)
-            if ($new.Count -gt 0) { return ConvertTo-RawSession -Session $new[0] }
-            Start-Sleep -Milliseconds 500
-        } while ((Get-Date) -lt $deadline)
-    } catch {
-        throw (New-OpError 'JobStartFailed' "Veeam job '$name' was started, then its session could not be read: $($_.Exception.Message)" $_.Exception)
-    }
-    throw (New-OpError 'SessionNotFound' "Veeam job '$name' was started but its session did not appear within $($script:SessionAppearSeconds) s")
+    return [ordered]@{ before = $before }
 }
 function Stop-BackupJob { # args: { job } -> { job, stopRequested: true }. Stop-VBRJob asks for confirmation unless told not to.
     param($OpArgs)

@@ -228,11 +228,11 @@ export const operations = {
       })
       .strict(),
     /**
-     * Start-VBRJob -RunAsync's return type is undocumented: the module finds the new session itself
-     * and returns it raw. Any error after Start-VBRJob was sent is `start-unknown` (errors.ts): the
-     * job may be running.
+     * Start-VBRJob -RunAsync's return type is undocumented: the module returns the ids of the job's
+     * sessions the lookup listed before the start, and activities/veeam.ts looks for the new one.
+     * Any error after Start-VBRJob was sent is `start-unknown` (errors.ts): the job may be running.
      */
-    result: RawSession,
+    result: z.object({ before: z.array(z.string()) }).strict(),
   },
   /** Raw: every session Get-VBRBackupSession -Id wrote (it may write several), with its tasks. */
   'Get-BackupSession': {

@@ -4,7 +4,7 @@
  * turns them into the domain shapes of domain/veeam.ts with the vendor-facts table (facts.ts VEEAM):
  * the session state and result, progress as a number or an object's Percents, the 1900 EndTime
  * placeholder of a running session, task results, the job's VMs (containers.ts) and whether it runs, the newest of
- * a job's sessions, the job's schedule state. A session state or result outside the documented enums, or a missing id or time,
+ * a job's sessions and the one a start created, the job's schedule state. A session state or result outside the documented enums, or a missing id or time,
  * fails closed (VendorMismatch); progress, which decides nothing, reads as 0 when it cannot be read.
  * Pure: tested on every vendor profile without a server.
  */
@@ -115,6 +115,38 @@ export function newestSession(sessions: RawValue[], jobName: string): BackupSess
   let newest: BackupSession | null = null;
   for (const raw of sessions) {
     const session = interpretSessionObject(raw, jobName);
+    if (newest === null || Date.parse(session.creationTime) >= Date.parse(newest.creationTime)) newest = session;
+  }
+  return newest;
+}
+
+/**
+ * Start-BackupJob's raw answer: the ids of the job's sessions the lookup listed right before
+ * Start-VBRJob (the module chooses nothing). Parsed again here, not only at the boundary, because
+ * the choice below is only as sound as this list: a missing or malformed one must fail closed.
+ */
+export const StartFacts = z.object({ before: z.array(z.string()) }).strict();
+export type StartFacts = z.infer<typeof StartFacts>;
+
+/**
+ * The session a start created: the newest (by CreationTime) of the job's sessions, as a per-job
+ * lookup lists them now, whose id was not listed before the start; null while none is listed yet
+ * (a busy VBR server registers a session late). Ids compare as Veeam's GUID text, case-insensitively.
+ */
+export function sessionAfterStart(sessions: RawValue[], start: StartFacts, jobName: string): BackupSession | null {
+  const parsed = StartFacts.safeParse(start);
+  if (!parsed.success) {
+    throw vendorMismatch(
+      null,
+      'sessionProperties',
+      `Start-BackupJob answered ${describe(start)}, not its sessions before`,
+    );
+  }
+  const before = new Set(parsed.data.before.map((id) => id.toLowerCase()));
+  let newest: BackupSession | null = null;
+  for (const raw of sessions) {
+    const session = interpretSessionObject(raw, jobName);
+    if (before.has(session.id.toLowerCase())) continue;
     if (newest === null || Date.parse(session.creationTime) >= Date.parse(newest.creationTime)) newest = session;
   }
   return newest;

@@ -14,14 +14,16 @@ import { assertConsistentSessions, assertPoliciesAre, requestedPolicies, session
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
 import { statusQuery } from '../../workflows';
 
-/** Sessions of the job appear in lookups `appearMs` after the start; Start-BackupJob looks for `lookMs`. */
-function slowToAppear(appearMs: number, lookMs: number, startDelayMs: number): ScenarioInput {
+/**
+ * Sessions of the job appear in lookups `appearMs` after the start. Start-BackupJob answers at once
+ * with the sessions listed before it; the worker looks for the new one for 30 s (activities/veeam.ts).
+ */
+function slowToAppear(appearMs: number, startDelayMs: number): ScenarioInput {
   const base = scenario();
   return {
     ...base,
     veeam: {
       ...base.veeam,
-      sessionAppearWaitMs: lookMs,
       jobs: (base.veeam?.jobs ?? []).map((job) => ({ ...job, sessionAppearDelayMs: appearMs, startDelayMs })),
     },
   };
@@ -88,7 +90,7 @@ describe('a failed start never restores under a live job', () => {
   }
 
   test('the start answer is lost and its session is not visible yet: the run re-attaches once it shows', async () => {
-    const { vms, policies } = await load(slowToAppear(2_000, 0, 2_500));
+    const { vms, policies } = await load(slowToAppear(2_000, 2_500));
     // The host performs the start, then dies: no answer, and for 2 s no session in any lookup.
     await h.lab.client.setFaults([{ op: 'Start-BackupJob', action: 'die', times: 1, afterEffect: true }]);
     const handle = await h.start(taskQueue, fastRequest(JOB));
@@ -102,20 +104,26 @@ describe('a failed start never restores under a live job', () => {
     await assertPoliciesAre(h.lab, policies);
   });
 
-  test('Start-BackupJob gives up looking for its session (start-unknown): the run re-attaches, never starts again', async () => {
-    const { vms, policies } = await load(slowToAppear(2_000, 300, 2_500));
+  test('the session shows only after a few polls: the start itself finds and follows it, one start', async () => {
+    const { vms, policies } = await load(slowToAppear(1_200, 2_500));
     const report = await (await h.start(taskQueue, fastRequest(JOB))).result();
     assert.equal(report.phase, 'completed');
     await assertConsistentSessions(h.lab, JOB, 1, vms);
+    const [session] = await sessionsOf(h.lab, JOB);
+    assert.equal(report.backup.sessionId, session?.id, 'the run followed the session it started');
+    assert.ok(!report.warnings.some((w) => /attached to session/.test(w)), 'found by the start, not re-attached');
     const { invocations } = await h.lab.client.invocations({ op: 'Start-BackupJob' });
-    assert.equal(invocations.length, 1, 'one start, no retry of it');
-    assert.equal(invocations[0]?.error?.category, 'start-unknown');
+    assert.deepEqual(
+      invocations.map((i) => i.response),
+      ['ok'],
+      'one start, answered at once',
+    );
     await assertRestoredOnlyAfterRead();
     await assertPoliciesAre(h.lab, policies);
   });
 
   test('the start fails non-retryable after it took effect: the session is stopped before any restore', async () => {
-    const { policies } = await load(slowToAppear(1_500, 0, 3_000));
+    const { policies } = await load(slowToAppear(1_500, 3_000));
     // What the old module did with an InvalidOperationException raised after Start-VBRJob.
     await h.lab.client.setFaults([
       {
@@ -148,7 +156,7 @@ describe('a failed start never restores under a live job', () => {
   });
 
   test('the host dies before the start took effect: once the job stayed idle, one fenced start again', async () => {
-    const { vms, policies } = await load(slowToAppear(1_000, 0, 100));
+    const { vms, policies } = await load(slowToAppear(1_000, 100));
     await h.lab.client.setFaults([{ op: 'Start-BackupJob', action: 'die', times: 1 }]);
     const report = await (await h.start(taskQueue, fastRequest(JOB))).result();
     assert.equal(report.phase, 'completed');
@@ -156,15 +164,15 @@ describe('a failed start never restores under a live job', () => {
     const { invocations } = await h.lab.client.invocations({ op: 'Start-BackupJob' });
     assert.deepEqual(
       invocations.map((i) => i.response),
-      ['die', 'error'],
-      'the second start ran, and found its session only after the module stopped looking',
+      ['die', 'ok'],
+      'the second start ran, and the worker found its session once it showed',
     );
     await assertRestoredOnlyAfterSessionsEnded();
     await assertPoliciesAre(h.lab, policies);
   });
 
   test('a start refused before it took effect: nothing runs, the run fails and restores', async () => {
-    const { policies } = await load(slowToAppear(0, 0, 100));
+    const { policies } = await load(slowToAppear(0, 100));
     await h.lab.client.setFaults([
       { op: 'Start-BackupJob', action: 'fail', times: 1, category: 'permanent', type: 'JobNotFound' },
     ]);

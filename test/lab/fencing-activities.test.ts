@@ -50,13 +50,19 @@ function scenario(job: object = {}, veeam: object = {}): ScenarioInput {
   };
 }
 
-async function setup(input: ScenarioInput) {
+async function setup(
+  input: ScenarioInput,
+  options: { sessionAppearMs?: number; startToCloseTimeoutMs?: number; veeam?: (f: FakeLab) => OperationInvoker } = {},
+) {
   const f = await fakeLab(input, new WallClock());
   const acts = {
     ...createFvpActivities({ fvp: invoker(f, 'fvp') }),
-    ...createVeeamActivities({ veeam: invoker(f, 'veeam') }),
+    ...createVeeamActivities({
+      veeam: options.veeam?.(f) ?? invoker(f, 'veeam'),
+      sessionAppearMs: options.sessionAppearMs,
+    }),
   };
-  const mock = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000 });
+  const mock = new MockActivityEnvironment({ startToCloseTimeoutMs: options.startToCloseTimeoutMs ?? 60_000 });
   /** Runs one activity call in the mock activity context. */
   const env = { run: <R>(fn: () => Promise<R>): Promise<R> => mock.run(fn) as Promise<R> };
   return { f, acts, env };
@@ -94,32 +100,84 @@ describe('fencing in the activities', () => {
     assert.deepEqual(after.requested, WB1, 'the target in place: a retry after a lost answer succeeds');
   });
 
-  test('startJobOnce: start-unknown re-attaches once the session shows, and never starts again', async () => {
-    const { f, acts, env } = await setup(scenario({ sessionAppearDelayMs: 400 }, { sessionAppearWaitMs: 0 }));
+  /** Takes the fence and starts the job once, as the workflow does. */
+  async function fencedStart(
+    { acts, env }: Awaited<ReturnType<typeof setup>>,
+    settleMs = 5_000,
+  ): Promise<{ session: { id: string }; reattached: boolean }> {
     const fence = await env.run(() =>
-      acts.prepareJobStart({
-        job: 'Nightly',
-        whenAlreadyRunning: 'fail',
-        pollIntervalMs: 50,
-      }),
+      acts.prepareJobStart({ job: 'Nightly', whenAlreadyRunning: 'fail', pollIntervalMs: 50 }),
     );
-    const started = await env.run(() =>
-      acts.startJobOnce({
-        job: 'Nightly',
-        fence,
-        fullBackup: false,
-        retryBackup: false,
-        pollIntervalMs: 50,
-        settleMs: 5_000,
-      }),
+    return env.run(() =>
+      acts.startJobOnce({ job: 'Nightly', fence, fullBackup: false, retryBackup: false, pollIntervalMs: 50, settleMs }),
     );
-    assert.equal(started.reattached, true);
-    const sessions = f.lab.view().veeam.sessions;
+  }
+
+  /** The Find-BackupSession reads after the start (the module no longer looks for its session). */
+  function readsAfterStart(f: FakeLab): number {
+    const { invocations } = f.lab.invocations();
+    const start = invocations.findIndex((i) => i.op === 'Start-BackupJob');
+    return invocations.slice(start + 1).filter((i) => i.op === 'Find-BackupSession').length;
+  }
+
+  test("startJobOnce: a session Veeam lists only after a few polls is found as this start's, not re-attached", async () => {
+    const s = await setup(scenario({ sessionAppearDelayMs: 1_200 }));
+    const started = await fencedStart(s);
+    assert.equal(started.reattached, false, 'found by the start itself');
     assert.deepEqual(
-      sessions.map((s) => s.id),
+      s.f.lab.view().veeam.sessions.map((x) => x.id),
       [started.session.id],
     );
-    assert.equal(f.lab.invocations({ op: 'Start-BackupJob' }).invocations.length, 1);
+    assert.equal(s.f.lab.invocations({ op: 'Start-BackupJob' }).invocations.length, 1);
+    const reads = readsAfterStart(s.f);
+    assert.ok(reads >= 3 && reads <= 5, `looked every 500 ms until it showed (${reads} reads)`);
+  });
+
+  test('startJobOnce: no session within sessionAppearMs is start-unknown: it re-attaches once the session shows, never starts again', async () => {
+    const s = await setup(scenario({ sessionAppearDelayMs: 1_500 }), { sessionAppearMs: 400 });
+    const started = await fencedStart(s);
+    assert.equal(started.reattached, true);
+    assert.deepEqual(
+      s.f.lab.view().veeam.sessions.map((x) => x.id),
+      [started.session.id],
+    );
+    assert.equal(s.f.lab.invocations({ op: 'Start-BackupJob' }).invocations.length, 1);
+  });
+
+  test("startJobOnce: a session that never shows in time fails JobStartUnknown, non-retryable, naming SessionNotFound's wait", async () => {
+    const s = await setup(scenario({ sessionAppearDelayMs: 30_000 }), {
+      sessionAppearMs: 1_000,
+      startToCloseTimeoutMs: 5_000,
+    });
+    const failure = await refusal(fencedStart(s));
+    assert.equal(failure.type, 'JobStartUnknown');
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /was started but its session did not appear within 1 s/);
+    assert.equal(s.f.lab.invocations({ op: 'Start-BackupJob' }).invocations.length, 1);
+  });
+
+  test('startJobOnce: reading the sessions fails after the start: start-unknown, re-attached, never a retryable failure', async () => {
+    let started = false;
+    const s = await setup(scenario(), {
+      veeam: (f) => ({
+        async invoke(op, args) {
+          if (op === 'Find-BackupSession' && started) {
+            started = false;
+            throw new PowerShellError('Find-BackupSession failed (transient): injected', {
+              op,
+              endpoint: 'veeam',
+              category: 'transient',
+            });
+          }
+          const result = await invoker(f, 'veeam').invoke(op, args);
+          started ||= op === 'Start-BackupJob';
+          return result;
+        },
+      }),
+    });
+    const result = await fencedStart(s);
+    assert.equal(result.reattached, true, 'the read failed, so it was found by the re-attach');
+    assert.equal(s.f.lab.invocations({ op: 'Start-BackupJob' }).invocations.length, 1);
   });
 
   test('startJobOnce: a fence whose session vanished refuses FenceMoved, non-retryable, and starts nothing', async () => {
@@ -146,9 +204,7 @@ describe('fencing in the activities', () => {
   });
 
   test('stopJob with a fence stops a session lookups do not show yet, and returns once the job is idle', async () => {
-    const { f, acts, env } = await setup(
-      scenario({ sessionAppearDelayMs: 300, startDelayMs: 5_000 }, { sessionAppearWaitMs: 0 }),
-    );
+    const { f, acts, env } = await setup(scenario({ sessionAppearDelayMs: 300, startDelayMs: 5_000 }));
     const fence = await env.run(() =>
       acts.prepareJobStart({
         job: 'Nightly',

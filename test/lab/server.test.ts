@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { interpretSession } from '../../activities/vendor/interpret-veeam';
-import type { RawFvpVmMatches, RawSession } from '../../activities/powershell/operations';
+import { interpretSession, sessionAfterStart, type StartFacts } from '../../activities/vendor/interpret-veeam';
+import type { RawFvpVmMatches, RawSession, RawValue } from '../../activities/powershell/operations';
 import { LabApiError, type LabClient } from '../../lab/client';
 import { REPO_ROOT, startLab, type RunningLab } from '../../lab/launch';
 import type { ScenarioInput } from '../../lab/scenario';
@@ -141,16 +141,21 @@ describe('the lab process', () => {
       await c.connect('veeam', { pid: 22, credential: VEEAM_CRED });
       await c.call('fvp', 'Set-VmWriteThrough', { vm: 'sql-01' }, { pid: 21 });
       // The module's answers are raw; read as the worker reads them.
-      const session = interpretSession(
-        await result<RawSession>(
-          c,
-          'veeam',
-          'Start-BackupJob',
-          { job: 'J', fullBackup: false, retryBackup: false },
-          { pid: 22 },
-        ),
-        'J',
+      const start = await result<StartFacts>(
+        c,
+        'veeam',
+        'Start-BackupJob',
+        { job: 'J', fullBackup: false, retryBackup: false },
+        { pid: 22 },
       );
+      const listed = await result<{ sessions: RawValue[] }>(
+        c,
+        'veeam',
+        'Find-BackupSession',
+        { job: 'J', lookup: 'GetByJob' },
+        { pid: 22 },
+      );
+      const session = sessionAfterStart(listed.sessions, start, 'J')!;
       await c.setFaults([{ op: 'Get-VmFlushState', action: 'fail', times: 3 }], 5);
       await c.setManagementServer(false);
       const seq = (await c.invocations()).nextSeq;

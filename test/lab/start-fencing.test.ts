@@ -2,12 +2,20 @@
  * Start-BackupJob is fenced: it starts only while the job's newest session is still the fence the
  * caller took. And a started session may take a while to show up in lookups (a busy VBR server):
  * the lab's session-appearance delay, during which the job is running but no session is seen.
+ * Like the module, the lab answers a start with the sessions listed before it, and waits for
+ * nothing: the worker looks for the new session (activities/veeam.ts).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Envelope, RawSession, RawValue } from '../../activities/powershell/operations';
 import type { BackupSession } from '../../domain/veeam';
-import { interpretJob, interpretSession, newestSession } from '../../activities/vendor/interpret-veeam';
+import {
+  interpretJob,
+  interpretSession,
+  newestSession,
+  sessionAfterStart,
+  type StartFacts,
+} from '../../activities/vendor/interpret-veeam';
 import { fakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
 
@@ -34,8 +42,15 @@ async function newest(f: Awaited<ReturnType<typeof fakeLab>>): Promise<BackupSes
   return newestSession(found.sessions, 'Nightly');
 }
 
+/** Starts the job and reads the session it created, as the worker does. */
 async function started(f: Awaited<ReturnType<typeof fakeLab>>, args: object): Promise<BackupSession> {
-  return interpretSession((await f.ok('veeam', 'Start-BackupJob', args as never)) as RawSession, 'Nightly');
+  const start = (await f.ok('veeam', 'Start-BackupJob', args as never)) as StartFacts;
+  const found = (await f.ok('veeam', 'Find-BackupSession', { job: 'Nightly', lookup: 'GetByJob' })) as {
+    sessions: RawValue[];
+  };
+  const session = sessionAfterStart(found.sessions, start, 'Nightly');
+  assert.ok(session, 'the new session is listed');
+  return session;
 }
 
 async function isRunning(f: Awaited<ReturnType<typeof fakeLab>>): Promise<boolean | null> {
@@ -85,11 +100,10 @@ describe('fenced start', () => {
 
 describe('session-appearance delay', () => {
   test('a started session is invisible to lookups for the delay, while the job is running and its tasks go on', async () => {
-    const f = await fakeLab(scenario({ sessionAppearDelayMs: 1000 }, { sessionAppearWaitMs: 0 }));
+    const f = await fakeLab(scenario({ sessionAppearDelayMs: 1000 }));
     const t0 = f.clock.t;
-    const error = errorOf(await f.call('veeam', 'Start-BackupJob', { ...start, fence: null }));
-    assert.equal(error.category, 'start-unknown', 'started, but the module never saw its session');
-    assert.equal(error.type, 'SessionNotFound');
+    assert.deepEqual(await f.ok('veeam', 'Start-BackupJob', { ...start, fence: null }), { before: [] });
+    assert.equal(f.clock.t, t0, "the start answers at once: looking for the session is the worker's");
 
     assert.equal(await newest(f), null, 'Find-BackupSession sees nothing yet');
     assert.equal(await isRunning(f), true, 'IsRunning: the job itself knows');
@@ -120,18 +134,29 @@ describe('session-appearance delay', () => {
     assert.equal(f.lab.view().counts.sessionsByJob['Nightly'], 1);
   });
 
-  test('Start-BackupJob waits for its session up to sessionAppearWaitMs and returns it when it shows in time', async () => {
-    const f = await fakeLab(scenario({ sessionAppearDelayMs: 300 }, { sessionAppearWaitMs: 5000 }));
+  test('Start-BackupJob answers with the ids the lookup listed before the start, chooses nothing, waits for nothing', async () => {
+    const f = await fakeLab(scenario({ sessionAppearDelayMs: 300 }));
+    const idOfLast = () => f.lab.view().veeam.sessions.at(-1)!.id;
+    await f.ok('veeam', 'Start-BackupJob', start);
+    const first = { id: idOfLast() };
+    f.clock.advance(1000);
+    await f.ok('veeam', 'Start-BackupJob', { ...start, fence: first.id });
+    const second = { id: idOfLast() };
+    f.clock.advance(1000);
     const t0 = f.clock.t;
-    const session = await started(f, { ...start, fence: null });
-    assert.equal(f.clock.t, t0 + 300, 'looked for it as long as it took to appear');
-    assert.equal(session.creationTime, new Date(t0).toISOString());
-    assert.equal(session.state, 'Working');
+    const answer = await f.ok('veeam', 'Start-BackupJob', { ...start, lookup: 'GetByJob', fence: second.id });
+    assert.deepEqual(answer, { before: [first.id, second.id] }, 'every session GetByJob lists');
+    assert.equal(f.clock.t, t0, 'no wait in the start');
+    assert.equal((await newest(f))?.id, second.id, 'the new session is not listed yet');
+    f.clock.advance(1000);
+    const third = idOfLast();
+    const last = await f.ok('veeam', 'Start-BackupJob', { ...start, lookup: 'FindLastSession', fence: third });
+    assert.deepEqual(last, { before: [third] }, 'FindLastSession lists the newest only');
   });
 
   test('Stop-BackupJob stops a session lookups do not show yet', async () => {
-    const f = await fakeLab(scenario({ sessionAppearDelayMs: 5000, startDelayMs: 2000 }, { sessionAppearWaitMs: 0 }));
-    errorOf(await f.call('veeam', 'Start-BackupJob', start));
+    const f = await fakeLab(scenario({ sessionAppearDelayMs: 5000, startDelayMs: 2000 }));
+    await f.ok('veeam', 'Start-BackupJob', start);
     f.clock.advance(100);
     await f.ok('veeam', 'Stop-BackupJob', { job: 'Nightly' });
     f.clock.advance(100);

@@ -6,8 +6,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RawSession } from '../../activities/powershell/operations';
-import { interpretSession } from '../../activities/vendor/interpret-veeam';
+import type { RawSession, RawValue } from '../../activities/powershell/operations';
+import { interpretSession, sessionAfterStart, type StartFacts } from '../../activities/vendor/interpret-veeam';
 import type { BackupSession } from '../../domain/veeam';
 import { fakeLab, type FakeLab } from '../../lab/testing';
 import type { ScenarioInput } from '../../lab/scenario';
@@ -46,8 +46,13 @@ async function session(f: FakeLab, id: string): Promise<BackupSession> {
   return interpretSession(matches[0]!, '');
 }
 
+/** Starts the job and reads the session it created, as the worker does (the module answers with the sessions before). */
 async function start(f: FakeLab): Promise<BackupSession> {
-  return interpretSession((await f.ok('veeam', 'Start-BackupJob', START)) as RawSession, '');
+  const before = (await f.ok('veeam', 'Start-BackupJob', START)) as StartFacts;
+  const listed = (await f.ok('veeam', 'Find-BackupSession', { job: 'J', lookup: 'GetByJob' })) as {
+    sessions: RawValue[];
+  };
+  return session(f, sessionAfterStart(listed.sessions, before, 'J')!.id);
 }
 
 async function switchAndVerify(f: FakeLab): Promise<void> {

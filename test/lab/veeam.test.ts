@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
  */
 import type { Envelope, RawSession, RawValue } from '../../activities/powershell/operations';
 import type { BackupJob, BackupSession } from '../../domain/veeam';
-import { interpretJob, interpretSession, newestSession } from '../../activities/vendor/interpret-veeam';
+import {
+  interpretJob,
+  interpretSession,
+  newestSession,
+  sessionAfterStart,
+  type StartFacts,
+} from '../../activities/vendor/interpret-veeam';
 import { NO_END_TIME } from '../../lab/model/raw';
 import { PROFILES } from '../../lab/model/profile';
 import { fakeLab, type FakeLab } from '../../lab/testing';
@@ -32,8 +38,15 @@ function errorOf(envelope: Envelope) {
   return envelope.error;
 }
 
-async function start(f: FakeLab, args: object): Promise<BackupSession> {
-  return interpretSession((await f.ok('veeam', 'Start-BackupJob', args as never)) as RawSession, '');
+/** Starts the job and reads the session it created, as the worker does (the module answers with the sessions before). */
+async function start(f: FakeLab, args: { job: string } & Record<string, unknown>): Promise<BackupSession> {
+  const before = (await f.ok('veeam', 'Start-BackupJob', args as never)) as StartFacts;
+  const listed = (await f.ok('veeam', 'Find-BackupSession', { job: args.job, lookup: 'GetByJob' })) as {
+    sessions: RawValue[];
+  };
+  const created = sessionAfterStart(listed.sessions, before, args.job);
+  assert.ok(created, 'the start created a session');
+  return read(f, created.id);
 }
 
 async function read(f: FakeLab, sessionId: string): Promise<BackupSession> {
@@ -216,11 +229,9 @@ describe('Veeam jobs and sessions', () => {
   for (const profile of ['common', 'fvp30-standard-object-vbr13'] as const) {
     test(`raw sessions on ${profile}: progress as Veeam ${PROFILES[profile].veeam} writes it, the 1900 EndTime of a running session`, async () => {
       const f = await fakeLab({ ...scenario(), vendor: PROFILES[profile] });
-      const raw = (await f.ok('veeam', 'Start-BackupJob', {
-        job: 'Nightly',
-        fullBackup: false,
-        retryBackup: false,
-      })) as RawSession;
+      const { id } = await start(f, { job: 'Nightly', fullBackup: false, retryBackup: false });
+      const raw = ((await f.ok('veeam', 'Get-BackupSession', { sessionId: id })) as { matches: RawSession[] })
+        .matches[0]!;
       assert.equal(raw.session['EndTime'], NO_END_TIME, 'a running session has the placeholder');
       assert.equal('Progress.Percents' in raw.session, PROFILES[profile].veeam === '12');
       f.clock.advance(150);

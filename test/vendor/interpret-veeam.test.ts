@@ -14,6 +14,7 @@ import {
   interpretSession,
   interpretSessionObject,
   newestSession,
+  sessionAfterStart,
 } from '../../activities/vendor/interpret-veeam';
 import type { BackupSession } from '../../domain/veeam';
 import { PROFILES } from '../../lab/model/profile';
@@ -109,6 +110,32 @@ describe('session details', () => {
     assert.equal(newestSession(sessions, 'J')?.id, 'new');
     assert.equal(newestSession([at('x', '2025-01-01T00:00:00Z'), at('y', '2025-01-01T00:00:00Z')], 'J')?.id, 'y');
     assert.equal(newestSession([], 'J'), null);
+  });
+
+  test("a start's session: the newest not listed before the start; none yet (it appears late): null", () => {
+    const at = (id: string, time: string) => ({ ...base, Id: id, CreationTime: time });
+    const old = at('0b6e6f1c-aaaa-4222-8333-444455556666', '2025-01-01T00:00:00Z');
+    const start = { before: [old['Id']] };
+    // Polls before Veeam lists it: only what was there, or nothing at all (FindLastSession of a new job).
+    assert.equal(sessionAfterStart([old], start, 'J'), null);
+    assert.equal(sessionAfterStart([], { before: [] }, 'J'), null);
+    // It appears on a later poll; the old one, though listed, is never chosen.
+    const ours = at('1c6e6f1c-bbbb-4222-8333-444455556666', '2025-01-01T01:00:00Z');
+    assert.equal(sessionAfterStart([ours, old], start, 'J')?.id, ours['Id']);
+    assert.equal(sessionAfterStart([ours], { before: [] }, 'J')?.id, ours['Id'], 'a job that never ran');
+    // Several new ones (an operator started it too): the newest, by CreationTime, not by listing order.
+    const later = at('2c6e6f1c-cccc-4222-8333-444455556666', '2025-01-01T02:00:00Z');
+    assert.equal(sessionAfterStart([later, ours, old], start, 'J')?.id, later['Id']);
+    // A session listed before is never ours even when it is the newest (clock skew), whatever the GUID's case.
+    const skewed = at('0B6E6F1C-DDDD-4222-8333-444455556666', '2030-01-01T00:00:00Z');
+    assert.equal(
+      sessionAfterStart([skewed, ours], { before: [String(skewed['Id']).toLowerCase()] }, 'J')?.id,
+      ours['Id'],
+    );
+    // What the choice rests on must be readable: a malformed answer or session fails closed.
+    mismatch(() => sessionAfterStart([ours], { before: 'x' } as never, 'J'));
+    mismatch(() => sessionAfterStart([ours], {} as never, 'J'));
+    mismatch(() => sessionAfterStart([{ ...ours, State: 'Weird' }], start, 'J'));
   });
 });
 

@@ -279,36 +279,38 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
     assert.equal(outcome?.backup.sessionId, report.sessions[1]?.id, 'the run followed the retry');
   });
 
-  test('the worker killed between the pre-job answer and the session start: the next worker follows it', async () => {
-    const { vms, policies } = await load();
-    const report = await schedule({
-      afterPreJob: async () => {
-        await Promise.all(h.workers.map((w) => w.kill('SIGKILL')));
-        await h.startWorker(taskQueue, workerEnv);
-      },
-    });
-    assert.equal(report.preJob[0]?.exitCode, 0);
-    assert.equal((await run().result()).phase, 'completed');
-    await assertConsistentSessions(h.lab, JOB, 1, vms);
-    await assertPoliciesAre(h.lab, policies);
-    await assertReleasedAfterSessions();
-  });
+  /** Kills every worker and starts a fresh one: the run goes on in the next worker. */
+  async function replaceWorkers(): Promise<void> {
+    await Promise.all(h.workers.map((w) => w.kill('SIGKILL')));
+    await h.startWorker(taskQueue, workerEnv);
+  }
 
-  test('the worker killed during the session: VMs stay protected until it ends', async () => {
-    const { vms, policies } = await load();
-    const report = await schedule({
-      onSession: async () => {
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await Promise.all(h.workers.map((w) => w.kill('SIGKILL')));
-        await h.startWorker(taskQueue, workerEnv);
+  const workerKills: { when: string; kill: Partial<ScheduledJobOptions> }[] = [
+    {
+      when: 'between the pre-job answer and the session start: the next worker follows it',
+      kill: { afterPreJob: replaceWorkers },
+    },
+    {
+      when: 'during the session: VMs stay protected until Veeam has read them',
+      kill: {
+        onSession: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await replaceWorkers();
+        },
       },
+    },
+  ];
+  for (const { when, kill } of workerKills) {
+    test(`the worker killed ${when}`, async () => {
+      const { vms, policies } = await load();
+      const report = await schedule(kill);
+      assert.equal(report.preJob[0]?.exitCode, 0);
+      assert.equal((await run().result()).phase, 'completed');
+      await assertConsistentSessions(h.lab, JOB, 1, vms);
+      await assertPoliciesAre(h.lab, policies);
+      await assertReleasedAfterSessions();
     });
-    assert.equal(report.preJob[0]?.exitCode, 0);
-    assert.equal((await run().result()).phase, 'completed');
-    await assertConsistentSessions(h.lab, JOB, 1, vms);
-    await assertPoliciesAre(h.lab, policies);
-    await assertReleasedAfterSessions();
-  });
+  }
 
   test('cancelled after the pre-job answer: the run still follows the session Veeam starts and releases after it', async () => {
     const { vms, policies } = await load();

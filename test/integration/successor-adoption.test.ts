@@ -142,4 +142,46 @@ describe('successor guards that cannot see their terminated predecessor', () => 
     assert.equal(again.found, 0, 'settled: nothing left to reconcile');
     assert.deepEqual((await readGuardStatus(h.env.client)).unrestored, []);
   });
+
+  test('a running successor that did not adopt is sent the record: held meanwhile, restored at its last release, then settled', async () => {
+    await h.lab.client.loadScenario(
+      jobsScenario([
+        { name: 'Job-1', vms: [VM], taskMs: 3000 },
+        { name: 'Job-2', vms: [VM], taskMs: 9000 },
+      ]),
+    );
+    const { policies, since, run1, guardARunId } = await terminateGuardUnderRun();
+    await run1.terminate('test: run 1 terminated too');
+    const run2 = await start('Job-2');
+    await waitFor('guard B to grant run 2', async () => {
+      const state = await guardState(h.env.client, VM);
+      return state?.holders.some((x) => x.granted) && state.alreadyWriteThrough;
+    });
+    const unrestored = await waitFor('A to be listed unrestored beside its running successor', async () => {
+      const [found] = (await readGuardStatus(h.env.client)).unrestored;
+      return found;
+    });
+    assert.equal(unrestored.runId, guardARunId);
+    assert.equal(unrestored.successor?.status, 'RUNNING');
+
+    const report = await runReconciler(h.env.client, { taskQueue });
+    assert.deepEqual(
+      report.entries.map((e) => [e.vm, e.outcome]),
+      [[VM, 'held']],
+    );
+    const adopted = await guardState(h.env.client, VM);
+    assert.equal(adopted?.adoptedFrom, guardARunId, 'B took A record over');
+    assert.equal(adopted?.writeThrough, true);
+    assert.notEqual((await requestedPolicies(h.lab)).get(VM)?.mode, 'WriteBack', 'nothing restored under run 2');
+    assert.equal((await runReconciler(h.env.client, { taskQueue })).found, 0, 'owned by B now');
+
+    assert.equal((await run2.result()).phase, 'completed');
+    const b = (await h.env.client.workflow.getHandle(guardId(VM)).result()) as VmGuardResult;
+    assert.equal(b.adoptedFrom, guardARunId);
+    await assertPoliciesAre(h.lab, policies);
+    const [window] = await windowsSince(h.lab, VM, since);
+    const [session2] = await sessionsOf(h.lab, 'Job-2');
+    assert.ok(window?.endedAt && session2 && window.endedAt >= session2.endsAt, 'restored after run 2 job ended');
+    assert.equal((await runReconciler(h.env.client, { taskQueue })).found, 0);
+  });
 });

@@ -1,7 +1,9 @@
 /**
  * What a guard records: the policy it gives back at the end of a hold, decided from what it could
  * read (a predecessor's record, the VM's policy now), and the memo that keeps that record for a
- * successor when the guard is terminated. Pure: state.ts calls it.
+ * successor when the guard is terminated; and a record a request carries (a predecessor's, which
+ * visibility may not show yet), adopted when the guard's own would leave the VM in write-through.
+ * Pure but for one patch check (adoptsCarriedRecords): state.ts and book.ts call it.
  */
 import { inWorkflowContext, patched } from '@temporalio/workflow';
 import type { ClosedGuard } from '../../activities/vm-guard';

@@ -11,7 +11,8 @@
  *   runs that owe nothing do not hide it: they may be such blind successors, terminated in turn);
  * - it is settled only by a run started after it closed (running, completed, continued as new or
  *   closed) whose memo names it in `adoptedFrom`: that run adopted its record (and restored it or
- *   owes it), or found the VM back already, or FVP without the VM;
+ *   owes it), or found the VM back already, or FVP without the VM; or names one of its holders,
+ *   whose release carried its record to that run (domain/guard-protocol.ts adoptedFromRelease);
  * - memos written before `adoptedFrom` existed cannot say: a newer run with such a memo settles it
  *   as before (a guard of that code adopted what its look-up found);
  * - a newer run that never recorded anything (a bare memo) settles nothing.
@@ -21,7 +22,7 @@
  * next pass finds that guard's `adoptedFrom`, even when the VM was back already ('in-place').
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { GuardMemo, VM_GUARD_WORKFLOW_TYPE, type CarriedRecord } from '../domain/guard-protocol';
+import { adoptedFromRelease, GuardMemo, VM_GUARD_WORKFLOW_TYPE, type CarriedRecord } from '../domain/guard-protocol';
 import type { RequestedPolicy } from '../domain/policy';
 import { escapeQuery, listUncleanGuards, type ClosedGuard, type TemporalDependencies } from './vm-guard';
 
@@ -52,11 +53,13 @@ interface RunOfId {
 }
 
 /** Whether a newer run of the id took charge of the closed run's record (see the header). */
-function settles(run: RunOfId, closedRunId: string): boolean {
+function settles(run: RunOfId, closed: ClosedGuard): boolean {
   const memo = GuardMemo.safeParse(run.memo ?? {});
   if (!memo.success) return false; // never recorded anything
   const { adoptedFrom } = memo.data.record;
-  return adoptedFrom === undefined || adoptedFrom === closedRunId;
+  if (adoptedFrom === undefined || adoptedFrom === closed.runId) return true;
+  // The record one of the closed run's holders carried in its release: the closed run's own.
+  return closed.memo.record.holders.some((holder) => adoptedFromRelease(holder) === adoptedFrom);
 }
 
 /** The runs of a guard id started since the closed run closed (visibility), and its latest run (described: no lag). */
@@ -94,7 +97,7 @@ export async function findUnrestoredGuards(client: Client, fvpServer?: string): 
   const found: UnrestoredGuard[] = [];
   for (const closed of newestPerId.values()) {
     const { runs, latest } = await newerRuns(client, closed);
-    if (runs.some((run) => settles(run, closed.runId))) continue;
+    if (runs.some((run) => settles(run, closed))) continue;
     const { vm, fvpServer, record: memo } = closed.memo;
     const abandonedJobs = [
       ...new Set([...memo.abandonedJobs, ...memo.holders.filter((h) => h.granted).map((h) => h.job)]),

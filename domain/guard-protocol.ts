@@ -244,6 +244,15 @@ export const GuardMemo = z.object({
 });
 export type GuardMemo = z.infer<typeof GuardMemo>;
 
+/**
+ * `record.adoptedFrom` of a guard that adopted the record a holder's release carried (the release
+ * does not name the guard run that granted it): the releasing run. The reconciler reads it as
+ * "took over the record of the closed guard that had this holder".
+ */
+export function adoptedFromRelease(holder: { workflowId: string; firstRunId: string }): string {
+  return `release:${holder.workflowId}#${holder.firstRunId}`;
+}
+
 /** A release or reconcile request waiting for the end of the hold. */
 export const Waiter = z.object({ kind: z.enum(['release', 'reconcile']), requester: Requester }).strict();
 export type Waiter = z.infer<typeof Waiter>;

@@ -16,8 +16,7 @@ import { guardId, guardRuns, guardState, guardWorkerEnv, jobsScenario, waitFor, 
 import { readGuardStatus } from '../../client/guard/status';
 import { runReconciler } from '../../client/guard/reconcile';
 import { protectedBackup } from '../../workflows';
-import { CARRIED_BY_RELEASE } from '../../workflows/guard/record';
-import type { VmGuardResult } from '../../domain/guard-protocol';
+import { adoptedFromRelease, type VmGuardResult } from '../../domain/guard-protocol';
 
 const VM = 'sql-01';
 
@@ -88,7 +87,10 @@ describe('successor guards that cannot see their terminated predecessor', () => 
 
     assert.equal((await run2.result()).phase, 'completed');
     const b = (await h.env.client.workflow.getHandle(guardId(VM)).result()) as VmGuardResult;
-    assert.equal(b.adoptedFrom, CARRIED_BY_RELEASE);
+    assert.equal(
+      b.adoptedFrom,
+      adoptedFromRelease({ workflowId: run1.workflowId, firstRunId: run1.firstExecutionRunId }),
+    );
     await assertPoliciesAre(h.lab, policies);
     const [window] = await windowsSince(h.lab, VM, since);
     const [ended2] = await sessionsOf(h.lab, 'Job-2');
@@ -97,6 +99,9 @@ describe('successor guards that cannot see their terminated predecessor', () => 
       (await guardRuns(h.env.client, VM, since)).map((r) => r.status),
       ['COMPLETED', 'TERMINATED'],
     );
+    // B took A's record over through run 1's release: nothing is left for the reconciler.
+    assert.deepEqual((await readGuardStatus(h.env.client)).unrestored, []);
+    assert.equal((await runReconciler(h.env.client, { taskQueue })).found, 0);
   });
 
   test('a successor that completed without adopting does not settle the terminated guard: the reconciler restores, then finds nothing', async () => {

@@ -6,16 +6,17 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type {
-  CarriedRecord,
-  GuardMemo,
-  GuardRequest,
-  GuardTimeouts,
-  Holder,
-  Requester,
+import {
+  adoptedFromRelease,
+  type CarriedRecord,
+  type GuardMemo,
+  type GuardRequest,
+  type GuardTimeouts,
+  type Holder,
+  type Requester,
 } from '../../domain/guard-protocol';
 import type { FlushState, VmPolicy } from '../../domain/policy';
-import { CARRIED_BY_RELEASE, freshGuardState, type Outcome } from '../../workflows/guard/record';
+import { freshGuardState, type Outcome } from '../../workflows/guard/record';
 import type { ReplyBody } from '../../workflows/guard/answers';
 import { VmGuard } from '../../workflows/guard/state';
 
@@ -92,7 +93,7 @@ describe('vmGuard: adopting carried records after recording', () => {
     assert.deepEqual(guard.state.recorded, writeBack, 'the carried record is what the end of the hold gives back');
     assert.equal(guard.state.alreadyWriteThrough, false);
     assert.equal(guard.owesRestore, true);
-    assert.equal(guard.state.adoptedFrom, CARRIED_BY_RELEASE);
+    assert.equal(guard.state.adoptedFrom, adoptedFromRelease(run(1)));
     // Run 2 still holds the VM: nothing is restored under it, and run 1 is told so, not "left alone".
     assert.equal(guard.isProtecting(), true);
     assert.equal(guard.needsProtectRound(), false, 'no switch: the VM stays in write-through as it is');
@@ -100,7 +101,7 @@ describe('vmGuard: adopting carried records after recording', () => {
     assert.deepEqual(toRun1, [
       { kind: 'released', restored: false, leftAlone: false, holders: 1, policy: null, restoreAttempts: 0 },
     ]);
-    assert.equal(memos.at(-1)?.record.adoptedFrom, CARRIED_BY_RELEASE);
+    assert.equal(memos.at(-1)?.record.adoptedFrom, adoptedFromRelease(run(1)));
     assert.equal(memos.at(-1)?.record.writeThrough, true, 'a successor of this guard would owe the restore too');
     // Run 2's release ends the hold: a waiter for the restore (endHold restores when the restore is owed).
     guard.receive({
@@ -217,7 +218,7 @@ describe('vmGuard: adopting carried records after recording', () => {
     const released = newGuard();
     released.guard.receive({ kind: 'release', requester: run(1), record: granted });
     assert.equal(released.guard.decideRecord(ok(null), ok(policy(writeThrough))), 'recorded');
-    assert.equal(released.guard.state.adoptedFrom, CARRIED_BY_RELEASE);
+    assert.equal(released.guard.state.adoptedFrom, adoptedFromRelease(run(1)));
   });
 
   test('the memo says adoptedFrom null when nothing was adopted (memos without the field are older code)', () => {

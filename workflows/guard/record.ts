@@ -7,7 +7,14 @@
  */
 import { inWorkflowContext, patched } from '@temporalio/workflow';
 import type { ClosedGuard } from '../../activities/vm-guard';
-import type { CarriedRecord, GuardMemo, GuardState, Holder } from '../../domain/guard-protocol';
+import {
+  adoptedFromRelease,
+  type CarriedRecord,
+  type GuardMemo,
+  type GuardRequest,
+  type GuardState,
+  type Holder,
+} from '../../domain/guard-protocol';
 import type { VmPolicy } from '../../domain/policy';
 
 /**
@@ -17,12 +24,6 @@ import type { VmPolicy } from '../../domain/policy';
  * histories without such a request replay unchanged.
  */
 export const ADOPT_CARRIED_RECORDS = 'adopt-carried-records';
-
-/**
- * `adoptedFrom` of a guard that adopted a record carried by a holder's release, which does not say
- * which guard run granted it.
- */
-export const CARRIED_BY_RELEASE = 'carried-by-release';
 
 /** Whether this history adopts carried records (always, outside a workflow: the unit tests). */
 export function adoptsCarriedRecords(): boolean {
@@ -87,7 +88,8 @@ export function decideRecord(
     adoptRecord(state, adopt, current);
     return { decision: 'recorded', adopted: true };
   }
-  const carried = carriedRecord(state);
+  const carrying = carryingRequest(state);
+  const carried = carrying?.record;
   if (current === null) {
     // Nothing to give back to a VM FVP does not know: the carried record is settled too.
     if (carried?.fromRunId && adoptsCarriedRecords()) state.adoptedFrom = carried.fromRunId;
@@ -96,11 +98,16 @@ export function decideRecord(
   // No predecessor in sight, the VM in write-through, and a request that carries the record it was
   // granted under: a predecessor that visibility does not show yet left it so. Its record, never
   // "already write-through".
-  if (!adopt && carried && current?.requested.mode === 'WriteThrough' && carried.recorded.mode === 'WriteBack') {
-    state.recorded = carried.recorded;
-    state.alreadyWriteThrough = carried.alreadyWriteThrough;
+  if (
+    !adopt &&
+    carrying &&
+    current?.requested.mode === 'WriteThrough' &&
+    carrying.record.recorded.mode === 'WriteBack'
+  ) {
+    state.recorded = carrying.record.recorded;
+    state.alreadyWriteThrough = carrying.record.alreadyWriteThrough;
     state.writeThrough = true;
-    if (adoptsCarriedRecords()) takeCarriedHold(state, carried);
+    if (adoptsCarriedRecords()) takeCarriedHold(state, carrying);
     return { decision: 'recorded', adopted: true };
   }
   if (current !== undefined && (current.requested.mode === 'WriteBack' || predecessor.ok)) {
@@ -128,14 +135,7 @@ export function decideRecord(
  * need not adopt is still answered for: this guard's own record gives a write-back back, or the VM
  * is back already.
  */
-export function adoptCarriedAfterRecord(
-  state: GuardState,
-  request: {
-    kind: 'release' | 'reconcile';
-    requester: { workflowId: string; firstRunId: string };
-    record?: CarriedRecord;
-  },
-): boolean {
+export function adoptCarriedAfterRecord(state: GuardState, request: Carrying): boolean {
   const carried = request.record;
   if (!carried || state.recorded === null) return false;
   if (request.kind === 'release' && state.holders.some((h) => sameRun(h, request.requester))) return false;
@@ -151,22 +151,28 @@ export function adoptCarriedAfterRecord(
   // This guard did not switch the VM, but it owes the restore now: the VM is in write-through
   // because its predecessor switched it (verified by this guard's own flush check).
   state.writeThrough = true;
-  takeCarriedHold(state, carried);
+  takeCarriedHold(state, { ...request, record: carried });
   return true;
 }
 
-/** Names the carried record's run, and takes over its holders and abandoned jobs (reconciler's requests). */
-function takeCarriedHold(state: GuardState, carried: CarriedRecord): void {
-  state.adoptedFrom = carried.fromRunId ?? CARRIED_BY_RELEASE;
-  adoptHolders(state, carried.holders ?? [], carried.abandonedJobs ?? []);
+/**
+ * Names the carried record's run (a release names none: its releasing run instead, one of that
+ * run's holders), and takes over its holders and abandoned jobs (the reconciler's requests).
+ */
+function takeCarriedHold(state: GuardState, request: Carrying & { record: CarriedRecord }): void {
+  const { record } = request;
+  state.adoptedFrom = record.fromRunId ?? adoptedFromRelease(request.requester);
+  adoptHolders(state, record.holders ?? [], record.abandonedJobs ?? []);
 }
 
-/** The record a queued release or reconcile brings (the newest), if any. */
-function carriedRecord(state: GuardState): CarriedRecord | undefined {
-  const carried = state.inbox.flatMap((r) =>
-    r.kind !== 'acquire' && r.kind !== 'check' && r.record ? [r.record] : [],
+type Carrying = Extract<GuardRequest, { kind: 'release' | 'reconcile' }>;
+
+/** The queued release or reconcile that brings a record (the newest), if any. */
+function carryingRequest(state: GuardState): (Carrying & { record: CarriedRecord }) | undefined {
+  const carrying = state.inbox.flatMap((r) =>
+    (r.kind === 'release' || r.kind === 'reconcile') && r.record ? [{ ...r, record: r.record }] : [],
   );
-  return carried.at(-1);
+  return carrying.at(-1);
 }
 
 /** Takes over the record, holders and abandoned jobs of a predecessor that did not clean up. */

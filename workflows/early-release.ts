@@ -12,6 +12,7 @@
  *
  * Runs choose it with `veeam.release: 'per-vm'` (the default) under the `early-release` patch;
  * older histories, `'session-end'` and the run-local guard keep every VM until the session ends.
+ * Veeam-started runs use it too, under their own patch and across Veeam's retries (veeam-started.ts).
  */
 import { isCancellation, patched } from '@temporalio/workflow';
 import { durationMs } from '../domain/duration';

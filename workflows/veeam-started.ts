@@ -5,7 +5,8 @@
  *   fence (before the switch) → protect through the per-VM guards (verified flush) → answer the
  *   pre-job update → wait for a session newer than the fence (at most `sessionDeadline`) → follow
  *   it to its end → while it ended without Success, a newer session within `retryGrace` is Veeam's
- *   retry and is followed too → the run releases (protected-backup.ts, as for every run).
+ *   retry and is followed too → the run releases (protected-backup.ts, as for every run). Each VM
+ *   Veeam has read for good is released before that, as soon as its task ended (earlyRelease).
  *
  * It never starts or stops the job. Once the hook was answered, Veeam may start reading at any
  * moment until the deadline, so cancellation does not shorten the wait nor the follow (both are

@@ -80,8 +80,9 @@ export async function listUncleanGuards(client: Client, extra = ''): Promise<Clo
   return found.sort((a, b) => (b.closedAt ?? '').localeCompare(a.closedAt ?? ''));
 }
 
-/** The test-only visibility lag (see the header), parsed like the worker's configuration: a bad value stops the worker. */
 export const VISIBILITY_LAG_ENV = 'FVPB_TEST_VISIBILITY_LAG_MS';
+
+/** The test-only visibility lag (see the header), parsed like the worker's configuration: a bad value stops the worker. */
 export function visibilityLagMs(env: Record<string, string | undefined> = process.env): number {
   const parsed = z.coerce.number().int().min(0).max(600_000).default(0).safeParse(env[VISIBILITY_LAG_ENV]);
   if (!parsed.success) throw new Error(`invalid ${VISIBILITY_LAG_ENV}: expected 0 to 600000 (ms)`);

@@ -172,10 +172,21 @@ describe('vmGuard: adopting carried records after recording', () => {
     assert.equal(g.guard.decideRecord(ok(null), ok(policy(other))), 'recorded');
     g.guard.establish();
     g.guard.drain();
-    g.guard.receive({ kind: 'reconcile', requester: run(9), timeouts, record: { ...granted, fromRunId: 'run-A' } });
+    g.guard.receive({
+      kind: 'reconcile',
+      requester: run(9),
+      timeouts,
+      record: { ...granted, fromRunId: 'run-A', holders: [holderOf(1)], abandonedJobs: ['Job-0'] },
+    });
     g.guard.drain();
     assert.deepEqual(g.guard.state.recorded, other, 'its own record stays');
     assert.equal(g.guard.state.adoptedFrom, 'run-A');
+    assert.deepEqual(
+      g.guard.state.holders.map((h) => h.workflowId),
+      [run(2).workflowId, run(1).workflowId],
+      "A's holder is kept safe: its end of the hold waits for it too",
+    );
+    assert.deepEqual(g.guard.state.abandonedJobs, ['Job-0']);
     assert.equal(g.memos.at(-1)?.record.adoptedFrom, 'run-A');
   });
 

@@ -131,9 +131,9 @@ export function decideRecord(
  * an admin set before that guard's switch was not the VM's policy. Adoption changes only what the
  * end of the hold restores: the VM stays in write-through for the live holders until the last
  * release. A release from one of this guard's own holders carries this guard's record: nothing new.
- * Returns whether the record was adopted. A reconcile's record (it names its run) that this guard
- * need not adopt is still answered for: this guard's own record gives a write-back back, or the VM
- * is back already.
+ * A reconcile's record (it names its run) that this guard need not adopt is still answered for:
+ * this guard's own record gives a write-back back; the closed run's holders and jobs are taken
+ * over. Returns whether anything was taken over (the holders are then checked).
  */
 export function adoptCarriedAfterRecord(state: GuardState, request: Carrying): boolean {
   const carried = request.record;
@@ -142,8 +142,10 @@ export function adoptCarriedAfterRecord(state: GuardState, request: Carrying): b
   const owed = state.alreadyWriteThrough && !carried.alreadyWriteThrough && carried.recorded.mode === 'WriteBack';
   if (!owed) {
     if (!carried.fromRunId || state.alreadyWriteThrough || !adoptsCarriedRecords()) return false;
-    state.adoptedFrom = carried.fromRunId;
-    return false;
+    // Its own record stays; the closed run's holders are kept safe all the same (their jobs may
+    // still read the disks: the end of this hold waits for them too).
+    takeCarriedHold(state, { ...request, record: carried });
+    return true;
   }
   if (!adoptsCarriedRecords()) return false;
   state.recorded = carried.recorded;

@@ -5,12 +5,17 @@
  */
 import type { RunStatus, VmStatus } from './status';
 
-/** A VM this run switched whose policy is not back yet (its guard or this run still owes it). */
+/**
+ * A VM this run switched whose policy is not back yet (its guard or this run still owes it). A VM
+ * gone from FVP or out of its cluster has nothing left to restore; a restore handed over is owed
+ * by its guard alone (the guard's own FvpbRestorePending says so until it is back): a closed run
+ * must not say "pending" forever after the guard restored it.
+ */
 export function owesRestore(vm: VmStatus): boolean {
   return (
     vm.writeThroughAt !== null &&
     !vm.alreadyWriteThrough &&
-    !['restored', 'released', 'kept-change', 'gone', 'not-accelerated'].includes(vm.step)
+    !['restored', 'released', 'kept-change', 'gone', 'not-accelerated', 'restore-handed-over'].includes(vm.step)
   );
 }
 

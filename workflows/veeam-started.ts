@@ -103,7 +103,12 @@ export class VeeamStartedRun {
         await condition(() => this.answer !== undefined);
         const answer = this.answer!;
         if ('message' in answer) throw ApplicationFailure.nonRetryable(answer.message, answer.type);
-        return answer;
+        // A hook that joins later (Veeam may run it before a retry) hears only the VMs still held:
+        // those released early are not protected any more, and the job log must not say they are.
+        const released = new Set(
+          this.tracker.status.vms.filter((vm) => vm.releasedAt !== undefined).map((vm) => vm.vm),
+        );
+        return { ...answer, protected: answer.protected.filter((vm) => !released.has(vm)) };
       },
       {
         validator: () => {

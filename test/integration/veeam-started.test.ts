@@ -177,7 +177,10 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
   test('early release across a retry: VMs read for good go at once; a failed VM stays held through the retry, released after it', async () => {
     // One slot: sql-01 and app-01 succeed, web-01 fails (in the retry too, which reads only web-01).
     const policies = await loadSlots({ taskSlots: 1, vmTasks: { 'web-01': { taskMs: 4000, outcome: 'Failed' } } });
-    const report = await schedule({ retries: 1, retryWaitMs: 2000 });
+    // Veeam may run the pre-job script before each retry: that hook joins the run. The retry comes
+    // after the retry wait and that hook (a CLI start): a grace long enough for both.
+    const input = inputFile({ veeamStarted: { sessionDeadline: '8 seconds', retryGrace: '30 seconds' } });
+    const report = await schedule({ input, retries: 1, retryWaitMs: 2000, preJobBeforeEachRetry: true });
     assert.deepEqual(
       report.sessions.map((s) => [s.name, s.result]),
       [
@@ -185,6 +188,11 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
         [`${JOB} (Retry 1)`, 'Failed'],
       ],
     );
+    const answers = report.preJob.map((r) => JSON.parse(r.stdout) as { runId: string; protected: string[] });
+    assert.equal(answers.length, 2);
+    assert.equal(answers[1]?.runId, answers[0]?.runId, 'the hook before the retry joined the run');
+    assert.deepEqual([...answers[0]!.protected].sort(), [...VMS].sort());
+    assert.deepEqual(answers[1]?.protected, ['web-01'], 'before the retry, only the failed VM is still protected');
     await assert.rejects(run().result(), (err: unknown) => {
       assert.ok(err instanceof WorkflowFailedError);
       assert.equal((err.cause as { type?: string } | undefined)?.type, 'BackupJobFailed');

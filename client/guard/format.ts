@@ -39,6 +39,9 @@ export function formatGuardStatus(status: GuardStatus): string[] {
     lines.push('', 'closed guards that left their VM in write-through (the reconciler restores them):');
     for (const u of status.unrestored) {
       lines.push(`  ${u.vm} [${u.fvpServer}]: ${u.status} at ${u.closedAt ?? '?'}, recorded ${policyText(u.recorded)}`);
+      // A successor that could not see this run (visibility lag) runs without its record.
+      if (u.successor)
+        lines.push(`    its successor ${u.successor.runId} runs without this record (the reconciler sends it)`);
     }
   }
   return lines;

@@ -23,6 +23,7 @@ import {
   defineUpdate,
   proxyActivities,
   setHandler,
+  patched,
   sleep,
   workflowInfo,
   ActivityCancellationType,
@@ -51,6 +52,13 @@ import {
 export const VEEAM_STARTED_PATCH = 'veeam-started';
 
 /**
+ * A pre-job hook that joins after a session that did not succeed (Veeam may run it right before
+ * its retry) extends the wait for that retry to `sessionDeadline` after it, past the retry grace.
+ * Asked only when such a hook came.
+ */
+export const PRE_JOB_EXTENDS_RETRY_WAIT_PATCH = 'veeam-started-pre-job-extends-retry-wait';
+
+/**
  * Early release (early-release.ts) in Veeam-started runs, asked once a session was found, by runs
  * with `veeam.release: 'per-vm'` (the default) and a per-VM guard; before it they held every VM
  * until the last retry had ended.
@@ -74,6 +82,8 @@ export class VeeamStartedRun {
   /** Once set, a pre-job hook cannot join this run any more (it is releasing): it starts the next one. */
   private ending = false;
   private jobOver = false;
+  /** When a pre-job hook last reached this run (workflow clock). */
+  private lastPreJobAt: number | undefined;
   private readonly settings: VeeamStartedSettings;
   private readonly pollMs: number;
   private readonly lookups: Lookups;
@@ -100,6 +110,7 @@ export class VeeamStartedRun {
     setHandler(
       preJobUpdate,
       async () => {
+        this.lastPreJobAt = Date.now();
         await condition(() => this.answer !== undefined);
         const answer = this.answer!;
         if ('message' in answer) throw ApplicationFailure.nonRetryable(answer.message, answer.type);
@@ -205,7 +216,7 @@ export class VeeamStartedRun {
     const deadline = Date.now() + durationMs(this.settings.sessionDeadline);
     // The post-job hook does not cut this wait short: Veeam runs it after a session, and one that
     // is slow to show in lookups must still be found (and followed) before anything is released.
-    let current = running ?? (await this.awaitSession(fence, deadline, 'its session', false));
+    let current = running ?? (await this.awaitSession(fence, () => deadline, 'its session', false));
     if (current === null) {
       this.tracker.warn(
         `no session of ${JSON.stringify(this.input.job)} started within ${String(this.settings.sessionDeadline)} after the pre-job hook was answered: releasing`,
@@ -218,6 +229,7 @@ export class VeeamStartedRun {
       // Let go before this session: none of them may be read by it (see rereadAfterRelease).
       const released = new Set(this.tracker.status.vms.filter((vm) => vm.releasedAt !== undefined).map((vm) => vm.vm));
       current = await this.follow(steps, current, watcher);
+      const stoppedAt = Date.now();
       for (const task of current.tasks) tasks.set(task.vm, task);
       this.rereadAfterRelease(current, released);
       if (current.result === 'Success') break;
@@ -225,7 +237,14 @@ export class VeeamStartedRun {
       await watcher?.stopped(current);
       // Veeam retries a session that did not succeed as a new "(Retry N)" session, after its retry wait.
       const graceEnd = Date.now() + durationMs(this.settings.retryGrace);
-      const next = await this.awaitSession(sessionFence(current), graceEnd, `a retry of session ${current.id}`, true);
+      // The run answered that hook "protected": the session it announces must find the VMs held.
+      const waitUntil = (): number => {
+        const joinedAt = this.lastPreJobAt;
+        if (joinedAt === undefined || joinedAt < stoppedAt || !patched(PRE_JOB_EXTENDS_RETRY_WAIT_PATCH))
+          return graceEnd;
+        return Math.max(graceEnd, joinedAt + durationMs(this.settings.sessionDeadline));
+      };
+      const next = await this.awaitSession(sessionFence(current), waitUntil, `a retry of session ${current.id}`, true);
       if (next === null) break;
       this.tracker.warn(`Veeam retried the job: session ${next.id} (retry ${retry}) belongs to this run`);
       current = next;
@@ -276,19 +295,21 @@ export class VeeamStartedRun {
   }
 
   /**
-   * A session of the job newer than `fence`, until `deadline` (or the post-job hook, when it ends
+   * A session of the job newer than `fence`, until `deadlineOf()` (or the post-job hook, when it ends
    * this wait: Veeam runs it after its last retry). Returns null
    * only after a lookup that succeeded showed none: while Veeam cannot be read, nobody knows.
    */
   private async awaitSession(
     fence: SessionFence,
-    deadline: number,
+    /** Read at every lookup: a hook that joins meanwhile may move it. */
+    deadlineOf: () => number,
     what: string,
     endsWithPostJob: boolean,
   ): Promise<BackupSession | null> {
     let pauseMs = this.pollMs;
     for (;;) {
       const over = endsWithPostJob && this.jobOver;
+      const deadline = deadlineOf();
       const remaining = over ? 0 : Math.max(0, deadline - Date.now());
       try {
         const session = await this.lookups.awaitVeeamSession({
@@ -298,7 +319,7 @@ export class VeeamStartedRun {
           returnAfterMs: Math.min(remaining, lookupSliceMs(this.pollMs)),
         });
         if (session !== null) return session;
-        if (over || Date.now() >= deadline) return null;
+        if (over || Date.now() >= deadlineOf()) return null;
         pauseMs = this.pollMs;
       } catch (err) {
         this.tracker.warn(`cannot look for ${what} yet: ${messageOf(err)}`);

@@ -221,6 +221,33 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
     }
   });
 
+  test('a pre-job hook before a retry that starts after the retry grace: the run waits for that retry', async () => {
+    // The pre-job script does more after the hook (10 s), so Veeam starts the retry well after
+    // the 8 s retry grace; the hook had joined within it, and was told web-01 is protected.
+    const policies = await loadSlots({ taskSlots: 1, vmTasks: { 'web-01': { taskMs: 1500, outcome: 'Failed' } } });
+    const input = inputFile({ veeamStarted: { sessionDeadline: '20 seconds', retryGrace: '8 seconds' } });
+    const direct = hook('pre-job', input);
+    const slowPreJob: ScriptCommand = {
+      ...direct,
+      command: '/bin/sh',
+      args: ['-c', '"$0" "$@"; rc=$?; sleep 10; exit $rc', direct.command, ...direct.args],
+    };
+    const report = await schedule({ preJob: slowPreJob, retries: 1, retryWaitMs: 500, preJobBeforeEachRetry: true });
+    assert.equal(report.sessions.length, 2);
+    const answers = report.preJob.map((r) => JSON.parse(r.stdout) as { runId: string; protected: string[] });
+    assert.equal(answers[1]?.runId, answers[0]?.runId, 'the hook before the retry joined the run');
+    assert.deepEqual(answers[1]?.protected, ['web-01']);
+    await assert.rejects(run().result(), WorkflowFailedError);
+    const [first, retry] = await sessionsOf(h.lab, JOB);
+    assert.ok(retry!.createdAt > first!.endsAt + 8000, 'the retry started after the retry grace');
+    assert.ok((await restoredAt('web-01')) >= retry!.endsAt, 'web-01 held until the retry ended');
+    for (const verdict of await h.lab.client.verdicts({ job: JOB })) {
+      assert.equal(verdict.consistent, true, `${verdict.sessionId}/${verdict.vm}: ${verdict.reason}`);
+    }
+    await assertReleasedAfterSessions();
+    await assertPoliciesAre(h.lab, policies);
+  });
+
   test('early release when a failed session stops: what it read goes before the retry wait, not after the retry', async () => {
     // One slot: sql-01 fails first; web-01's task ends with the session, so only the session's end
     // can let it go before Veeam's retry (which reads sql-01 alone).

@@ -73,7 +73,8 @@ export function createFvpActivities({ fvp: module }: FvpDependencies) {
       }
       if (now === null) {
         throw ApplicationFailure.nonRetryable(
-          `VM ${JSON.stringify(vm)} is no longer known to FVP (deleted, or removed from FVP): nothing left to restore`,
+          `VM ${JSON.stringify(vm)} is no longer known to FVP by this name (deleted, removed from FVP, or renamed): ` +
+            `its policy cannot be restored`,
           'VmNotFound',
         );
       }

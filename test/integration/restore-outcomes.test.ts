@@ -52,7 +52,7 @@ describe('restore outcomes: a VM that can no longer be restored does not block i
   after(async () => h?.stop());
 
   const cases = [
-    { from: 'fvp', step: 'gone', phase: 'vm-gone', says: /FVP no longer knows it/ },
+    { from: 'fvp', step: 'gone', phase: 'vm-gone', says: /FVP no longer knows a VM of this name/ },
     { from: 'cluster', step: 'not-accelerated', phase: 'not-accelerated', says: /no longer accelerated by FVP/ },
   ] as const;
   for (const c of cases) {

@@ -151,11 +151,13 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
         if (reply.policy) vm.effective = reply.policy.effective;
         if (reply.leftAlone) return; // already write-through before: verified, left alone
         if (reply.outcome !== undefined) {
-          const why =
+          // By name: a VM renamed during the run is "gone" too, and still in write-through under its new name.
+          vm.lastError =
             reply.outcome === 'vm-gone'
-              ? 'FVP no longer knows it (deleted, or removed from FVP)'
-              : 'it is no longer accelerated by FVP (not in an FVP cluster)';
-          vm.lastError = `${why}: its policy was not restored; nothing is left in write-through on FVP`;
+              ? 'FVP no longer knows a VM of this name (deleted, removed from FVP, or renamed): its policy was ' +
+                'not restored; if it was renamed, it is still in write-through under its new name'
+              : 'it is no longer accelerated by FVP (not in an FVP cluster): its policy was not restored, ' +
+                'nothing of it is in write-through on FVP';
           tracker.warn(`${vm.vm}: ${vm.lastError}; check the VM and its backup`);
           tracker.step(vm, reply.outcome === 'vm-gone' ? 'gone' : 'not-accelerated');
           return;

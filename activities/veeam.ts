@@ -112,8 +112,10 @@ export function createVeeamActivities({ veeam, sessionAppearMs = SESSION_APPEAR_
    * After Start-BackupJob answered: the session its start created (the newest one the lookup lists
    * that was not listed before the start: interpret-veeam.ts sessionAfterStart), with its tasks,
    * looked for every SESSION_APPEAR_POLL_MS for `sessionAppearMs` (never past this attempt's time).
-   * Fails start-unknown (the job may run) when reading fails, JobStartUnknown, or when none shows,
-   * SessionNotFound; a cancellation goes through as it is.
+   * A read that may work when tried again (a transient fault, a dead or hung host) is tried again at
+   * the next poll: each read is its own PowerShell call now, and one fault must not cost the run.
+   * Fails start-unknown (the job may run): JobStartUnknown when reading fails for good or still
+   * failed at the end, SessionNotFound when none showed. A cancellation goes through as it is.
    */
   async function sessionOfStart(
     job: string,
@@ -122,22 +124,28 @@ export function createVeeamActivities({ veeam, sessionAppearMs = SESSION_APPEAR_
     startedAt: number,
   ): Promise<BackupSession> {
     const until = Math.min(Date.now() + sessionAppearMs, attemptDeadline(startedAt));
-    try {
-      for (;;) {
-        const { sessions } = await whileHeartbeating(veeam.invoke('Find-BackupSession', { job, lookup }));
-        const found = sessionAfterStart(sessions, start, job);
-        if (found !== null) return await withTasks(found);
-        if (Date.now() + SESSION_APPEAR_POLL_MS > until) break;
-        await pause(SESSION_APPEAR_POLL_MS);
-      }
-    } catch (err) {
-      if (Context.current().cancellationSignal.aborted) throw err;
-      throw startUnknown(
+    const unreadable = (err: unknown) =>
+      startUnknown(
         `Veeam job ${JSON.stringify(job)} was started, then its session could not be read: ${messageOf(err)}`,
         'JobStartUnknown',
         err,
       );
+    let failed: unknown = null;
+    for (;;) {
+      try {
+        const { sessions } = await whileHeartbeating(veeam.invoke('Find-BackupSession', { job, lookup }));
+        const found = sessionAfterStart(sessions, start, job);
+        if (found !== null) return await withTasks(found);
+        failed = null;
+      } catch (err) {
+        if (Context.current().cancellationSignal.aborted) throw err;
+        if (!(err instanceof PowerShellError && err.retryable)) throw unreadable(err);
+        failed = err;
+      }
+      if (Date.now() + SESSION_APPEAR_POLL_MS > until) break;
+      await pause(SESSION_APPEAR_POLL_MS);
     }
+    if (failed !== null) throw unreadable(failed);
     throw startUnknown(
       `Veeam job ${JSON.stringify(job)} was started but its session did not appear within ${sessionAppearMs / 1000} s`,
       'SessionNotFound',

@@ -156,29 +156,34 @@ describe('fencing in the activities', () => {
     assert.equal(s.f.lab.invocations({ op: 'Start-BackupJob' }).invocations.length, 1);
   });
 
-  test('startJobOnce: reading the sessions fails after the start: start-unknown, re-attached, never a retryable failure', async () => {
-    let started = false;
-    const s = await setup(scenario(), {
-      veeam: (f) => ({
-        async invoke(op, args) {
-          if (op === 'Find-BackupSession' && started) {
-            started = false;
-            throw new PowerShellError('Find-BackupSession failed (transient): injected', {
-              op,
-              endpoint: 'veeam',
-              category: 'transient',
-            });
-          }
-          const result = await invoker(f, 'veeam').invoke(op, args);
-          started ||= op === 'Start-BackupJob';
-          return result;
-        },
-      }),
+  for (const [category, reattached] of [
+    ['transient', false],
+    ['permanent', true],
+  ] as const) {
+    test(`startJobOnce: a ${category} failure reading the sessions after the start: ${reattached ? 'start-unknown, re-attached' : 'read again at the next poll'}, never a failure`, async () => {
+      let started = false;
+      const s = await setup(scenario(), {
+        veeam: (f) => ({
+          async invoke(op, args) {
+            if (op === 'Find-BackupSession' && started) {
+              started = false;
+              throw new PowerShellError(`Find-BackupSession failed (${category}): injected`, {
+                op,
+                endpoint: 'veeam',
+                category,
+              });
+            }
+            const result = await invoker(f, 'veeam').invoke(op, args);
+            started ||= op === 'Start-BackupJob';
+            return result;
+          },
+        }),
+      });
+      const result = await fencedStart(s);
+      assert.equal(result.reattached, reattached);
+      assert.equal(s.f.lab.invocations({ op: 'Start-BackupJob' }).invocations.length, 1);
     });
-    const result = await fencedStart(s);
-    assert.equal(result.reattached, true, 'the read failed, so it was found by the re-attach');
-    assert.equal(s.f.lab.invocations({ op: 'Start-BackupJob' }).invocations.length, 1);
-  });
+  }
 
   test('startJobOnce: a fence whose session vanished refuses FenceMoved, non-retryable, and starts nothing', async () => {
     const { f, acts, env } = await setup(scenario());

@@ -6,7 +6,7 @@
  *   import { createPowerShellClients, PowerShellError } from './powershell';
  *   const ps = createPowerShellClients({ fvp: fvpConfig, veeam: veeamConfig }, logger);
  *   const policy = await ps.fvp.invoke('Get-VmCachePolicy', { vm: 'sql-01' });   // typed VmPolicy
- *   const session = await ps.veeam.invoke('Start-BackupJob', { job, fullBackup: false, retryBackup: false });
+ *   const { before } = await ps.veeam.invoke('Start-BackupJob', { job, fullBackup: false, retryBackup: false });
  *   await ps.close();                                                            // at shutdown
  *
  * - `pool.invoke(op, args, signal?)`: `op` is a function name of operations.ts, `args` its argument

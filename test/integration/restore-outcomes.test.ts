@@ -4,7 +4,8 @@
  * 'vm-gone' / 'not-accelerated' (the run completes with a warning naming it, the other VMs are
  * restored), and a restore that keeps failing for another reason is handed over to the guard
  * after a few attempts (the run fails as RestoreHandedOver, the guard keeps trying alone, and the
- * job's next run can hold the VM meanwhile). Real dev server, a real worker process, the lab.
+ * job's next run can hold the VM meanwhile). Real dev server, a real worker process, the lab; and
+ * the activity that says "gone" or "not accelerated" only once a fresh read confirms it (the lab in-process).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,9 @@ import { fastRequest, fastVeeam, startHarness, uniqueId, type Harness } from '..
 import { assertPoliciesAre, requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
 import { guardId, guardState, guardWorkerEnv, waitFor } from '../helpers/guard';
 import { JOB, scenario } from '../helpers/scenarios';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createFvpActivities } from '../../activities/fvp';
+import { fakeLab, fvpInvoker } from '../../lab/testing';
 import { statusQuery } from '../../workflows';
 import type { GuardMemo } from '../../domain/guard-protocol';
 import type { RunStatus } from '../../workflows/status';
@@ -141,5 +145,54 @@ describe('restore outcomes: a VM that can no longer be restored does not block i
     for (const vm of report.vms) assert.equal(vm.step, 'restored', vm.vm);
     await assertPoliciesAre(h.lab, before);
     assert.equal((await sessionsOf(h.lab, JOB)).length, 2, 'one session per run');
+  });
+});
+
+/**
+ * The activity's side: the types that end the guard's restore for good are said only once a fresh
+ * read confirms them; a refusal that the read contradicts stays retryable.
+ */
+describe('restoreCachePolicy: gone and not accelerated only when a fresh read confirms it', () => {
+  const WB1 = { mode: 'WriteBack', peers: 1, externalPeers: null } as const;
+  const WT = { mode: 'WriteThrough', peers: 0, externalPeers: null } as const;
+
+  async function switched() {
+    const f = await fakeLab({ fvp: { vms: [{ name: 'sql-01', requested: WB1 }] } });
+    const acts = createFvpActivities({ fvp: fvpInvoker(f) });
+    const mock = new MockActivityEnvironment();
+    const run = <R>(fn: () => Promise<R>): Promise<R> => mock.run(fn) as Promise<R>;
+    await run(() => acts.setWriteThrough({ vm: 'sql-01', expected: WB1 }));
+    const restore = () =>
+      run(() => acts.restoreCachePolicy({ vm: 'sql-01', policy: WB1, expected: WT })).then(
+        () => assert.fail('the restore must fail'),
+        (err: unknown) => {
+          assert.ok(err instanceof ApplicationFailure, String(err));
+          return err;
+        },
+      );
+    return { f, restore };
+  }
+
+  for (const [from, type] of [
+    ['fvp', 'VmNotFound'],
+    ['cluster', 'VmNotAccelerated'],
+  ] as const) {
+    test(`removed from ${from}: ${type}, non-retryable`, async () => {
+      const { f, restore } = await switched();
+      f.lab.removeVm('sql-01', from);
+      const err = await restore();
+      assert.equal(err.type, type);
+      assert.equal(err.nonRetryable, true);
+    });
+  }
+
+  test('the write refused as VmNotFound while a fresh read still finds the VM accelerated: retryable, not terminal', async () => {
+    const { f, restore } = await switched();
+    f.lab.setFaults({
+      rules: [{ op: 'Restore-VmCachePolicy', action: 'fail', category: 'permanent', type: 'VmNotFound' }],
+    });
+    const err = await restore();
+    assert.equal(err.type, 'RestoreNotVerified');
+    assert.equal(err.nonRetryable, false);
   });
 });

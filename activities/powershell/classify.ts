@@ -58,8 +58,9 @@ export const VENDOR_ERROR_RULES: readonly Rule[] = [
 
 /**
  * The codes of the errors the module raises itself (New-OpError), each with its category.
- * `JobStartFailed` is special: Start-VBRJob (or reading the session after it) failed, and the
- * vendor error inside decides (already running: nothing started; anything else: it may have).
+ * `JobStartFailed` is special: Start-VBRJob failed, and the vendor error inside decides (already
+ * running: nothing started; anything else: it may have). Finding the session a start created is the
+ * worker's (activities/veeam.ts startJobOnce), which says `SessionNotFound` itself.
  */
 export const MODULE_CODES: Readonly<Record<string, ErrorCategory>> = {
   InvalidArgument: 'permanent',
@@ -71,8 +72,6 @@ export const MODULE_CODES: Readonly<Record<string, ErrorCategory>> = {
   NotConnected: 'not-connected',
   FenceMoved: 'fence-moved',
   JobAlreadyRunning: 'already-running',
-  /** Start-VBRJob was sent and the session did not appear in time: the job may be running. */
-  SessionNotFound: 'start-unknown',
 };
 
 function byRules(raw: RawError, exceptions: RawError['exceptions']): Classified | null {

@@ -64,11 +64,6 @@ describe('classify.ts', () => {
     assert.equal(classifyVendorError(own('FenceMoved')).category, 'fence-moved');
     assert.equal(classifyVendorError(own('JobAlreadyRunning')).category, 'already-running');
     assert.equal(classifyVendorError(own('NotConnected')).category, 'not-connected');
-    assert.deepEqual(classifyVendorError(own('SessionNotFound')), {
-      type: 'SessionNotFound',
-      message: 'm',
-      category: 'start-unknown',
-    });
     const running = own('JobStartFailed', 'start failed', { type: 'X', message: 'Job is already running' });
     assert.equal(classifyVendorError(running).category, 'already-running');
     for (const inner of [

@@ -3,17 +3,23 @@
  * when FVP refuses them for hours. Hours must pass, so this runs on the real time-skipping test
  * server, with an in-process worker whose activities stand in for FVP and Veeam. The run holds its
  * VM through the per-VM guard, as in production: the guard's restore loop (restore-policy.ts) is
- * the one under test, and the guard continues as new while it keeps failing.
+ * the one under test, and the guard continues as new while it keeps failing. The run itself does
+ * not wait for hours: after a few failed attempts it hands the restore over to the guard and
+ * closes as RestoreHandedOver (workflows/guard/holder.ts), so the job's next backups are not
+ * skipped; the guard keeps trying alone, visibly, and restores exactly once FVP accepts it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../activities';
+import { vmGuardStateQuery } from '../../domain/guard-protocol';
 import type { RequestedPolicy, VmPolicy } from '../../domain/policy';
 import { workflowsPath } from '../../worker/bundle';
-import { protectedBackup, statusQuery } from '../../workflows';
+import { protectedBackup } from '../../workflows';
+import type { RunReport } from '../../workflows/status';
 import { finishedSession, workerWithFakes } from '../helpers/fake-vendor';
 import { startTimeSkippingServer } from '../helpers/temporal';
 
@@ -88,19 +94,24 @@ describe('restore under a long FVP outage (time-skipping server)', () => {
           },
         ],
       });
-      // Halfway through the outage the status shows the VM failing to restore, with the reason.
+      // The run does not wait out the outage: it hands the restore over and closes.
+      const failure = await handle.result().then(
+        () => assert.fail('the run should close as RestoreHandedOver while FVP refuses restores'),
+        (err: unknown) => err,
+      );
+      assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof ApplicationFailure);
+      assert.equal(failure.cause.type, 'RestoreHandedOver');
+      const run = failure.cause.details?.[0] as RunReport;
+      assert.equal(run.vms[0]?.step, 'restore-handed-over');
+      // Halfway through the outage the guard is still at it, alone, and says why.
       await env.sleep(`${HOURS_OF_FAILURE / 2} hours`);
-      const midway = await handle.query(statusQuery);
-      assert.equal(midway.phase, 'restoring');
-      assert.equal(midway.vms[0]?.step, 'restore-failing');
-      assert.match(String(midway.vms[0]?.lastError), /Management Server/);
-      const result = await handle.result();
-      const guard = await env.client.workflow.getHandle('vm-guard/fvp01/sql-01').result();
-      return { ...result, guard };
+      const guardHandle = env.client.workflow.getHandle('vm-guard/fvp01/sql-01');
+      const midway = await guardHandle.query(vmGuardStateQuery);
+      assert.equal(midway.phase, 'restore-failing');
+      assert.match(String(midway.lastError), /Management Server/);
+      return { guard: await guardHandle.result() };
     });
 
-    assert.equal(report.phase, 'completed');
-    assert.equal(report.vms[0]?.step, 'restored');
     assert.ok(report.guard.counts.continuedAsNew >= 1, 'the guard continued as new while the restore kept failing');
     assert.deepEqual(fake.requested(), recorded, 'exactly the recorded policy is back');
     const times = fake.restoreAttemptTimes;

@@ -15,6 +15,7 @@ import { fastRequest, fastVeeam, startHarness, uniqueId, type Harness } from '..
 import { assertPoliciesAre, requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
 import { guardId, guardState, guardWorkerEnv, waitFor } from '../helpers/guard';
 import { JOB, scenario } from '../helpers/scenarios';
+import { HAND_OVER_AFTER_ATTEMPTS } from '../../workflows/guard/holder';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFvpActivities } from '../../activities/fvp';
 import { fakeLab, fvpInvoker } from '../../lab/testing';
@@ -107,7 +108,7 @@ describe('restore outcomes: a VM that can no longer be restored does not block i
     for (const vm of before.keys()) assert.match(failure.message, new RegExp(`"${vm}"`));
     for (const vm of failure.report.vms) {
       assert.equal(vm.step, 'restore-handed-over', vm.vm);
-      assert.ok(vm.restoreAttempts >= 3, `${vm.vm}: ${vm.restoreAttempts} attempts`);
+      assert.ok(vm.restoreAttempts >= HAND_OVER_AFTER_ATTEMPTS, `${vm.vm}: ${vm.restoreAttempts} attempts`);
     }
 
     // The guards keep trying alone, visibly: still write-through, restore failing, attempts growing.

@@ -61,10 +61,14 @@ import type { WriteThroughGuard } from './write-through-guard';
 import { RESTORE_TERMINAL_OUTCOMES } from '../restore-policy';
 
 /**
- * After how many failed restore attempts (as the guard counts them, each a few activity tries
- * restoreMaxInterval apart) a run stops waiting for a VM and leaves its restore to the guard alone.
+ * After how many failed restore attempts (as the guard counts them: each is three quick activity
+ * tries, and the pause between two doubles from retryInitialInterval up to restoreMaxInterval) a
+ * run stops waiting for a VM and leaves its restore to the guard alone. Ten is about 4 to 5 minutes
+ * with the default timeouts: long enough to ride out a management-server restart without failing
+ * the run (and paging someone) for a restore its guard completes a moment later, and far shorter
+ * than the hours between two scheduled backups of the job, which the hand-over must not block.
  */
-export const HAND_OVER_AFTER_ATTEMPTS = 3;
+export const HAND_OVER_AFTER_ATTEMPTS = 10;
 
 interface Held {
   vm: VmStatus;

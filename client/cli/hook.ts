@@ -32,7 +32,7 @@ const PostJobFlags = ConnectionFlags.extend({
 export const UNCONFIRMED_SCRIPT_FACTS = [
   "Veeam's pre-job script timeout for VM backup jobs is undocumented (Agent jobs: 10 minutes); keep `hook pre-job --timeout` and flush.deadline below it",
   'whether a failing pre-job script stops a VM backup job is undocumented (Agent jobs start regardless): test it once on a disposable job',
-  'whether the pre-job script runs again before each automatic retry is undocumented: the run keeps its VMs protected for veeamStarted.retryGrace after a session that did not succeed either way',
+  'whether the pre-job script runs again before each automatic retry is undocumented: the run keeps its VMs protected for veeamStarted.retryGrace after a session that did not succeed either way, and a pre-job script that does run before the retry extends that wait to veeamStarted.sessionDeadline',
 ] as const;
 
 export function registerHookCommands(program: Command, io: CliIo, state: CliState): void {

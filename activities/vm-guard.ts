@@ -13,7 +13,12 @@
  * - `findGuardPredecessor`: the record of the newest closed run of a guard id that ever recorded
  *   one, unless that run completed (cleaned up). A fresh guard adopts it when it says write-through
  *   was left in place, so a VM left in write-through by a terminated guard gets its recorded policy
- *   back, not "write-through".
+ *   back, not "write-through". The first guard of a uuid-keyed id also looks at its VM's name-keyed
+ *   id (`alsoGuardIds`): an upgrade must not forget a record an old guard left. Visibility lags: a
+ *   uuid-keyed guard closed a second ago may not be listed yet, and its successor would then look
+ *   at the name-keyed id again; it adopts only an unclean record that says write-through was left,
+ *   and one the closed uuid-keyed guard already restored finds the VM back (nothing owed).
+ * - `routeGuards` (guard-routing.ts): which id each VM's guard has, for runs since `guard-by-uuid`.
  *
  * Test-only: FVPB_TEST_VISIBILITY_LAG_MS (default 0) makes `findGuardPredecessor` see what a lagging
  * visibility store shows: a guard run that closed less than that long ago still looks Running, so
@@ -33,6 +38,7 @@ import {
   type GuardSettings,
   type VmGuardInput,
 } from '../domain/guard-protocol';
+import { createGuardRoutingActivities } from './guard-routing';
 
 export interface TemporalDependencies {
   client: Client;
@@ -92,6 +98,8 @@ export function visibilityLagMs(env: Record<string, string | undefined> = proces
 export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDependencies) {
   const lagMs = visibilityLagMs();
   return {
+    // Registered with the guard's own activities: every worker that runs guards routes them.
+    ...createGuardRoutingActivities({ client }),
     async vmGuardSettings(): Promise<GuardSettings> {
       return guard;
     },
@@ -99,14 +107,14 @@ export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDe
     async signalVmGuards({ deliveries }: { deliveries: GuardDelivery[] }): Promise<void> {
       const checked = deliveries.map((d) => GuardDelivery.parse(d));
       await Promise.all(
-        checked.map(({ guardId, vm, fvpServer, request }) =>
+        checked.map(({ guardId, vm, fvpServer, uuid, request }) =>
           client.workflow.signalWithStart(VM_GUARD_WORKFLOW_TYPE, {
             workflowId: guardId,
             taskQueue,
-            args: [{ vm, fvpServer } satisfies VmGuardInput],
+            args: [{ vm, fvpServer, ...(uuid === undefined ? {} : { uuid }) } satisfies VmGuardInput],
             signal: vmGuardRequestSignal,
             signalArgs: [request],
-            memo: { kind: 'vm-guard', vm, fvpServer },
+            memo: { kind: 'vm-guard', vm, fvpServer, ...(uuid === undefined ? {} : { uuid }) },
             // The Web UI's line for the guard (ignored when it already runs), cut to Temporal's
             // 200 bytes on a character boundary: a cut character decodes as U+FFFD, dropped.
             staticSummary: Buffer.from(`guard of ${vm} on ${fvpServer}`)
@@ -139,29 +147,67 @@ export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDe
       );
     },
 
-    async findGuardPredecessor({ guardId }: { guardId: string }): Promise<ClosedGuard | null> {
-      const query = `WorkflowType = '${VM_GUARD_WORKFLOW_TYPE}' AND WorkflowId = '${escapeQuery(guardId)}' AND ExecutionStatus != 'Running'`;
-      const runs: WorkflowExecutionInfo[] = [];
-      for await (const info of client.workflow.list({ query, pageSize: 100 })) {
-        // Closed too recently for a lagging visibility store (test-only): it still looks Running.
-        if (lagMs > 0 && Date.now() - (info.closeTime?.getTime() ?? 0) < lagMs) continue;
-        runs.push(info);
-      }
-      runs.sort((a, b) => (b.closeTime?.getTime() ?? 0) - (a.closeTime?.getTime() ?? 0));
-      for (const info of runs) {
-        if (info.status.name === 'COMPLETED') return null; // it cleaned up
-        if (info.status.name === 'CONTINUED_AS_NEW') {
-          // Its successor closed too (this guard is fresh) but is not visible yet.
-          throw ApplicationFailure.retryable(
-            `the successor of guard run ${info.runId} is not visible yet`,
-            'NotVisibleYet',
-          );
-        }
-        const closed = closedGuardOf(info);
-        if (closed) return closed; // its record decides, dirty or not
-        // Closed before it ever recorded anything: look further back.
+    async findGuardPredecessor({
+      guardId,
+      alsoGuardIds = [],
+    }: {
+      guardId: string;
+      /**
+       * Name-keyed ids the VM's guard had before `guard-by-uuid` (a fresh uuid-keyed guard's):
+       * looked at only when this id has never closed a run (this is its first guard; a later one's
+       * predecessor is of this id and took charge already), and only while no run of them is
+       * Running (a live legacy guard restores its own record).
+       */
+      alsoGuardIds?: string[];
+    }): Promise<ClosedGuard | null> {
+      const own = await closedRunsOf(guardId);
+      if (own.length > 0 || alsoGuardIds.length === 0) return predecessorAmong(own);
+      for (const legacyId of alsoGuardIds) {
+        if (await isRunning(legacyId)) continue;
+        const found = predecessorAmong(await closedRunsOf(legacyId));
+        if (found) return found;
       }
       return null;
     },
   };
+
+  async function isRunning(workflowId: string): Promise<boolean> {
+    try {
+      return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** The closed runs of a guard id, newest first (visibility, with the test-only lag). */
+  async function closedRunsOf(guardId: string): Promise<WorkflowExecutionInfo[]> {
+    const query = `WorkflowType = '${VM_GUARD_WORKFLOW_TYPE}' AND WorkflowId = '${escapeQuery(guardId)}' AND ExecutionStatus != 'Running'`;
+    const runs: WorkflowExecutionInfo[] = [];
+    for await (const info of client.workflow.list({ query, pageSize: 100 })) {
+      // Closed too recently for a lagging visibility store (test-only): it still looks Running.
+      if (lagMs > 0 && Date.now() - (info.closeTime?.getTime() ?? 0) < lagMs) continue;
+      runs.push(info);
+    }
+    runs.sort((a, b) => (b.closeTime?.getTime() ?? 0) - (a.closeTime?.getTime() ?? 0));
+    return runs;
+  }
+}
+
+/** The record of the newest closed run that recorded one, unless a newer one cleaned up. */
+function predecessorAmong(runs: WorkflowExecutionInfo[]): ClosedGuard | null {
+  for (const info of runs) {
+    if (info.status.name === 'COMPLETED') return null; // it cleaned up
+    if (info.status.name === 'CONTINUED_AS_NEW') {
+      // Its successor closed too (this guard is fresh) but is not visible yet.
+      throw ApplicationFailure.retryable(
+        `the successor of guard run ${info.runId} is not visible yet`,
+        'NotVisibleYet',
+      );
+    }
+    const closed = closedGuardOf(info);
+    if (closed) return closed; // its record decides, dirty or not
+    // Closed before it ever recorded anything: look further back.
+  }
+  return null;
 }

@@ -25,10 +25,44 @@ function fnv1a64(text: string): string {
   return hash.toString(16).padStart(16, '0');
 }
 
-/** `vm-guard/<fvp server>/<vm>`: one guard per VM and FVP management server. */
+/**
+ * `vm-guard/<fvp server>/<vm>`: the name-keyed guard id of runs before the `guard-by-uuid` patch
+ * (workflows/guard/holder.ts). Kept for their histories, for a legacy guard still running when a
+ * worker is upgraded (activities/guard-routing.ts), and for the look-ups of its closed record.
+ */
 export function guardIdFor(fvpServer: string, vm: string): string {
   const id = `${VM_GUARD_ID_PREFIX}${fvpServer}/${vm}`;
   return id.length <= MAX_ID_LENGTH ? id : `${VM_GUARD_ID_PREFIX}${fvpServer}/#${fnv1a64(vm)}`;
+}
+
+/**
+ * The prefix of identity-keyed guard ids. Not `vm-guard/`: a name key is `vm-guard/<server>/<any
+ * characters>` (a VM name may contain '/', '#', or look like a uuid), so only a prefix no name key
+ * starts with keeps the two kinds apart.
+ */
+export const VM_GUARD_UUID_ID_PREFIX = 'vm-guard-uuid/';
+
+/**
+ * The FVP server as part of a guard id: trimmed, lower-cased (host names are case-insensitive) and
+ * without a trailing dot (an absolute DNS name). This does NOT make `fvp01` and `fvp01.corp.local`
+ * one: that needs the management server's own identity, and no vendor evidence names a property
+ * that gives one (doctor would have to confirm it on a real host first).
+ */
+export function canonicalFvpServer(fvpServer: string): string {
+  return fvpServer.trim().toLowerCase().replace(/\.+$/, '');
+}
+
+/**
+ * `vm-guard-uuid/<canonical fvp server>/<vm uuid>`: one guard per VM, keyed on its FVP uuid, so a
+ * VM renamed in vCenter (during or between runs) keeps its guard and its record. The uuid is
+ * lower-cased like the server (FVP prints uuids in either case); one that would exceed the id
+ * limit is hashed, like a long name.
+ */
+export function guardIdForUuid(fvpServer: string, uuid: string): string {
+  const key = uuid.trim().toLowerCase();
+  const server = canonicalFvpServer(fvpServer);
+  const id = `${VM_GUARD_UUID_ID_PREFIX}${server}/${key}`;
+  return id.length <= MAX_ID_LENGTH ? id : `${VM_GUARD_UUID_ID_PREFIX}${server}/#${fnv1a64(key)}`;
 }
 
 /** Who holds (or asks): a workflow run. `firstRunId` stays the same across Reset and retries. */
@@ -82,6 +116,8 @@ export const GuardRequest = z.discriminatedUnion('kind', [
       /** The Veeam job the holder runs: if the holder dies, the guard waits for it before restoring. */
       job: z.string().min(1),
       timeouts: GuardTimeouts,
+      /** The VM's FVP uuid as the run read it (runs since `guard-by-uuid`): a legacy guard learns it here. */
+      uuid: z.string().min(1).optional(),
     })
     .strict(),
   /** Let go; answered `released` (restored, when this was the last holder). */
@@ -109,7 +145,9 @@ export const GuardRequest = z.discriminatedUnion('kind', [
 export type GuardRequest = z.infer<typeof GuardRequest>;
 
 const replyBase = {
+  /** What runs match a reply by (workflows/guard/holder.ts): never the name, which may change. */
   guardId: z.string(),
+  /** The VM's name as the guard knows it now: a renamed VM's new name once an FVP read said so. */
   vm: z.string(),
   /** The holder the reply is for: a run with another firstRunId under the same workflow id ignores it. */
   firstRunId: z.string(),
@@ -238,8 +276,11 @@ export type GuardRecord = z.infer<typeof GuardRecord>;
  */
 export const GuardMemo = z.object({
   kind: z.literal('vm-guard'),
+  /** The VM's current name (a guard that knows the uuid follows a rename). */
   vm: z.string(),
   fvpServer: z.string(),
+  /** The VM's FVP uuid, when the guard knows it (guards since `guard-by-uuid`). */
+  uuid: z.string().optional(),
   record: GuardRecord,
 });
 export type GuardMemo = z.infer<typeof GuardMemo>;
@@ -260,8 +301,11 @@ export type Waiter = z.infer<typeof Waiter>;
 /** The guard's whole state: carried through continue-as-new, returned by the `state` query. */
 export const GuardState = z
   .object({
+    /** The VM's current name: a guard that knows the uuid takes the name its activities answer with. */
     vm: z.string(),
     fvpServer: z.string(),
+    /** The VM's FVP uuid: every FVP activity addresses the VM by it when known. Absent in older guards. */
+    uuid: z.string().min(1).optional(),
     phase: GuardPhase,
     recorded: RequestedPolicy.nullable(),
     alreadyWriteThrough: z.boolean(),
@@ -301,6 +345,8 @@ export const VmGuardInput = z
   .object({
     vm: z.string().min(1),
     fvpServer: z.string().min(1),
+    /** The VM's FVP uuid (guards started by runs since `guard-by-uuid`). */
+    uuid: z.string().min(1).optional(),
     /** Set only by continue-as-new. */
     carried: GuardState.optional(),
   })
@@ -317,7 +363,14 @@ export interface VmGuardResult {
 
 /** One signal-with-start of a guard, as the holders and the reconciler ask the activity to send it. */
 export const GuardDelivery = z
-  .object({ guardId: z.string().min(1), vm: z.string().min(1), fvpServer: z.string().min(1), request: GuardRequest })
+  .object({
+    guardId: z.string().min(1),
+    vm: z.string().min(1),
+    fvpServer: z.string().min(1),
+    /** The VM's FVP uuid: given to a guard this delivery starts (its input and memo). */
+    uuid: z.string().min(1).optional(),
+    request: GuardRequest,
+  })
   .strict();
 export type GuardDelivery = z.infer<typeof GuardDelivery>;
 

@@ -43,6 +43,11 @@ export interface RestoreOptions {
   terminalOutcomes: boolean;
   /** Checked during each pause after a failure: true ends the loop with 'interrupted'. */
   interruptWhen?: () => boolean;
+  /**
+   * The VM's FVP uuid (guards since `guard-by-uuid`): the restore finds the VM by it, so a VM
+   * renamed during the hold gets its policy back (answered with its new name), not 'vm-gone'.
+   */
+  uuid?: string;
 }
 
 /** The write-through a guard leaves, which a restore expects to replace (peer counts do not matter in it). */
@@ -76,7 +81,12 @@ export async function restorePolicy(
     try {
       return {
         kind: 'restored',
-        policy: await restore.restoreCachePolicy({ vm, policy: recorded, expected: LEFT_WRITE_THROUGH }),
+        policy: await restore.restoreCachePolicy({
+          vm,
+          ...(options.uuid === undefined ? {} : { uuid: options.uuid }),
+          policy: recorded,
+          expected: LEFT_WRITE_THROUGH,
+        }),
       };
     } catch (err) {
       if (typeOf(err) === FailureType.policyChanged)

@@ -134,6 +134,9 @@ export class GuardBook {
       if (guardState.holders.length === 0 && !this.owesRestore) guardState.timeouts = request.timeouts;
       guardState.timeouts ??= request.timeouts;
     }
+    // A legacy name-keyed guard a run since `guard-by-uuid` was routed to learns its VM's uuid:
+    // from then on it addresses the VM by it and follows a rename like a uuid-keyed guard.
+    if (request.uuid !== undefined && guardState.uuid === undefined) guardState.uuid = request.uuid;
     const known = guardState.holders.find((h) => sameRun(h, request.requester));
     if (known) {
       // A resent acquire: the first answer was lost (or the guard restarted). Answer again if the

@@ -1,5 +1,6 @@
 /**
- * vmGuard: one entity workflow per FVP server and VM (id `vm-guard/<fvp server>/<vm>`), the only
+ * vmGuard: one entity workflow per FVP server and VM (id `vm-guard-uuid/<fvp server>/<vm uuid>`
+ * since the `guard-by-uuid` patch, `vm-guard/<fvp server>/<vm>` before it), the only
  * writer of that VM's caching policy for protected backups. Runs that share a VM (a VM in two
  * Veeam jobs, a manual run during a scheduled one) hold it through its guard:
  *
@@ -72,7 +73,7 @@ import {
 const GUARD_WATCHES_DRIFT = 'guard-watches-drift';
 
 export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
-  const { vm, fvpServer, carried } = parseWorkflowInput(VmGuardInput, input, 'vmGuard');
+  const { vm, fvpServer, uuid, carried } = parseWorkflowInput(VmGuardInput, input, 'vmGuard');
   const guardId = workflowInfo().workflowId;
 
   // Always asked at the same point: guards since the patch keep their search attributes up to date
@@ -82,7 +83,8 @@ export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
   const outstanding = new Set<Promise<void>>();
   const ports: GuardPorts = {
     reply(to, message) {
-      const full = { ...message, guardId, vm, firstRunId: to.firstRunId } as GuardReply;
+      // The VM's current name (a renamed VM's new one): runs match replies by guardId, not by name.
+      const full = { ...message, guardId, vm: guard.state.vm, firstRunId: to.firstRunId } as GuardReply;
       // No run id: a holder that was reset lives on in a new run of the same workflow id.
       const sent = getExternalWorkflowHandle(to.workflowId)
         .signal(vmGuardReplySignal, full)
@@ -98,13 +100,13 @@ export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
       upsertMemo(memo as unknown as Record<string, unknown>);
       if (!searchable) return;
       upsertSearchAttributes([
-        { key: VMS_ATTRIBUTE, value: [vm] },
+        { key: VMS_ATTRIBUTE, value: [memo.vm] }, // the current name: a rename is found under it
         { key: PHASE_ATTRIBUTE, value: memo.record.phase },
         { key: RESTORE_PENDING_ATTRIBUTE, value: memo.record.writeThrough },
       ]);
     },
   };
-  const guard = new VmGuard(guardId, carried ?? freshGuardState(vm, fvpServer), carried !== undefined, ports);
+  const guard = new VmGuard(guardId, carried ?? freshGuardState(vm, fvpServer, uuid), carried !== undefined, ports);
 
   setHandler(vmGuardRequestSignal, (raw: unknown) => guard.receive(raw));
   setHandler(vmGuardStateQuery, () => guard.state);
@@ -122,7 +124,14 @@ export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
       guard.state.counts.continuedAsNew++;
       guard.syncMemo();
       // The inbox goes along: requests that arrived and were not processed yet are not lost.
-      await continueAsNew<typeof vmGuard>({ vm, fvpServer, carried: guard.state });
+      // The VM's current name and uuid: the next run starts where this one's state is.
+      const { vm: current, uuid: known } = guard.state;
+      await continueAsNew<typeof vmGuard>({
+        vm: current,
+        fvpServer,
+        ...(known === undefined ? {} : { uuid: known }),
+        carried: guard.state,
+      });
     },
   };
 

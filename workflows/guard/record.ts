@@ -41,10 +41,11 @@ export const sameRun = (
   b: { workflowId: string; firstRunId: string },
 ): boolean => a.workflowId === b.workflowId && a.firstRunId === b.firstRunId;
 
-export function freshGuardState(vm: string, fvpServer: string): GuardState {
+export function freshGuardState(vm: string, fvpServer: string, uuid?: string): GuardState {
   return {
     vm,
     fvpServer,
+    ...(uuid === undefined ? {} : { uuid }),
     phase: 'starting',
     recorded: null,
     alreadyWriteThrough: false,
@@ -211,6 +212,8 @@ export function memoOf(state: GuardState): GuardMemo {
     kind: 'vm-guard',
     vm: state.vm,
     fvpServer: state.fvpServer,
+    // Absent for guards that never knew it: their memos stay as they were.
+    ...(state.uuid === undefined ? {} : { uuid: state.uuid }),
     record: {
       recorded: state.recorded,
       alreadyWriteThrough: state.alreadyWriteThrough,

@@ -24,6 +24,23 @@ export class VmGuard extends GuardBook {
    */
   terminal: TerminalRestoreOutcome['kind'] | null = null;
 
+  // ---- identity -----------------------------------------------------------------------------
+
+  /**
+   * The VM as FVP named it in an answer to a call by uuid: a VM renamed in vCenter keeps its guard
+   * (keyed on the uuid), which takes the new name for its state, memo, search attribute and
+   * replies (runs match replies by guard id, never by name). A guard without a uuid addresses the
+   * VM by name, so its answers always carry that name: nothing to follow. Returns the old name
+   * when the name changed, for the log.
+   */
+  followName(current: string | undefined): string | null {
+    const before = this.state.vm;
+    if (this.state.uuid === undefined || current === undefined || current === before) return null;
+    this.state.vm = current;
+    this.syncMemo();
+    return before;
+  }
+
   // ---- recording ----------------------------------------------------------------------------
 
   /**

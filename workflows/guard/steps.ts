@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure, log, patched, sleep } from '@temporalio/workflow';
 import { isFlushed, type FlushState, type RequestedPolicy } from '../../domain/policy';
+import { guardIdFor } from '../../domain/guard-protocol';
 import { guardLookups, stepProxies } from '../activity-proxies';
 import { FailureType, messageOf, typeOf } from '../failures';
 import * as metrics from '../../domain/metrics';
@@ -35,6 +36,32 @@ function steps(guard: VmGuard, doing: string) {
   return stepProxies(guard.timeouts(), undefined, `${doing} ${guard.state.vm}`);
 }
 
+/**
+ * How the guard's FVP calls address its VM: by uuid when the guard knows it (guards since
+ * `guard-by-uuid`: a renamed VM is still found, and answers with its new name), else by name.
+ */
+function target(guard: VmGuard): { vm: string; uuid?: string } {
+  const { vm, uuid } = guard.state;
+  return uuid === undefined ? { vm } : { vm, uuid };
+}
+
+/** Takes the VM's current name from an answer to a call by uuid (state.ts followName), and logs a rename. */
+function followName(guard: VmGuard, current: string | undefined): void {
+  const before = guard.followName(current);
+  if (before !== null) log.info('vmGuard: the VM was renamed; the guard follows it', { from: before, to: current });
+}
+
+/**
+ * The name-keyed ids a uuid-keyed guard's VM may have had a guard under (runs before
+ * `guard-by-uuid`): a fresh guard adopts an unclean record left there (activities/vm-guard.ts).
+ */
+function legacyGuardIds(guard: VmGuard): string[] {
+  const { uuid, vm, fvpServer } = guard.state;
+  if (uuid === undefined) return [];
+  const legacy = guardIdFor(fvpServer, vm);
+  return legacy === guard.guardId ? [] : [legacy];
+}
+
 function settle<T>(promise: Promise<T>): Promise<Outcome<T>> {
   return promise.then(
     (value): Outcome<T> => ({ ok: true, value }),
@@ -60,9 +87,10 @@ export async function recordPolicy(
   for (;;) {
     const adoptedBefore = guard.state.adoptedFrom;
     const [predecessor, policy] = await Promise.all([
-      settle(fresh ? guardLookups.findGuardPredecessor({ guardId: guard.guardId }) : Promise.resolve(null)),
-      settle(steps(guard, 'read the policy of').fvp.readCachePolicy({ vm: guard.state.vm })),
+      settle(fresh ? findPredecessor(guard) : Promise.resolve(null)),
+      settle(steps(guard, 'read the policy of').fvp.readCachePolicy(target(guard))),
     ]);
+    if (policy.ok && policy.value) followName(guard, policy.value.vm);
     const decision = guard.decideRecord(predecessor, policy);
     if (guard.state.adoptedFrom !== adoptedBefore) {
       log.info('vmGuard: adopted the record of a guard that did not clean up', { from: guard.state.adoptedFrom });
@@ -78,6 +106,15 @@ export async function recordPolicy(
   }
 }
 
+/** The predecessor look-up: of this id, and for a uuid-keyed guard also of its VM's name-keyed id. */
+function findPredecessor(guard: VmGuard) {
+  const alsoGuardIds = legacyGuardIds(guard);
+  return guardLookups.findGuardPredecessor({
+    guardId: guard.guardId,
+    ...(alsoGuardIds.length > 0 ? { alsoGuardIds } : {}),
+  });
+}
+
 /** One round: switch if needed, poll the flush once, grant when flushed. */
 export async function protectRound(guard: VmGuard): Promise<void> {
   const { fvp } = steps(guard, 'flush');
@@ -89,10 +126,11 @@ export async function protectRound(guard: VmGuard): Promise<void> {
     guard.phase('flushing');
     const flushPollMs = guard.timeouts().flushPollMs;
     const [state] = await fvp.waitForFlush({
-      vms: [guard.state.vm],
+      ...flushTargets(guard),
       pollIntervalMs: flushPollMs,
       returnAfterMs: Math.max(FLUSH_ROUND_MS, 2 * flushPollMs),
     });
+    followName(guard, state?.vm);
     if (guard.flushRead(state as FlushState | undefined)) {
       if (guard.switchedAt !== null) metrics.flushVerified(guard.state.vm, (Date.now() - guard.switchedAt) / 1000);
       return;
@@ -103,6 +141,12 @@ export async function protectRound(guard: VmGuard): Promise<void> {
   } catch (err) {
     guard.refuseWaiting(err);
   }
+}
+
+/** waitForFlush's VMs: by uuid when known (uuids[i] belongs to vms[i]). */
+function flushTargets(guard: VmGuard): { vms: string[]; uuids?: string[] } {
+  const { vm, uuid } = guard.state;
+  return uuid === undefined ? { vms: [vm] } : { vms: [vm], uuids: [uuid] };
 }
 
 /**
@@ -116,9 +160,10 @@ async function switchToWriteThrough(guard: VmGuard, expected: RequestedPolicy | 
   metrics.vmWriteThrough(guard.state.vm, true);
   try {
     const after = await steps(guard, 'switch to write-through').fvp.setWriteThrough({
-      vm: guard.state.vm,
+      ...target(guard),
       ...(expected ? { expected } : {}),
     });
+    followName(guard, after.vm);
     guard.switched(after);
     return true;
   } catch (err) {
@@ -138,10 +183,11 @@ export async function watchForDrift(guard: VmGuard): Promise<void> {
   const flushPollMs = guard.timeouts().flushPollMs;
   try {
     const [state] = await steps(guard, 'watch the flush of').fvp.waitForFlush({
-      vms: [guard.state.vm],
+      ...flushTargets(guard),
       pollIntervalMs: flushPollMs,
       returnAfterMs: 0,
     });
+    followName(guard, state?.vm);
     if (state && !isFlushed(state)) guard.driftSeen(state);
   } catch (err) {
     log.warn('vmGuard: could not read the flush state while protecting', { error: messageOf(err) });
@@ -230,6 +276,7 @@ export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean
   guard.syncMemo();
   const recorded = guardState.recorded;
   const vm = guardState.vm;
+  const uuid = guardState.uuid;
   let failingSince: string | null = null;
   // Always asked at the same point when a restore is due; histories from before the patch replay
   // the loop that retried a gone VM forever and held a new acquire until the restore succeeded.
@@ -264,10 +311,14 @@ export async function endHold(guard: VmGuard, rt: GuardRuntime): Promise<boolean
               // A run that handed its release over closed (holder.ts); its job's next run acquires
               // here: it holds the VM, still write-through, and its release restores.
               interruptWhen: () => guardState.inbox.some((r) => r.kind === 'acquire'),
+              ...(uuid === undefined ? {} : { uuid }),
             }
-          : undefined,
+          : uuid === undefined
+            ? undefined
+            : { terminalOutcomes: false, uuid },
       )
     : null;
+  if (outcome?.kind === 'restored') followName(guard, outcome.policy.vm);
   if (outcome?.kind === 'interrupted') return false;
   if (outcome?.kind === 'restored') metrics.restoreAttempt(vm, true);
   if (outcome?.kind === 'vm-gone' || outcome?.kind === 'not-accelerated') {

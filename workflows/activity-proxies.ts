@@ -77,6 +77,12 @@ export const guardLookups = proxyActivities<Pick<A, 'describeHolders' | 'findGua
   retry: { initialInterval: '200ms', maximumInterval: '5 seconds', maximumAttempts: 5 },
 });
 
+/** Which guard id each VM of a run has (runs since `guard-by-uuid`): a strongly consistent read. */
+export const guardRouting = proxyActivities<Pick<A, 'routeGuards'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '200ms', maximumInterval: '5 seconds', maximumAttempts: 5 },
+});
+
 /**
  * How requests reach the guards (signal-with-start, which workflow code cannot do itself).
  * `request`: bounded retries, like a forward step; `release`: a release must get out, whatever it takes.

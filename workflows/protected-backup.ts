@@ -31,7 +31,7 @@ import { earlyReleaseOf } from './early-release';
 import { backedUpUnprotected, recordRunOutcome, type RunOutcome } from '../domain/metrics';
 import { asApplicationFailure, FailureType, messageOf, typeOf } from './failures';
 import { eventBase, sendNotification } from './notifications';
-import { runVmGuardHolder } from './guard/holder';
+import { GUARD_BY_UUID, runVmGuardHolder } from './guard/holder';
 import { runLocalGuard } from './guard/run-local';
 import type { WriteThroughGuard } from './guard/write-through-guard';
 import { ProtectedBackupInput, type ProtectedBackupRequest } from './input';
@@ -64,7 +64,9 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
     input.veeamStarted !== undefined && patched(VEEAM_STARTED_PATCH) ? new VeeamStartedRun(tracker, input) : null;
 
   const steps = stepProxies(stepTimeoutsOf(input.timeouts), durationMs(input.veeam.maxDuration));
-  const guard = chooseGuard(tracker, steps, input);
+  // Always asked here, by every run: guards keyed on the VM's FVP uuid (guard/holder.ts).
+  const byUuid = patched(GUARD_BY_UUID);
+  const guard = chooseGuard(tracker, steps, input, byUuid);
   let failure: unknown = undefined;
   try {
     const vms = await resolveVms(tracker, steps, input);
@@ -75,7 +77,7 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
     } else if (veeamStarted) {
       // Veeam starts the job (its pre-job hook started this run): protect, answer, follow, release.
       const session = await veeamStarted.protectAndFollow(steps, guard, vms);
-      if (session !== null) await judgeSession(tracker, session, input);
+      if (session !== null) await judgeSession(tracker, steps, session, input, byUuid);
     } else {
       // Wait out (or refuse) a session we did not start before switching: VMs must not sit in
       // write-through while another run of the job goes on.
@@ -86,7 +88,7 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
       });
       await guard.protect(vms);
       // Always asked at the same point; histories from before the patch replay without the read.
-      if (patched(REVERIFY_BEFORE_START)) await reverifyFlush(tracker, steps, vms, input);
+      if (patched(REVERIFY_BEFORE_START)) await reverifyFlush(tracker, steps, vms, input, byUuid);
       const session = await runBackupJob(
         tracker,
         steps,
@@ -94,7 +96,7 @@ export async function protectedBackup(request: ProtectedBackupRequest): Promise<
         input.veeam,
         earlyReleaseOf(tracker, steps, guard, input),
       );
-      await judgeSession(tracker, session, input);
+      await judgeSession(tracker, steps, session, input, byUuid);
     }
   } catch (err) {
     failure = err;
@@ -132,9 +134,15 @@ function handedOverFailure(tracker: RunTracker): ApplicationFailure | undefined 
 }
 
 /** After the session: drift, VMs backed up unprotected, then Veeam's result. */
-async function judgeSession(tracker: RunTracker, session: BackupSession, input: ProtectedBackupInput): Promise<void> {
+async function judgeSession(
+  tracker: RunTracker,
+  steps: StepProxies,
+  session: BackupSession,
+  input: ProtectedBackupInput,
+  byUuid: boolean,
+): Promise<void> {
   failIfDrifted(tracker);
-  await failIfBackedUpUnprotected(tracker, session, input);
+  await failIfBackedUpUnprotected(tracker, session, input, byUuid ? steps : null);
   if (session.result === 'Failed') {
     throw ApplicationFailure.nonRetryable(
       `Veeam job ${JSON.stringify(input.job)} ended with result Failed (session ${session.id})`,
@@ -147,9 +155,14 @@ async function judgeSession(tracker: RunTracker, session: BackupSession, input: 
   }
 }
 
-function chooseGuard(tracker: RunTracker, steps: StepProxies, input: ProtectedBackupInput): WriteThroughGuard {
+function chooseGuard(
+  tracker: RunTracker,
+  steps: StepProxies,
+  input: ProtectedBackupInput,
+  byUuid: boolean,
+): WriteThroughGuard {
   const shared = patched('vm-guard'); // always called: new runs record the marker, v1 histories replay without it
-  if (shared && workflowInfo().memo?.[GUARD_MEMO_KEY] !== 'run-local') return runVmGuardHolder(tracker, input);
+  if (shared && workflowInfo().memo?.[GUARD_MEMO_KEY] !== 'run-local') return runVmGuardHolder(tracker, input, byUuid);
   return runLocalGuard(tracker, steps, input.flush, stepTimeoutsOf(input.timeouts));
 }
 
@@ -186,6 +199,7 @@ async function resolveVms(tracker: RunTracker, steps: StepProxies, input: Protec
     }
     vm.accelerated = policy.accelerated;
     vm.effective = policy.effective;
+    vm.uuid = policy.uuid; // the VM's identity: its guard's key (guard/holder.ts)
     if (!policy.accelerated) return tracker.step(vm, 'skipped');
     vm.recorded = policy.requested;
     vm.alreadyWriteThrough = policy.requested.mode === 'WriteThrough';
@@ -217,10 +231,14 @@ async function reverifyFlush(
   steps: StepProxies,
   vms: VmStatus[],
   input: ProtectedBackupInput,
+  byUuid: boolean,
 ): Promise<void> {
   if (vms.length === 0) return;
+  const uuids = vms.map((vm) => vm.uuid);
   const states = await steps.fvp.waitForFlush({
     vms: vms.map((vm) => vm.vm),
+    // By uuid: a VM renamed since it was granted is still the one read (guard/holder.ts GUARD_BY_UUID).
+    ...(byUuid && uuids.every((u) => u !== undefined) ? { uuids: uuids as string[] } : {}),
     pollIntervalMs: durationMs(input.flush.pollInterval),
     returnAfterMs: 0,
   });
@@ -248,11 +266,14 @@ async function failIfBackedUpUnprotected(
   tracker: RunTracker,
   session: BackupSession,
   input: ProtectedBackupInput,
+  byUuid: StepProxies | null,
 ): Promise<void> {
   const known = new Set([...tracker.status.vms.map((vm) => vm.vm), ...(input.outsideFvp ?? [])]);
-  const unprotected = [...new Set(session.tasks.map((task) => task.vm))].filter((vm) => !known.has(vm));
+  let unprotected = [...new Set(session.tasks.map((task) => task.vm))].filter((vm) => !known.has(vm));
   // Histories from before the patch completed here; new runs say it.
   if (unprotected.length === 0 || !patched(FAIL_CLOSED_VMS)) return;
+  if (byUuid) unprotected = await withoutRenamed(tracker, byUuid, unprotected);
+  if (unprotected.length === 0) return;
   for (const vm of unprotected) {
     tracker.warn(`backed up unprotected: ${vm} (Veeam processed it; this run never protected it)`);
     backedUpUnprotected(vm, input.job);
@@ -262,6 +283,30 @@ async function failIfBackedUpUnprotected(
     `backed up unprotected: ${unprotected.map((vm) => JSON.stringify(vm)).join(', ')} (in Veeam job ${JSON.stringify(input.job)} but not protected by this run: a container's VM or one added since); their backups may not be consistent; list them in vms, or in outsideFvp if FVP does not accelerate them`,
     FailureType.backedUpUnprotected,
   );
+}
+
+/**
+ * Veeam names a task by the VM's name when it reads it: a VM renamed in vCenter during the run is
+ * a name this run never resolved, though it protected that very VM (its guard follows it by uuid).
+ * Each such name is read from FVP: one whose uuid is a VM this run protected is that VM, renamed
+ * (a warning says so); any other, or one that cannot be read, stays unprotected (fail closed).
+ */
+async function withoutRenamed(tracker: RunTracker, steps: StepProxies, names: string[]): Promise<string[]> {
+  const protectedByUuid = new Map(
+    tracker.status.vms.filter((vm) => vm.accelerated && vm.uuid !== undefined).map((vm) => [vm.uuid as string, vm]),
+  );
+  if (protectedByUuid.size === 0) return names;
+  const still: string[] = [];
+  for (const name of names) {
+    const policy = await steps.fvp.readCachePolicy({ vm: name }).catch(() => null);
+    const vm = policy ? protectedByUuid.get(policy.uuid) : undefined;
+    if (vm === undefined) {
+      still.push(name);
+      continue;
+    }
+    tracker.warn(`${vm.vm}: renamed to ${name} during the run (same FVP uuid ${policy?.uuid}); it was protected`);
+  }
+  return still;
 }
 
 /** A VM that left write-through while the job ran may have been backed up unprotected: say so, loudly. */

@@ -56,6 +56,8 @@ export const VmStatus = z.object({
   restoredAt: z.string().nullable(),
   restoreAttempts: z.number().int(),
   lastError: z.string().nullable(),
+  /** The VM's FVP uuid as resolveVms read it: its guard is keyed on it (since `guard-by-uuid`). */
+  uuid: z.string().optional(),
   /** The per-VM guard (workflow id) this run held the VM through; absent for runs without one. */
   guardId: z.string().optional(),
   /** Set when the VM left write-through (or its flush) after it was verified: what was seen. */

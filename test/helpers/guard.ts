@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import type { Client } from '@temporalio/client';
 import { defaultScenario, type ScenarioInput, type ScenarioJob } from '../../lab/scenario';
 import type { VmTimeline, WriteThroughWindow } from '../../lab/api';
-import { guardIdFor, type GuardState, vmGuardStateQuery } from '../../domain/guard-protocol';
+import { guardIdFor, guardIdForUuid, type GuardState, vmGuardStateQuery } from '../../domain/guard-protocol';
+import { nameUuid } from '../../lab/lab';
 import type { Lab } from './harness';
 import { workerEnv } from './worker-process';
 
@@ -19,7 +20,21 @@ export const guardWorkerEnv = {
   FVPB_GUARD_RESEND_INTERVAL: '3 seconds',
 } as const;
 
+/**
+ * The id of the guard runs since `guard-by-uuid` hold `vm` through: keyed on its FVP uuid, which
+ * the lab derives from the name a scenario gives the VM (lab.ts nameUuid) unless the scenario sets one.
+ */
 export function guardId(vm: string): string {
+  return guardIdForUuid(FVP_SERVER, labUuid(vm));
+}
+
+/** The uuid the lab gives a scenario VM of this (original) name that sets none. */
+export function labUuid(vm: string): string {
+  return nameUuid('vm', vm);
+}
+
+/** The name-keyed id of guards before `guard-by-uuid` (still used while one of them runs). */
+export function legacyGuardId(vm: string): string {
   return guardIdFor(FVP_SERVER, vm);
 }
 

@@ -15,7 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../activities';
-import { vmGuardStateQuery } from '../../domain/guard-protocol';
+import { guardIdForUuid, vmGuardStateQuery } from '../../domain/guard-protocol';
 import type { RequestedPolicy, VmPolicy } from '../../domain/policy';
 import { workflowsPath } from '../../worker/bundle';
 import { protectedBackup } from '../../workflows';
@@ -105,7 +105,7 @@ describe('restore under a long FVP outage (time-skipping server)', () => {
       assert.equal(run.vms[0]?.step, 'restore-handed-over');
       // Halfway through the outage the guard is still at it, alone, and says why.
       await env.sleep(`${HOURS_OF_FAILURE / 2} hours`);
-      const guardHandle = env.client.workflow.getHandle('vm-guard/fvp01/sql-01');
+      const guardHandle = env.client.workflow.getHandle(guardIdForUuid('fvp01', 'u-1'));
       const midway = await guardHandle.query(vmGuardStateQuery);
       assert.equal(midway.phase, 'restore-failing');
       assert.match(String(midway.lastError), /Management Server/);

@@ -18,6 +18,7 @@ import { workflowsPath } from '../../worker/bundle';
 import { protectedBackup } from '../../workflows';
 import { workerWithFakes } from '../helpers/fake-vendor';
 import { startDevServer } from '../helpers/temporal';
+import { guardIdForUuid } from '../../domain/guard-protocol';
 
 const recorded: RequestedPolicy = { mode: 'WriteBack', peers: 1, externalPeers: null };
 const adminPolicy: RequestedPolicy = { mode: 'WriteBack', peers: 2, externalPeers: null };
@@ -98,7 +99,7 @@ describe('re-verification right before the job starts', () => {
         (e: unknown) => e,
       );
       // The guard answers the release once it has looked at the VM again.
-      await env.client.workflow.getHandle('vm-guard/fvp01/sql-01').result();
+      await env.client.workflow.getHandle(guardIdForUuid('fvp01', 'u-1')).result();
       return err;
     });
     assert.ok(failure instanceof WorkflowFailedError, 'the run failed');

@@ -4,7 +4,8 @@
  * overlapping runs sharing a VM never restore write-back while another still reads it.
  *
  *   protect  asks the worker for its FVP server (the `vmGuardSettings` local activity: guard ids
- *            are `vm-guard/<fvp server>/<vm>`), sends `acquire` to each VM's guard (the
+ *            are `vm-guard-uuid/<fvp server>/<vm uuid>` since GUARD_BY_UUID, see below, and
+ *            `vm-guard/<fvp server>/<vm>` before), sends `acquire` to each VM's guard (the
  *            `signalVmGuards` local activity: signal-with-start, which workflow code cannot do),
  *            and waits for every `granted` reply (sent once the flush is verified) until the run's
  *            flush deadline; the guard's recorded policy replaces what this run read, since a VM
@@ -27,11 +28,21 @@
  *   waited for: the step is 'restore-handed-over', the guard keeps restoring alone (its phase and
  *   memo show it), and the run fails as RestoreHandedOver naming the VM (protected-backup.ts),
  *   unless it already failed for another reason. A later `released` from that guard is still taken.
+ *
+ * Since the patch GUARD_BY_UUID a VM's guard is keyed on its FVP uuid (read by resolveVms), not on
+ * its name, so a VM renamed in vCenter during or between runs keeps its guard and its record; the
+ * acquire and the guard's start carry the uuid, and the guard addresses the VM by it. Before the
+ * first acquire, `routeGuards` (activities/guard-routing.ts) says for each VM whether a name-keyed
+ * guard of an older worker is Running: that guard keeps holding it (this run joins it), else the
+ * uuid-keyed id. The choice is the Held entry's guardId, which every release goes to. Replies are
+ * matched by guardId: a guard that followed a rename answers with the new name, and the run keeps
+ * showing the name it resolved.
  */
 import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  log,
   patched,
   setHandler,
   workflowInfo,
@@ -49,6 +60,7 @@ import {
 import {
   GUARD_REQUESTS_AS_ACTIVITIES,
   guardMessengers,
+  guardRouting,
   localGuardMessengers,
   vmGuardSettings,
 } from '../activity-proxies';
@@ -70,6 +82,13 @@ import { RESTORE_TERMINAL_OUTCOMES } from '../restore-policy';
  */
 export const HAND_OVER_AFTER_ATTEMPTS = 10;
 
+/**
+ * The patch under which guards are keyed on the VM's FVP uuid and a canonical server, and every
+ * guard call addresses the VM by uuid (see the header). Asked once at the start of every run
+ * (protected-backup.ts), so that its marker is at the same point in every new history.
+ */
+export const GUARD_BY_UUID = 'guard-by-uuid';
+
 interface Held {
   vm: VmStatus;
   guardId: string;
@@ -80,7 +99,7 @@ interface Held {
   release?: GuardRequest;
 }
 
-export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInput): WriteThroughGuard {
+export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInput, byUuid: boolean): WriteThroughGuard {
   const info = workflowInfo();
   const me: Requester = { workflowId: info.workflowId, runId: info.runId, firstRunId: info.firstExecutionRunId };
   const timeouts = guardTimeoutsOf(input);
@@ -155,11 +174,15 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
         if (reply.policy) vm.effective = reply.policy.effective;
         if (reply.leftAlone) return; // already write-through before: verified, left alone
         if (reply.outcome !== undefined) {
-          // By name: a VM renamed during the run is "gone" too, and still in write-through under its new name.
+          // By name (guards before GUARD_BY_UUID): a VM renamed during the run is "gone" too, and
+          // still in write-through under its new name. By uuid a rename is followed: it is gone.
           vm.lastError =
             reply.outcome === 'vm-gone'
-              ? 'FVP no longer knows a VM of this name (deleted, removed from FVP, or renamed): its policy was ' +
-                'not restored; if it was renamed, it is still in write-through under its new name'
+              ? byUuid
+                ? 'FVP no longer knows a VM of this name nor of its uuid (deleted, or removed from FVP): its ' +
+                  'policy was not restored, nothing of it is in write-through on FVP'
+                : 'FVP no longer knows a VM of this name (deleted, removed from FVP, or renamed): its policy was ' +
+                  'not restored; if it was renamed, it is still in write-through under its new name'
               : 'it is no longer accelerated by FVP (not in an FVP cluster): its policy was not restored, ' +
                 'nothing of it is in write-through on FVP';
           tracker.warn(`${vm.vm}: ${vm.lastError}; check the VM and its backup`);
@@ -192,7 +215,39 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
   }
 
   function delivery(entry: Held, request: GuardRequest, fvpServer: string): GuardDelivery {
-    return { guardId: entry.guardId, vm: entry.vm.vm, fvpServer, request };
+    const uuid = byUuid ? entry.vm.uuid : undefined;
+    return { guardId: entry.guardId, vm: entry.vm.vm, fvpServer, ...(uuid === undefined ? {} : { uuid }), request };
+  }
+
+  /**
+   * Each VM's guard id: the name-keyed one of older runs, or since GUARD_BY_UUID the uuid-keyed one
+   * unless the VM's name-keyed guard runs (activities/guard-routing.ts). A VM whose uuid the run
+   * did not read fails the run before anything is changed: it never falls back to its name.
+   */
+  async function guardIdsOf(vms: VmStatus[], fvpServer: string): Promise<Map<VmStatus, string>> {
+    if (!byUuid) return new Map(vms.map((vm) => [vm, guardIdFor(fvpServer, vm.vm)]));
+    const unknown = vms.filter((vm) => vm.uuid === undefined);
+    if (unknown.length > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `the FVP uuid of ${unknown.map((vm) => JSON.stringify(vm.vm)).join(', ')} was not read; ` +
+          'its guard is keyed on it; nothing was changed',
+        FailureType.unknownVm,
+      );
+    }
+    const routes = await guardRouting.routeGuards({
+      fvpServer,
+      vms: vms.map((vm) => ({ vm: vm.vm, uuid: vm.uuid as string })),
+    });
+    return new Map(
+      vms.map((vm, i) => {
+        const route = routes[i];
+        // Answered in the order asked; anything else is a bug, and no guess is made.
+        if (route === undefined || route.uuid !== vm.uuid)
+          throw new Error(`routeGuards answered out of order for ${vm.vm}`);
+        if (route.legacy) log.info('held through its running name-keyed guard', { vm: vm.vm, guardId: route.guardId });
+        return [vm, route.guardId];
+      }),
+    );
   }
 
   /**
@@ -211,19 +266,25 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
       tracker.phase('switching-to-write-through');
       const deadline = Date.now() + durationMs(input.flush.deadline);
       const { fvpServer, resendIntervalMs } = await guardSettings();
+      const guardIds = await guardIdsOf(vms, fvpServer);
       for (const vm of vms) {
         if (CancellationScope.current().consideredCancelled) break;
-        const guardId = guardIdFor(fvpServer, vm.vm);
+        const guardId = guardIds.get(vm) as string;
         vm.guardId = guardId;
         // Marked before the request goes out: a cancel from here on still releases it.
         held.set(guardId, { vm, guardId, state: 'acquiring' });
         tracker.step(vm, 'switching');
       }
-      const acquire: GuardRequest = { kind: 'acquire', requester: me, job: input.job, timeouts };
+      const acquireOf = (entry: Held): GuardRequest => {
+        const uuid = byUuid ? entry.vm.uuid : undefined;
+        return { kind: 'acquire', requester: me, job: input.job, timeouts, ...(uuid === undefined ? {} : { uuid }) };
+      };
       const waiting = () => [...held.values()].filter((e) => e.state === 'acquiring');
       const refused = () => [...held.values()].find((e) => e.state === 'refused');
 
-      await messengers.request.signalVmGuards({ deliveries: waiting().map((e) => delivery(e, acquire, fvpServer)) });
+      await messengers.request.signalVmGuards({
+        deliveries: waiting().map((e) => delivery(e, acquireOf(e), fvpServer)),
+      });
       tracker.phase('verifying-flush');
       for (;;) {
         const remainingMs = deadline - Date.now();
@@ -250,7 +311,9 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
           );
         }
         // No answer yet: the guard may have been restarted; asking again is harmless.
-        await messengers.request.signalVmGuards({ deliveries: pending.map((e) => delivery(e, acquire, fvpServer)) });
+        await messengers.request.signalVmGuards({
+          deliveries: pending.map((e) => delivery(e, acquireOf(e), fvpServer)),
+        });
       }
     },
 

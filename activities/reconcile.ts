@@ -15,7 +15,13 @@
  *   whose release carried its record to that run (domain/guard-protocol.ts adoptedFromRelease);
  * - memos written before `adoptedFrom` existed cannot say: a newer run with such a memo settles it
  *   as before (a guard of that code adopted what its look-up found);
- * - a newer run that never recorded anything (a bare memo) settles nothing.
+ * - a newer run that never recorded anything (a bare memo) settles nothing;
+ * - a guard of ANOTHER id for the same VM settles it too when its memo names the closed run in
+ *   `adoptedFrom`, exactly (no other rule): since `guard-by-uuid` a VM's guard is keyed on its
+ *   uuid, and the first uuid-keyed guard adopts what the VM's name-keyed guard left unclean
+ *   (vm-guard.ts findGuardPredecessor `alsoGuardIds`). Found by the FvpbVms search attribute (the
+ *   VM's name: a VM renamed since is not found this way, and its closed guard is reconciled: a
+ *   successor of that name finds no such VM and settles it as unknown).
  * An unsettled candidate is reconciled: its id is sent `reconcile` with its record, holders and
  * abandoned jobs (`carried`, naming its run), and the guard that gets it (a fresh successor, or a
  * running one that took write-through for the VM's own) adopts it and names it. Converges: the
@@ -24,6 +30,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { adoptedFromRelease, GuardMemo, VM_GUARD_WORKFLOW_TYPE, type CarriedRecord } from '../domain/guard-protocol';
 import type { RequestedPolicy } from '../domain/policy';
+import { VMS_ATTRIBUTE } from '../domain/search-attributes';
 import { escapeQuery, listUncleanGuards, type ClosedGuard, type TemporalDependencies } from './vm-guard';
 
 export interface UnrestoredGuard {
@@ -86,6 +93,22 @@ async function newerRuns(client: Client, closed: ClosedGuard): Promise<{ runs: R
   return { runs, latest };
 }
 
+/**
+ * Guard runs of other ids for the closed run's VM (by name, FvpbVms) started since it closed whose
+ * memo names it in `adoptedFrom`: a uuid-keyed guard that adopted a name-keyed guard's record.
+ */
+async function adoptedElsewhere(client: Client, closed: ClosedGuard): Promise<boolean> {
+  const query =
+    `WorkflowType = '${VM_GUARD_WORKFLOW_TYPE}' AND ${VMS_ATTRIBUTE.name} = '${escapeQuery(closed.memo.vm)}'` +
+    ` AND WorkflowId != '${escapeQuery(closed.guardId)}'`;
+  for await (const info of client.workflow.list({ query, pageSize: 100 })) {
+    if (closed.closedAt !== null && info.startTime.toISOString() < closed.closedAt) continue;
+    const memo = GuardMemo.safeParse(info.memo ?? {});
+    if (memo.success && memo.data.record.adoptedFrom === closed.runId) return true;
+  }
+  return false;
+}
+
 /** Unrestored guards, of one FVP server or (without `fvpServer`) of all. */
 export async function findUnrestoredGuards(client: Client, fvpServer?: string): Promise<UnrestoredGuard[]> {
   const newestPerId = new Map<string, ClosedGuard>();
@@ -98,6 +121,7 @@ export async function findUnrestoredGuards(client: Client, fvpServer?: string): 
   for (const closed of newestPerId.values()) {
     const { runs, latest } = await newerRuns(client, closed);
     if (runs.some((run) => settles(run, closed))) continue;
+    if (await adoptedElsewhere(client, closed)) continue;
     const { vm, fvpServer, record: memo } = closed.memo;
     const abandonedJobs = [
       ...new Set([...memo.abandonedJobs, ...memo.holders.filter((h) => h.granted).map((h) => h.job)]),

@@ -9,7 +9,7 @@ import type { ErrorCategory } from '../activities/powershell/operations';
 import type { BackupSession } from '../domain/veeam';
 import type { CacheMode, RequestedPolicy } from '../domain/policy';
 import type { EndpointName } from '../domain/endpoint';
-import { RequestedPolicy as RequestedPolicySchema } from '../domain/policy';
+import { RequestedPolicy as RequestedPolicySchema, VmName } from '../domain/policy';
 import type { FaultAction, FaultRule } from './model/faults';
 import type { WriteThroughWindow } from './model/fvp';
 import type { PolicyEvent, Verdict } from './model/state';
@@ -21,6 +21,8 @@ export const ServerUpBody = z.object({ up: z.boolean() }).strict();
 export const VmPolicyBody = z.object({ requested: RequestedPolicySchema }).strict();
 /** A VM leaves FVP: `fvp`, FVP no longer knows it (deleted); `cluster`, removed from its FVP cluster. */
 export const VmRemoveBody = z.object({ from: z.enum(['fvp', 'cluster']) }).strict();
+/** The VM is renamed in vCenter to `to`; `uuid` picks one of same-name VMs of two flash clusters. */
+export const VmRenameBody = z.object({ to: VmName, uuid: z.string().min(1).optional() }).strict();
 
 export const InvocationsQuery = z
   .object({

@@ -158,6 +158,14 @@ export class LabClient {
     return this.request('POST', `/vms/${encodeURIComponent(vm)}/remove`, { from });
   }
 
+  /**
+   * The VM is renamed in vCenter to `to` (same uuid, policy, dirty data and jobs); `uuid` picks one
+   * of two same-name VMs of two flash clusters.
+   */
+  renameVm(vm: string, to: string, uuid?: string): Promise<{ vm: VmView }> {
+    return this.request('POST', `/vms/${encodeURIComponent(vm)}/rename`, uuid === undefined ? { to } : { to, uuid });
+  }
+
   /** Veeam's scheduler starts a session of `job` (a retry when `retry` > 0): see lab/scheduler.ts. */
   startScheduledSession(
     job: string,

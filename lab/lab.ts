@@ -39,7 +39,9 @@ import { ScheduledSessionBody, scheduledSessionName, startScheduledSession } fro
 import { hashCredential, runOp } from './ops';
 import type { InvokeRequest, InvokeResponse } from './protocol';
 import { Scenario, type Credential } from './scenario';
-import { addedObjects, processedVms } from './model/inventory';
+import { addedObjects, processedVms, vmMoref } from './model/inventory';
+import { renameVm } from './model/rename';
+import { FLASH_CLUSTER } from './model/raw';
 
 /** Bad input to the lab's own API (the server answers 400 with this message). */
 export class LabInputError extends Error {
@@ -100,7 +102,11 @@ export function buildState(scenario: Scenario, now: number, credentials: LabStat
       waitTimeCapMs: scenario.fvp.waitTimeCapMs,
       vms: scenario.fvp.vms.map((vm) => ({
         name: vm.name,
-        uuid: vm.uuid ?? nameUuid('vm', vm.name),
+        // A twin of another flash cluster is another VM: another uuid and vSphere id than its namesake's.
+        uuid: vm.uuid ?? nameUuid('vm', vm.flashCluster === undefined ? vm.name : `${vm.flashCluster}\0${vm.name}`),
+        ...(vm.flashCluster === undefined
+          ? {}
+          : { flashCluster: vm.flashCluster, moref: vmMoref(`${vm.flashCluster}\0${vm.name}`) }),
         accelerated: vm.accelerated,
         hostHasFlash: vm.hostHasFlash,
         writeIntervalMs: vm.writeIntervalMs,
@@ -265,6 +271,32 @@ export class Lab {
     if (removeVm(this.state.fvp.vms, name, from)) this.touch();
   }
 
+  /**
+   * A VM renamed in vCenter (lab/model/rename.ts): it keeps its uuid, policy, dirty data and its
+   * jobs. `uuid` picks one of several VMs of that name (twins of two flash clusters). Returns the
+   * renamed VM's uuid; throws LabInputError for an unknown or ambiguous VM, or a name already taken
+   * in its flash cluster.
+   */
+  renameVm(name: string, to: string, uuid?: string): string {
+    const named = this.state.fvp.vms.filter((v) => v.name === name && (uuid === undefined || v.uuid === uuid));
+    if (named.length === 0) {
+      throw new LabInputError(`unknown VM ${JSON.stringify(name)}${uuid === undefined ? '' : ` with uuid ${uuid}`}`);
+    }
+    if (named.length > 1)
+      throw new LabInputError(`${named.length} VMs are named ${JSON.stringify(name)}: give its uuid`);
+    const vm = named[0]!;
+    if (to === name) return vm.uuid;
+    const cluster = (v: { flashCluster?: string | undefined }) => v.flashCluster ?? FLASH_CLUSTER;
+    if (this.state.fvp.vms.some((v) => v.name === to && cluster(v) === cluster(vm))) {
+      throw new LabInputError(`a VM of ${cluster(vm)} is already named ${JSON.stringify(to)}`);
+    }
+    // Every verdict due so far is given under the names the sessions had until now.
+    this.advance(this.now());
+    renameVm(this.state, vm, to);
+    this.touch();
+    return vm.uuid;
+  }
+
   /** Veeam's scheduler starts a session of the job (lab/scheduler.ts): throws LabInputError when it cannot. */
   startScheduledSession(jobName: string, body: unknown): { id: string; name: string; createdAt: number } {
     const parsed = parseInput(ScheduledSessionBody, body, 'scheduled session');
@@ -340,6 +372,8 @@ export class Lab {
   advance(t: number = this.now()): void {
     for (const session of this.state.veeam.sessions) {
       for (const due of dueSnapshots(session, t)) {
+        // The VM by identity: a rename reaches every session with a task still to judge
+        // (lab/model/rename.ts), so this name is the VM's own whatever it was called when the session began.
         const vm = this.state.fvp.vms.find((v) => v.name === due.vm);
         const verdict = judge(session, due.vm, vm, this.state.fvp.proxies, due.at, due.readUntil);
         pushBounded(this.state.verdicts, verdict, LIMITS.verdicts);

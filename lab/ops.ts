@@ -29,7 +29,7 @@ import {
 import { findSession, isLive, isVisible, sessionDoc } from './model/veeam';
 import { rawJob, rawProxy, rawServer, rawSession, rawSessionObject, rawVm } from './model/raw';
 import { charge, type ServerCall } from './model/fvp-server';
-import { viEntities } from './model/inventory';
+import { viEntities, vmMoref } from './model/inventory';
 import type { z } from 'zod';
 
 export interface OpContext {
@@ -59,16 +59,18 @@ function credentialMatches(expected: CredentialHash, user: string, password: str
 }
 
 /**
- * The VM Set-PrnxAccelerationPolicy addresses: by -UUID, or by -Name (the lab takes it literally).
- * Errors as the cmdlet would report them; their texts are the lab's guesses (not evidenced).
+ * The VMs Set-PrnxAccelerationPolicy addresses: by -UUID, or by -Name (the lab takes it literally).
+ * A -Name that several VMs share (same-name VMs of two flash clusters) addresses every one of them:
+ * the lab's pessimistic guess, so that a write meant for one VM shows on its namesake. Errors as
+ * the cmdlet would report them; their texts are the lab's guesses (not evidenced).
  */
-function writeTarget(ctx: OpContext, args: { vm: string; uuid?: string | undefined }): VmState {
-  const vm = ctx.state.fvp.vms.find((v) => (args.uuid === undefined ? v.name === args.vm : v.uuid === args.uuid));
+function writeTargets(ctx: OpContext, args: { vm: string; uuid?: string | undefined }): VmState[] {
+  const vms = ctx.state.fvp.vms.filter((v) => (args.uuid === undefined ? v.name === args.vm : v.uuid === args.uuid));
   const named = args.uuid === undefined ? quoteName(args.vm) : `with UUID ${quoteName(args.uuid)}`;
-  if (vm === undefined) throw vendorError(VENDOR_EXCEPTION.prnx, `Virtual machine ${named} was not found`);
-  if (!vm.accelerated)
+  if (vms.length === 0) throw vendorError(VENDOR_EXCEPTION.prnx, `Virtual machine ${named} was not found`);
+  if (vms.some((vm) => !vm.accelerated))
     throw vendorError(VENDOR_EXCEPTION.prnx, `Virtual machine ${named} is not part of a flash cluster`);
-  return vm;
+  return vms;
 }
 
 /** Every VM named exactly `name` (Get-PrnxVM filtered by the module: none, one, or several). */
@@ -187,29 +189,33 @@ const handlers: { [O in OperationName]: Handler<O> } = {
   'Get-FvpServer': (ctx) => ({ servers: [rawServer(ctx.state.scenario.vendor)] }),
 
   'Set-VmWriteThrough': async (ctx, args) => {
-    const vm = writeTarget(ctx, args);
+    const vms = writeTargets(ctx, args);
     const at = ctx.now();
-    if (setRequested(vm, at, WRITE_THROUGH_POLICY, 'Set-VmWriteThrough', ctx.call.pid)) ctx.touch();
+    for (const vm of vms)
+      if (setRequested(vm, at, WRITE_THROUGH_POLICY, 'Set-VmWriteThrough', ctx.call.pid)) ctx.touch();
     if (args.waitTimeSeconds !== undefined && args.waitTimeSeconds > 0) {
       // -WaitTimeSeconds is undocumented: the lab waits until the flush completes or a small cap,
       // whichever comes first, and returns regardless.
-      const wait = Math.min(args.waitTimeSeconds * 1000, ctx.state.fvp.waitTimeCapMs, timeToDestageMs(vm, at));
+      const destage = Math.max(...vms.map((vm) => timeToDestageMs(vm, at)));
+      const wait = Math.min(args.waitTimeSeconds * 1000, ctx.state.fvp.waitTimeCapMs, destage);
       if (wait > 0) await ctx.sleep(wait);
     }
     return { sent: true };
   },
 
   'Restore-VmCachePolicy': (ctx, args) => {
-    const vm = writeTarget(ctx, args);
+    const vms = writeTargets(ctx, args);
     if (args.policy.externalPeers !== null && !ctx.state.fvp.faultDomains) {
       // The real error text is unknown (finding 5): one no rule of classify.ts recognises.
       throw vendorError(
         VENDOR_EXCEPTION.prnx,
-        `Fault domains are not configured: ${args.policy.externalPeers} external write-back peers cannot be set on ${quoteName(vm.name)}`,
+        `Fault domains are not configured: ${args.policy.externalPeers} external write-back peers cannot be set on ${quoteName(vms[0]!.name)}`,
       );
     }
     // On a host without flash FVP records the requested policy; the effective one stays write-through.
-    if (setRequested(vm, ctx.now(), args.policy, 'Restore-VmCachePolicy', ctx.call.pid)) ctx.touch();
+    for (const vm of vms) {
+      if (setRequested(vm, ctx.now(), args.policy, 'Restore-VmCachePolicy', ctx.call.pid)) ctx.touch();
+    }
     return { sent: true };
   },
 
@@ -279,7 +285,7 @@ const handlers: { [O in OperationName]: Handler<O> } = {
   'Get-ViEntities': (ctx, args) => ({
     entities: viEntities(
       ctx.state.veeam.jobs,
-      ctx.state.fvp.vms.map((vm) => vm.name),
+      ctx.state.fvp.vms.map((vm) => ({ name: vm.name, moref: vm.moref ?? vmMoref(vm.name) })),
       args.view,
     ),
   }),

@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { VendorProfile } from './model/profile';
 import { RequestedPolicy, VmName } from '../domain/policy';
 
+/** The flash cluster of a VM whose scenario names none (lab/model/raw.ts). */
+export const FLASH_CLUSTER = 'FVP-Cluster-01';
+
 const Ms = z.number().int().min(0).max(86_400_000);
 
 export const Credential = z.object({ user: z.string().min(1), password: z.string() }).strict();
@@ -15,8 +18,15 @@ export type Credential = z.infer<typeof Credential>;
 export const ScenarioVm = z
   .object({
     name: VmName,
-    /** Stable id FVP keys policies by; generated from the name when omitted. */
+    /** Stable id FVP keys policies by; generated from the name (and flash cluster) when omitted. */
     uuid: z.string().min(1).optional(),
+    /**
+     * Its FVP flash cluster (default FVP-Cluster-01). A VM may share its name with a VM of another
+     * flash cluster (issue 10 item 4: vCenter names are unique per folder only): reads by name then
+     * find both, reads by uuid one. Not per cluster: the lab's Veeam job names a VM, and means the
+     * first VM of that name.
+     */
+    flashCluster: z.string().min(1).max(200).optional(),
     /** In an FVP cluster (accelerated) or not. */
     accelerated: z.boolean().default(true),
     /** A host without flash forces effective write-through whatever the requested policy says. */
@@ -164,9 +174,9 @@ export const Scenario = z
       });
     };
     dup(
-      s.fvp.vms.map((v) => v.name),
+      s.fvp.vms.map((v) => `${v.flashCluster ?? FLASH_CLUSTER}\0${v.name}`),
       ['fvp', 'vms'],
-      'VM name',
+      'VM name in its flash cluster',
     );
     dup(
       s.fvp.proxies.map((p) => p.name),

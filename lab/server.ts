@@ -17,13 +17,16 @@
  *   POST /vms/<encodeURIComponent(name)>/policy  {requested: RequestedPolicy} -> VmView
  *   POST /vms/<encodeURIComponent(name)>/remove  {from: 'fvp' | 'cluster'} -> {vm: VmView | null}
  *                               the VM is deleted from FVP, or removed from its FVP cluster
+ *   POST /vms/<encodeURIComponent(name)>/rename  {to, uuid?} -> {vm: VmView}
+ *                               the VM is renamed in vCenter: same uuid, policy and jobs (lab/model/rename.ts);
+ *                               `uuid` picks one of two same-name VMs of two flash clusters
  *   POST /reset                 reloads the loaded scenario from scratch -> LabStateView
  *   POST /veeam/jobs/<encodeURIComponent(name)>/scheduled-session  {retry?, outcome?} -> {id, name, createdAt}
  *                               Veeam's scheduler starts a session (lab/scheduler.ts)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { ServerUpBody, VmPolicyBody, VmRemoveBody } from './api';
+import { ServerUpBody, VmPolicyBody, VmRemoveBody, VmRenameBody } from './api';
 import { SIMULATOR_NOTICE } from './doctor';
 import { Lab, LabInputError, parseInput } from './lab';
 import { InvokeRequest } from './protocol';
@@ -108,6 +111,18 @@ export function createLabServer(options: LabServerOptions): Server {
       lab.removeVm(name, from);
       return { vm: lab.view().fvp.vms.find((vm) => vm.name === name) ?? null };
     }
+    const rename = /^\/vms\/([^/]+)\/rename$/.exec(path);
+    if (method === 'POST' && rename !== null) {
+      let name: string;
+      try {
+        name = decodeURIComponent(rename[1]!);
+      } catch {
+        throw new LabInputError('invalid VM name in the path: not valid percent-encoding');
+      }
+      const { to, uuid } = await body(VmRenameBody, 'body');
+      const renamed = lab.renameVm(name, to, uuid);
+      return { vm: lab.view().fvp.vms.find((vm) => vm.uuid === renamed) };
+    }
     const scheduled = /^\/veeam\/jobs\/([^/]+)\/scheduled-session$/.exec(path);
     if (method === 'POST' && scheduled !== null) {
       let name: string;
@@ -122,7 +137,7 @@ export function createLabServer(options: LabServerOptions): Server {
       lab.reset();
       return lab.view();
     }
-    const known = KNOWN_PATHS.has(path) || policy !== null || removal !== null;
+    const known = KNOWN_PATHS.has(path) || policy !== null || removal !== null || rename !== null;
     throw new HttpError(known ? 405 : 404, known ? `method ${method} not allowed on ${path}` : `no such path: ${path}`);
   }
 

@@ -88,9 +88,16 @@ export function rawJobObjects(job: JobLike): RawObject[] {
 
 /**
  * Find-VBRViEntity -<view>: every container of that view added to some job, with the VMs under it,
- * and (VMs and templates) every other VM of the lab in the datacenter's root folder.
+ * and (VMs and templates) every other VM of the lab in the datacenter's root folder. A VM's
+ * Reference is its moref (`allVms`: a renamed VM keeps the one of its first name).
  */
-export function viEntities(jobs: JobLike[], allVms: string[], view: InventoryView): RawObject[] {
+export function viEntities(
+  jobs: JobLike[],
+  allVms: (string | { name: string; moref: string })[],
+  view: InventoryView,
+): RawObject[] {
+  const vms = allVms.map((vm) => (typeof vm === 'string' ? { name: vm, moref: vmMoref(vm) } : vm));
+  const morefOf = (vm: string) => vms.find((v) => v.name === vm)?.moref ?? vmMoref(vm);
   const entities = new Map<string, RawObject>();
   const add = (name: string, type: string, path: string, reference: string) =>
     entities.set(`${type}\0${path}`, {
@@ -107,12 +114,12 @@ export function viEntities(jobs: JobLike[], allVms: string[], view: InventoryVie
     const path = containerPath(o);
     add(o.name, container.entityType, path, moref(container.prefix, `${o.type}:${o.name}`));
     for (const vm of o.vms) {
-      add(vm, 'Vm', `${path}\\${vm}`, vmMoref(vm));
+      add(vm, 'Vm', `${path}\\${vm}`, morefOf(vm));
       placed.add(vm);
     }
   }
   if (view === 'VMsAndTemplates') {
-    for (const vm of allVms) if (!placed.has(vm)) add(vm, 'Vm', `${DC}\\vm\\${vm}`, vmMoref(vm));
+    for (const { name, moref: id } of vms) if (!placed.has(name)) add(name, 'Vm', `${DC}\\vm\\${name}`, id);
   }
   return [...entities.values()];
 }

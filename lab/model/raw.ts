@@ -9,10 +9,10 @@ import type { CacheMode } from '../../domain/policy';
 import { effectiveAt, requestedEventAt, timeToDestageMs } from './fvp';
 import { statsNeedStartTime, type VendorProfile } from './profile';
 import type { ProxyState, VmState } from './state';
-import type { ScenarioJobObject } from '../scenario';
+import { FLASH_CLUSTER, type ScenarioJobObject } from '../scenario';
 import { rawJobObjects } from './inventory';
 
-export const FLASH_CLUSTER = 'FVP-Cluster-01';
+export { FLASH_CLUSTER };
 
 const TEXT: Record<CacheMode, string> = { WriteBack: 'WRITE_BACK', WriteThrough: 'WRITE_THROUGH' };
 
@@ -51,7 +51,7 @@ export function rawVm(vm: VmState, t: number, profile: VendorProfile, stats?: nu
     numWbPeers: requested.mode === 'WriteBack' ? requested.peers : 0,
     // Standard has no fault domains and reads 0 (the case that broke restores); Enterprise the value.
     numWbExternalPeers: profile.fvpLicence === 'Standard' ? 0 : requested.externalPeers,
-    flashCluster: vm.accelerated ? FLASH_CLUSTER : null,
+    flashCluster: vm.accelerated ? (vm.flashCluster ?? FLASH_CLUSTER) : null,
   };
   let statsCall: RawCall | null = null;
   if (stats !== undefined) {

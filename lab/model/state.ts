@@ -23,6 +23,13 @@ export const VmState = z
   .object({
     name: z.string(),
     uuid: z.string(),
+    /**
+     * Its vSphere object id (moref), which a rename keeps and Veeam's job objects refer to it by
+     * (absent: derived from the name, lab/model/inventory.ts vmMoref; set when the VM is renamed).
+     */
+    moref: z.string().optional(),
+    /** Its FVP flash cluster while accelerated (absent: lab/model/raw.ts FLASH_CLUSTER). */
+    flashCluster: z.string().min(1).optional(),
     accelerated: z.boolean(),
     hostHasFlash: z.boolean(),
     writeIntervalMs: z.number().int().min(0),

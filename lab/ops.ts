@@ -12,6 +12,7 @@ import {
   type WireEnvelope,
   type SessionLookup,
   type OperationResult,
+  type RawCall,
 } from '../activities/powershell/operations';
 import { type EndpointName } from '../domain/endpoint';
 import type { InvokeRequest } from './protocol';
@@ -235,7 +236,14 @@ const handlers: { [O in OperationName]: Handler<O> } = {
   'Get-VmPolicyStats': (ctx, args) => {
     const vm = ctx.state.fvp.vms.find((v) => v.uuid === args.uuid);
     if (vm === undefined) {
-      throw vendorError(VENDOR_EXCEPTION.prnx, `Virtual machine with UUID ${quoteName(args.uuid)} was not found`);
+      // Like the module (Read-PrnxDetail): each cmdlet's error as data, not a failed operation. A VM
+      // listed a moment ago and deleted since reads so.
+      const gone: RawCall = {
+        ok: false,
+        type: VENDOR_EXCEPTION.prnx,
+        message: `Virtual machine with UUID ${quoteName(args.uuid)} was not found`,
+      };
+      return { requested: gone, effective: gone, stats: gone };
     }
     const { requested, effective, stats } = rawVm(vm, ctx.now(), ctx.state.scenario.vendor, args.startTime ?? null);
     return { requested: requested!, effective: effective!, stats: stats! };

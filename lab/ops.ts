@@ -31,6 +31,7 @@ import { findSession, isLive, isVisible, sessionDoc } from './model/veeam';
 import { rawJob, rawProxy, rawServer, rawSession, rawSessionObject, rawVm } from './model/raw';
 import { charge, type ServerCall } from './model/fvp-server';
 import { viEntities, vmMoref } from './model/inventory';
+import { wildcardMatches } from './model/wildcard';
 import type { z } from 'zod';
 
 export interface OpContext {
@@ -60,13 +61,18 @@ function credentialMatches(expected: CredentialHash, user: string, password: str
 }
 
 /**
- * The VMs Set-PrnxAccelerationPolicy addresses: by -UUID, or by -Name (the lab takes it literally).
- * A -Name that several VMs share (same-name VMs of two flash clusters) addresses every one of them:
- * the lab's pessimistic guess, so that a write meant for one VM shows on its namesake. Errors as
- * the cmdlet would report them; their texts are the lab's guesses (not evidenced).
+ * The VMs Set-PrnxAccelerationPolicy addresses: by -UUID, or by -Name (literally, or as a wildcard
+ * pattern when the scenario's fvp.nameParameter says so). A -Name that several VMs match (same-name
+ * VMs of two flash clusters, a pattern) addresses every one of them: the lab's pessimistic guess, so
+ * that a write meant for one VM shows on the others. Errors as the cmdlet would report them; their
+ * texts are the lab's guesses (not evidenced).
  */
 function writeTargets(ctx: OpContext, args: { vm: string; uuid?: string | undefined }): VmState[] {
-  const vms = ctx.state.fvp.vms.filter((v) => (args.uuid === undefined ? v.name === args.vm : v.uuid === args.uuid));
+  const byName =
+    ctx.state.scenario.fvp.nameParameter === 'wildcard'
+      ? (v: VmState) => wildcardMatches(args.vm, v.name)
+      : (v: VmState) => v.name === args.vm;
+  const vms = ctx.state.fvp.vms.filter((v) => (args.uuid === undefined ? byName(v) : v.uuid === args.uuid));
   const named = args.uuid === undefined ? quoteName(args.vm) : `with UUID ${quoteName(args.uuid)}`;
   if (vms.length === 0) throw vendorError(VENDOR_EXCEPTION.prnx, `Virtual machine ${named} was not found`);
   if (vms.some((vm) => !vm.accelerated))

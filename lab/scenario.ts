@@ -130,6 +130,12 @@ export const Scenario = z
         managementServerUp: z.boolean().default(true),
         /** Fault domains (Enterprise licence): without them a policy with externalPeers != null fails. */
         faultDomains: z.boolean().default(false),
+        /**
+         * How Set-PrnxAccelerationPolicy -Name matches VM names: `literal` (exactly, the default), or
+         * `wildcard` (as a PowerShell wildcard pattern: `web[1]` selects `web1`, lab/model/wildcard.ts).
+         * Which one prnxcli does is unknown (review-reliability.md finding 9).
+         */
+        nameParameter: z.enum(['literal', 'wildcard']).default('literal'),
         /** -WaitTimeSeconds waits at most min(waitTimeSeconds * 1000, waitTimeCapMs), done or not. */
         waitTimeCapMs: Ms.default(100),
         /**

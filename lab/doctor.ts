@@ -22,11 +22,14 @@ export const UNCONFIRMED_FACTS: Record<'fvp' | 'veeam', string[]> = {
     'unconfirmed: -NumWBExternalPeers without fault domains fails; Standard reads numWbExternalPeers as 0; the lab answers a permanent error',
     'unconfirmed: Set-PrnxProperty <vm> -Name cachePolicy -Value 1 blacklists a proxy (3 adds back), read back as Get-PrnxVM cachePolicy',
     'unconfirmed: flashCluster empty means not accelerated; effectivePolicy codes other than 7',
+    'unconfirmed: Set-PrnxAccelerationPolicy -Name matching; the lab matches exactly, or as a wildcard pattern (scenario fvp.nameParameter), and writes every VM it matches (same-name VMs of two flash clusters included)',
+    'unconfirmed: a VM renamed in vCenter keeps its Get-PrnxVM uuid (F5: the vSphere instance UUID), flash cluster and policy; the lab renames nothing else on the FVP side',
   ],
   veeam: [
     'unconfirmed: Start-VBRJob -RunAsync return type; the lab module finds the new session itself',
     'unconfirmed: starting a running job fails; the lab answers category already-running',
     'unconfirmed: per-job session lookups ($job.FindLastSession() before v13, Get-VBRBackupSession -Job from v13) are cheap; the lab charges full scans of its history',
+    'unconfirmed: after a vCenter rename, Get-VBRJobObject keeps the old Name (and the same Object.ObjectId) until a later job pass, which the lab never makes; sessions name the task by the new name',
     "unconfirmed: Get-VBRJobObject returns containers unexpanded (Object.ViType, Object.ObjectId); Find-VBRViEntity -<view> lists each container by Reference with its VMs under its Path (lab/model/inventory.ts); the job schedule (IsScheduleEnabled) is the scenario job's scheduleEnabled (default off), and true means Veeam may start the job on its own",
   ],
 };

@@ -13,11 +13,11 @@
  * - `findGuardPredecessor`: the record of the newest closed run of a guard id that ever recorded
  *   one, unless that run completed (cleaned up). A fresh guard adopts it when it says write-through
  *   was left in place, so a VM left in write-through by a terminated guard gets its recorded policy
- *   back, not "write-through". The first guard of a uuid-keyed id also looks at its VM's name-keyed
- *   id (`alsoGuardIds`): an upgrade must not forget a record an old guard left. Visibility lags: a
- *   uuid-keyed guard closed a second ago may not be listed yet, and its successor would then look
- *   at the name-keyed id again; it adopts only an unclean record that says write-through was left,
- *   and one the closed uuid-keyed guard already restored finds the VM back (nothing owed).
+ *   back, not "write-through". A fresh uuid-keyed guard also looks at its VM's name-keyed id
+ *   (`alsoGuardIds`), as if its runs were of its own id: an upgrade must not forget a record an old
+ *   guard left. Visibility lags: a uuid-keyed guard closed a second ago may not be listed yet, and
+ *   the name-keyed record it took charge of would look newest; adopted again, it finds the VM back
+ *   in write-back already and owes nothing (record.ts adoptRecord).
  * - `routeGuards` (guard-routing.ts): which id each VM's guard has, for runs since `guard-by-uuid`.
  *
  * Test-only: FVPB_TEST_VISIBILITY_LAG_MS (default 0) makes `findGuardPredecessor` see what a lagging
@@ -153,21 +153,20 @@ export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDe
     }: {
       guardId: string;
       /**
-       * Name-keyed ids the VM's guard had before `guard-by-uuid` (a fresh uuid-keyed guard's):
-       * looked at only when this id has never closed a run (this is its first guard; a later one's
-       * predecessor is of this id and took charge already), and only while no run of them is
-       * Running (a live legacy guard restores its own record).
+       * Name-keyed ids the VM's guard had before `guard-by-uuid` (a fresh uuid-keyed guard's): their
+       * closed runs count as this id's, in one order of closing, so the VM's latest guard run
+       * decides whichever id it had (one that cleaned up, or took charge of an older record, is
+       * newer than that record). An id with a Running run is left out: that live guard restores
+       * its own record (runs route to it: guard-routing.ts).
        */
       alsoGuardIds?: string[];
     }): Promise<ClosedGuard | null> {
-      const own = await closedRunsOf(guardId);
-      if (own.length > 0 || alsoGuardIds.length === 0) return predecessorAmong(own);
+      const runs = await closedRunsOf(guardId);
       for (const legacyId of alsoGuardIds) {
-        if (await isRunning(legacyId)) continue;
-        const found = predecessorAmong(await closedRunsOf(legacyId));
-        if (found) return found;
+        if (!(await isRunning(legacyId))) runs.push(...(await closedRunsOf(legacyId)));
       }
-      return null;
+      runs.sort((a, b) => (b.closeTime?.getTime() ?? 0) - (a.closeTime?.getTime() ?? 0));
+      return predecessorAmong(runs);
     },
   };
 
@@ -180,7 +179,7 @@ export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDe
     }
   }
 
-  /** The closed runs of a guard id, newest first (visibility, with the test-only lag). */
+  /** The closed runs of a guard id (visibility, with the test-only lag). */
   async function closedRunsOf(guardId: string): Promise<WorkflowExecutionInfo[]> {
     const query = `WorkflowType = '${VM_GUARD_WORKFLOW_TYPE}' AND WorkflowId = '${escapeQuery(guardId)}' AND ExecutionStatus != 'Running'`;
     const runs: WorkflowExecutionInfo[] = [];
@@ -189,12 +188,11 @@ export function createVmGuardActivities({ client, taskQueue, guard }: TemporalDe
       if (lagMs > 0 && Date.now() - (info.closeTime?.getTime() ?? 0) < lagMs) continue;
       runs.push(info);
     }
-    runs.sort((a, b) => (b.closeTime?.getTime() ?? 0) - (a.closeTime?.getTime() ?? 0));
     return runs;
   }
 }
 
-/** The record of the newest closed run that recorded one, unless a newer one cleaned up. */
+/** Of closed runs newest first: the record of the newest that recorded one, unless a newer one cleaned up. */
 function predecessorAmong(runs: WorkflowExecutionInfo[]): ClosedGuard | null {
   for (const info of runs) {
     if (info.status.name === 'COMPLETED') return null; // it cleaned up

@@ -250,6 +250,35 @@ describe('a uuid FVP does not know', () => {
   });
 });
 
+describe('a VM deleted between the listing and its policy read', () => {
+  test('reads as a retryable failure, never as "gone" nor as a policy', async () => {
+    const f = await fakeLab(scenario('common'));
+    const lab = fvpInvoker(f);
+    const acts = createFvpActivities({
+      fvp: {
+        async invoke(op, args) {
+          // The VM leaves FVP right after the listing that found it.
+          if (op === 'Get-VmPolicyStats') f.lab.removeVm('web-01', 'fvp');
+          return lab.invoke(op, args);
+        },
+      },
+    });
+    const uuid = uuidOf(f, 'web-01');
+    const mock = new MockActivityEnvironment();
+    await assert.rejects(
+      mock.run(() => acts.readCachePolicy({ vm: 'web-01', uuid })) as Promise<unknown>,
+      (err: unknown) => {
+        assert.ok(err instanceof ApplicationFailure, String(err));
+        assert.equal(err.nonRetryable, false, err.message);
+        assert.match(err.message, /not found/);
+        return true;
+      },
+    );
+    // The next attempt lists afresh and finds no VM with the uuid.
+    assert.equal(await mock.run(() => acts.readCachePolicy({ vm: 'web-01', uuid })), null);
+  });
+});
+
 describe('two FVP VMs with one uuid', () => {
   test('fail closed: VmAmbiguous naming the uuid, for reads, polls and writes; nothing written', async () => {
     const uuid = '11111111-2222-4333-8444-555555555555';

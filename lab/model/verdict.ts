@@ -7,7 +7,9 @@
  * lab's conservative reading of "never give a VM back while Veeam still reads it", which is what
  * lets it judge a run that releases each VM as soon as its task is done. The verdict is a pure
  * function of the VM's policy history, its write stream and the time, so it is computed once the
- * read is over and never changes after.
+ * read is over and never changes after. It judges the VM itself, whatever it is called: `vm` is
+ * the one the session's task processes (a vCenter rename reaches the task, lab/model/rename.ts),
+ * `vmName` the name the task shows when it is judged.
  */
 import { effectiveAt, requestedEventAt, unflushedWritesAt } from './fvp';
 import type { ProxyState, SessionRecord, Verdict, VmState } from './state';

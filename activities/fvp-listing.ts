@@ -11,6 +11,8 @@
  * Whatever a listing says about a VM that matters to the flush (its requested and effective
  * policy, the time to destage) is read fresh per VM; from the listing come its uuid, its flash
  * cluster and its peer counts, which a poll interval does not make stale in a way that matters.
+ * A read that decides a write (a VM found by its uuid, activities/fvp.ts) asks for a listing 0 ms
+ * old: always a fresh one, which the flush reads of the round then share.
  */
 import type { OperationInvoker } from './invoker';
 import { activityCancellationSignal } from './invoker';

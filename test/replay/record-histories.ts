@@ -9,7 +9,7 @@
  *     paths only they take (`<version>-guard-*`: shared by two runs, a holder that never got its
  *     flush, a terminated holder dropped, a terminated guard's record adopted, a continue-as-new
  *     chain), and the reconciler (`<version>-reconcile-*`);
- *   restore-outcomes, veeam-started, successor-adoption: paths taken only under a patch (their
+ *   run-patches, restore-outcomes, veeam-started, successor-adoption: paths taken only under a patch (their
  *     files say which); each fixture of those is checked to carry its patch marker when recorded.
  */
 import { fastRequest, startHarness, uniqueId } from '../helpers/harness';
@@ -20,6 +20,7 @@ import { runReconciler } from '../../client/guard/reconcile';
 import type { ProtectedBackupRequest } from '../../workflows/input';
 import { closedGuard, save, type Recording } from './recording';
 import { recordRestoreOutcomes } from './restore-outcomes';
+import { recordRunPatches } from './run-patches';
 import { recordSuccessorAdoption } from './successor-adoption';
 import { recordVeeamStarted } from './veeam-started';
 
@@ -140,6 +141,7 @@ async function recordBaseline({ h, version, taskQueue }: Recording): Promise<voi
 /** Each group records on its own; `--only` picks some, in this order. */
 const groups: Record<string, (recording: Recording) => Promise<void>> = {
   baseline: recordBaseline,
+  'run-patches': recordRunPatches,
   'restore-outcomes': recordRestoreOutcomes,
   'veeam-started': recordVeeamStarted,
   // Last: it starts a worker that models visibility lag (on its own queue).

@@ -26,6 +26,8 @@ import { EARLY_RELEASE_PATCH } from '../../workflows/early-release';
 import { GUARD_REQUESTS_AS_ACTIVITIES, OPERATOR_VISIBILITY } from '../../workflows/activity-proxies';
 import { OPERATOR_NOTIFICATIONS } from '../../workflows/notifications';
 import { ABANDONED_JOB_SHORT_READS } from '../../workflows/guard/abandoned-job';
+import { START_FENCING_PATCH } from '../../workflows/backup-job';
+import { SCHEDULE_WARNING_PATCH } from '../../workflows/schedule-warning';
 import { fixturePatchMarkers, fixturesDir as fixtures } from './patch-markers';
 
 const markers = fixturePatchMarkers();
@@ -44,7 +46,10 @@ const RECORDED_PATCHES = [
   EARLY_RELEASE_PATCH,
   OPERATOR_NOTIFICATIONS,
   ABANDONED_JOB_SHORT_READS,
-  // v5
+  // v5 (run-patches.ts: older patches that no earlier fixture took; 'abandoned-job-wait-holds' cannot be recorded)
+  'fail-closed-vms',
+  START_FENCING_PATCH,
+  SCHEDULE_WARNING_PATCH,
   RESTORE_TERMINAL_OUTCOMES,
   ADOPT_CARRIED_RECORDS,
   VEEAM_STARTED_PATCH,

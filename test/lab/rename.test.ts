@@ -91,6 +91,7 @@ describe('a VM renamed in vCenter', () => {
       ],
     );
     assert.equal(verdicts[1]!.unflushedWrites, 30);
+    assert.equal(verdicts[1]!.readUntil! - verdicts[1]!.snapshotAt, 300, 'its own task time follows it');
     assert.deepEqual(f.lab.view().veeam.jobs[0]!.vms, ['sql-01', 'web-02'], 'the job still processes it');
   });
 

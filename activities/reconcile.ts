@@ -37,6 +37,8 @@ export interface UnrestoredGuard {
   guardId: string;
   vm: string;
   fvpServer: string;
+  /** The VM's FVP uuid, from the closed guard's memo (guards since `guard-by-uuid`). */
+  uuid?: string;
   /** The closed run that left the VM in write-through. */
   runId: string;
   status: string;
@@ -122,7 +124,7 @@ export async function findUnrestoredGuards(client: Client, fvpServer?: string): 
     const { runs, latest } = await newerRuns(client, closed);
     if (runs.some((run) => settles(run, closed))) continue;
     if (await adoptedElsewhere(client, closed)) continue;
-    const { vm, fvpServer, record: memo } = closed.memo;
+    const { vm, fvpServer, uuid, record: memo } = closed.memo;
     const abandonedJobs = [
       ...new Set([...memo.abandonedJobs, ...memo.holders.filter((h) => h.granted).map((h) => h.job)]),
     ];
@@ -130,6 +132,7 @@ export async function findUnrestoredGuards(client: Client, fvpServer?: string): 
       guardId: closed.guardId,
       vm,
       fvpServer,
+      ...(uuid === undefined ? {} : { uuid }),
       runId: closed.runId,
       status: closed.status,
       closedAt: closed.closedAt,

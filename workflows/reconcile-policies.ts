@@ -147,6 +147,8 @@ export async function reconcilePolicies(request: ReconcileRequest = {}): Promise
           guardId: guard.guardId,
           vm: guard.vm,
           fvpServer: guard.fvpServer,
+          // A uuid-keyed guard's successor addresses the VM by its uuid too (a rename is followed).
+          ...(guard.uuid === undefined ? {} : { uuid: guard.uuid }),
           request: {
             kind: 'reconcile',
             requester: me,

@@ -258,4 +258,28 @@ describe('guards keyed on the VM identity', () => {
     assert.equal((await runReconciler(h.env.client, { taskQueue })).found, 0);
     assert.equal(await statusOf(h.env.client, guard), 'TERMINATED', 'no successor of the old id was started');
   });
+  test("a uuid-keyed guard terminated in write-through, its VM then renamed: the reconciler's successor finds it by uuid and restores it under its new name", async () => {
+    await h.lab.client.loadScenario(scenario({ taskMs: 2000 }));
+    const before = await requestedPolicies(h.lab);
+    const run = await h.start(taskQueue, fastRequest(JOB));
+    await waitFor('the job to be running', async () =>
+      (await sessionsOf(h.lab, JOB)).some((s) => s.state === 'Working' && s.progress > 0),
+    );
+    // Nobody is left to release it: the guard and its holder both terminated, the VM in write-through.
+    await h.env.client.workflow.getHandle(guardId(VM)).terminate('test: guard terminated');
+    await run.terminate('test: run terminated');
+    await h.lab.client.renameVm(VM, RENAMED);
+    assert.notEqual((await requestedPolicies(h.lab)).get(RENAMED)?.mode, 'WriteBack');
+    const listed = await waitFor('guard status to list the terminated guard', async () => {
+      const { unrestored } = await readGuardStatus(h.env.client);
+      return unrestored.find((g) => g.guardId === guardId(VM));
+    });
+    assert.equal(listed.vm, VM, 'its memo still has the old name');
+
+    const report = await runReconciler(h.env.client, { taskQueue });
+    assert.equal(report.found, 1);
+    const memo = await completedMemo(h.env.client, guardId(VM));
+    assert.equal(memo.vm, RENAMED, 'the successor followed the rename');
+    assert.deepEqual((await requestedPolicies(h.lab)).get(RENAMED), before.get(VM), 'its write-back is back');
+  });
 });

@@ -40,7 +40,7 @@ export class GuardBook {
   private lastMemo = '';
 
   constructor(
-    /** This guard's workflow id (`vm-guard/<fvp server>/<vm>`). */
+    /** This guard's workflow id (`vm-guard-uuid/<fvp server>/<uuid>`, or the name-keyed one of older runs). */
     readonly guardId: string,
     /** The serialised state: carried through continue-as-new, returned by the `state` query. */
     readonly state: GuardState,

@@ -234,6 +234,15 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
         FailureType.unknownVm,
       );
     }
+    // Two names, one uuid (a clone that kept its instance uuid?): one guard cannot tell them apart.
+    const twins = vms.filter((vm, i) => vms.findIndex((other) => other.uuid === vm.uuid) !== i);
+    if (twins.length > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `${twins.map((vm) => JSON.stringify(vm.vm)).join(', ')} share${twins.length === 1 ? 's' : ''} an FVP uuid ` +
+          'with another VM of this run; nothing was changed',
+        FailureType.unknownVm,
+      );
+    }
     const routes = await guardRouting.routeGuards({
       fvpServer,
       vms: vms.map((vm) => ({ vm: vm.vm, uuid: vm.uuid as string })),

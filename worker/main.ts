@@ -18,6 +18,7 @@ import { workflowsPath } from './bundle';
 import { metricsTelemetry } from './product-metrics';
 import { requireSearchAttributes } from './search-attributes';
 import { requireOwnSite, siteFingerprint, workerIdentity } from './site';
+import { requireGuardsOfThisServer } from './open-guards';
 
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
@@ -39,6 +40,7 @@ async function run(): Promise<void> {
   // share the worker's own connection (a NativeConnection serves a Client too).
   const client = new Client({ connection, namespace: config.temporal.namespace });
   try {
+    await requireGuardsOfThisServer(client, config.temporal.taskQueue, config.fvp.server);
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,

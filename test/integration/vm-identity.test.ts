@@ -12,12 +12,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { protectedBackup } from '../../workflows';
 import type { RunReport } from '../../workflows/status';
 import type { RequestedPolicy } from '../../domain/policy';
 import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/harness';
 import { requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
-import { guardId, guardWorkerEnv, FVP_SERVER, legacyGuardId, waitFor } from '../helpers/guard';
+import { guardId, guardWorkerEnv, FVP_SERVER, labUuid, legacyGuardId, waitFor } from '../helpers/guard';
 import { JOB, scenario } from '../helpers/scenarios';
 import type { ScenarioInput } from '../../lab/scenario';
 import {
@@ -281,5 +282,30 @@ describe('guards keyed on the VM identity', () => {
     const memo = await completedMemo(h.env.client, guardId(VM));
     assert.equal(memo.vm, RENAMED, 'the successor followed the rename');
     assert.deepEqual((await requestedPolicies(h.lab)).get(RENAMED), before.get(VM), 'its write-back is back');
+  });
+  test('two VMs of a run with one FVP uuid: the run fails before anything changes (one guard cannot hold both)', async () => {
+    await h.lab.client.loadScenario(
+      scenario({ vm: (vm) => (vm.name === 'web-01' ? { ...vm, uuid: labUuid(VM) } : vm) }),
+    );
+    const before = await requestedPolicies(h.lab);
+    const since = Date.now();
+    const handle = await h.start(taskQueue, fastRequest(JOB));
+    // Without the check the run waits for a reply one guard never sends for the second VM: bounded.
+    const failure = await Promise.race([
+      handle.result().then(
+        () => assert.fail('the run must not protect two VMs through one guard'),
+        (err: unknown) => err,
+      ),
+      new Promise((resolve) => setTimeout(resolve, 60_000, 'still running')),
+    ]);
+    if (failure === 'still running') {
+      await handle.terminate('test: did not fail fast');
+      assert.fail('the run did not fail before anything changed');
+    }
+    assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof ApplicationFailure);
+    assert.equal(failure.cause.type, 'UnknownVm');
+    assert.match(failure.cause.message, /share.* an FVP uuid/);
+    assert.deepEqual(await requestedPolicies(h.lab), before, 'nothing was changed');
+    assert.equal(await statusSince(h.env.client, guardId(VM), since), null, 'no guard was started');
   });
 });

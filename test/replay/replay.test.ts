@@ -28,6 +28,7 @@ import { OPERATOR_NOTIFICATIONS } from '../../workflows/notifications';
 import { ABANDONED_JOB_SHORT_READS } from '../../workflows/guard/abandoned-job';
 import { START_FENCING_PATCH } from '../../workflows/backup-job';
 import { SCHEDULE_WARNING_PATCH } from '../../workflows/schedule-warning';
+import { GUARD_BY_UUID } from '../../workflows/guard/holder';
 import { fixturePatchMarkers, fixturesDir as fixtures } from './patch-markers';
 
 const markers = fixturePatchMarkers();
@@ -55,6 +56,8 @@ const RECORDED_PATCHES = [
   VEEAM_STARTED_PATCH,
   VEEAM_STARTED_EARLY_RELEASE_PATCH,
   PRE_JOB_EXTENDS_RETRY_WAIT_PATCH,
+  // v6 (the baseline group again: runs and guards keyed on the VM's FVP uuid)
+  GUARD_BY_UUID,
 ];
 
 function workflowTypeOf(file: string): string | undefined {
@@ -87,6 +90,7 @@ describe('replay of committed histories', () => {
     assert.deepEqual(types('v1-'), new Set(['protectedBackup']));
     assert.deepEqual(types('v2-'), new Set(['protectedBackup', 'vmGuard', 'reconcilePolicies']));
     assert.deepEqual(types('v5-'), new Set(['protectedBackup', 'vmGuard', 'reconcilePolicies']));
+    assert.deepEqual(types('v6-'), new Set(['protectedBackup', 'vmGuard', 'reconcilePolicies']));
   });
   test('every patch with a recorded path has a history that carries its marker', () => {
     const carried = new Set([...markers.values()].flat());

@@ -77,8 +77,13 @@ export const guardLookups = proxyActivities<Pick<A, 'describeHolders' | 'findGua
   retry: { initialInterval: '200ms', maximumInterval: '5 seconds', maximumAttempts: 5 },
 });
 
-/** Which guard id each VM of a run has (runs since `guard-by-uuid`): a strongly consistent read. */
-export const guardRouting = proxyActivities<Pick<A, 'routeGuards'>>({
+/**
+ * Which guard id each VM of a run has (runs since `guard-by-uuid`): a strongly consistent read.
+ * Local: it only reads (a stale workflow task that runs it changes nothing), and as a regular
+ * activity it would cost every run one more workflow task and dispatch before its first acquire
+ * (the guard's latency budget, bench/guard.ts, is 300 ms).
+ */
+export const guardRouting = proxyLocalActivities<Pick<A, 'routeGuards'>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200ms', maximumInterval: '5 seconds', maximumAttempts: 5 },
 });

@@ -11,8 +11,11 @@
  * Whatever a listing says about a VM that matters to the flush (its requested and effective
  * policy, the time to destage) is read fresh per VM; from the listing come its uuid, its flash
  * cluster and its peer counts, which a poll interval does not make stale in a way that matters.
- * A read that decides a write (a VM found by its uuid, activities/fvp.ts) asks for a listing 0 ms
- * old: always a fresh one, which the flush reads of the round then share.
+ * A read that decides a write (a VM found by its uuid, activities/fvp.ts) takes a fresh listing
+ * (`fresh`): one that is still being read when it asks, or a new one, never one already answered;
+ * the flush reads of the round then share it. Joining one in flight keeps 200 guards switching at
+ * once from asking for 600 full listings (a read, and one before and after each write), and it is
+ * no staler than the read itself: the listing answers after the caller asked, as its own would.
  */
 import type { OperationInvoker } from './invoker';
 import { activityCancellationSignal } from './invoker';
@@ -23,6 +26,8 @@ import type { RawObject } from './powershell/operations';
 interface Listing {
   startedAt: number;
   vms: Promise<RawObject[]>;
+  /** True once it answered (or failed): `fresh` no longer joins it. */
+  settled: boolean;
 }
 
 export class FvpListing {
@@ -46,16 +51,29 @@ export class FvpListing {
     }
   }
 
+  /** Every VM object FVP lists, from a listing that answers after this call: in flight now, or new. */
+  async fresh(): Promise<RawObject[]> {
+    const shared = this.current;
+    return this.vms(shared !== null && !shared.settled ? Number.POSITIVE_INFINITY : 0);
+  }
+
   private async read(): Promise<RawObject[]> {
     const listing: Listing = {
       startedAt: this.now(),
       vms: this.fvp.invoke('Get-FvpVms', {}).then((r) => r.vms),
+      settled: false,
     };
     this.current = listing;
-    listing.vms.catch(() => {
-      // A failed listing is never handed out again.
-      if (this.current === listing) this.current = null;
-    });
+    listing.vms.then(
+      () => {
+        listing.settled = true;
+      },
+      () => {
+        listing.settled = true;
+        // A failed listing is never handed out again.
+        if (this.current === listing) this.current = null;
+      },
+    );
     return whileHeartbeating(listing.vms);
   }
 }

@@ -79,7 +79,7 @@ export function createFvpActivities({ fvp: module }: FvpDependencies) {
    */
   async function readVm(address: VmAddress, facts: FvpServerFacts): Promise<VmRead> {
     if (address.uuid === undefined) return { policy: await readPolicy(address.vm, facts), namesakes: 0 };
-    const found = await readByUuid(fvp, await listing.vms(0), address.uuid, facts);
+    const found = await readByUuid(fvp, await listing.fresh(), address.uuid, facts);
     if (found === null) return { policy: null, namesakes: 0 };
     return { policy: interpretVmPolicy(found.name, found.raw, facts), namesakes: found.namesakes };
   }

@@ -110,6 +110,36 @@ describe('the listing', () => {
     assert.deepEqual(await env.run(() => listing.vms(1000)), [{ Name: 'v4' }], 'the failed listing is not reused');
   });
 
+  test('a fresh read joins a listing still in flight, never one that already answered', async () => {
+    let calls = 0;
+    const pending: (() => void)[] = [];
+    /** Lets every listing asked so far answer. */
+    const answerAll = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const answer of pending.splice(0)) answer();
+    };
+    const fvp: OperationInvoker = {
+      async invoke() {
+        calls += 1;
+        const n = calls;
+        await new Promise<void>((resolve) => pending.push(resolve));
+        return { vms: [{ Name: `v${n}` }] } as never;
+      },
+    };
+    const listing = new FvpListing(fvp);
+    // Many guards switching at once: the reads that decide their writes share one listing.
+    const reads = Array.from({ length: 5 }, () => new MockActivityEnvironment().run(() => listing.fresh()));
+    await answerAll();
+    await Promise.all(reads);
+    assert.equal(calls, 1, 'one listing for the five');
+    // Answered: the next fresh read lists again (a VM renamed since must be seen), where a round's read shares it.
+    assert.deepEqual(await new MockActivityEnvironment().run(() => listing.vms(60_000)), [{ Name: 'v1' }]);
+    const next = new MockActivityEnvironment().run(() => listing.fresh());
+    await answerAll();
+    assert.deepEqual(await next, [{ Name: 'v2' }]);
+    assert.equal(calls, 2);
+  });
+
   test('a listing cancelled with the activity that started it is read again by the others, not failed', async () => {
     let calls = 0;
     const fvp: OperationInvoker = {

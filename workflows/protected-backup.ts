@@ -188,7 +188,9 @@ async function resolveVms(tracker: RunTracker, steps: StepProxies, input: Protec
       if (vm.source === 'job' && !patched(FAIL_CLOSED_VMS)) return tracker.step(vm, 'skipped');
       if (vm.source === 'job') {
         throw ApplicationFailure.nonRetryable(
-          `VM ${JSON.stringify(vm.vm)} of job ${JSON.stringify(input.job)} is not known to FVP; if it is outside FVP, list it in outsideFvp; nothing was changed`,
+          `VM ${JSON.stringify(vm.vm)} of job ${JSON.stringify(input.job)} is not known to FVP; if it is outside FVP, list it in outsideFvp; ` +
+            // Veeam may keep a VM's old name in a job it was added to by name (unconfirmed).
+            `if it was renamed in vCenter, check the job's objects in Veeam; nothing was changed`,
           FailureType.unknownVm,
         );
       }

@@ -20,19 +20,31 @@ export interface DevServerOptions {
   extraArgs?: string[];
 }
 
-export function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: requireTool(temporalCli) },
-      dbFilename: options.dbFilename,
-      port: options.port,
-      uiPort: options.uiPort,
-      // `--search-attribute Name=Type` flags (SDK 1.24); registered when the database is created,
-      // which is the first start of a given dbFilename too, so a restarted server keeps them.
-      searchAttributes: [...SEARCH_ATTRIBUTES],
-      extraArgs: options.extraArgs,
-    },
-  });
+/** How often a dev server start is tried: Core waits a fixed 5 s for it, which a loaded 2-core machine can miss. */
+const DEV_SERVER_STARTS = 3;
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createLocal({
+        server: {
+          executable: { type: 'existing-path', path: requireTool(temporalCli) },
+          dbFilename: options.dbFilename,
+          port: options.port,
+          uiPort: options.uiPort,
+          // `--search-attribute Name=Type` flags (SDK 1.24); registered when the database is created,
+          // which is the first start of a given dbFilename too, so a restarted server keeps them.
+          searchAttributes: [...SEARCH_ATTRIBUTES],
+          extraArgs: options.extraArgs,
+        },
+      });
+    } catch (err) {
+      // Only Core's fixed start-up deadline is retried (Core kills that server process first);
+      // anything else, such as a missing tool or a bad flag, fails at once.
+      const slow = err instanceof Error && /did not start within/.test(err.message);
+      if (!slow || attempt >= DEV_SERVER_STARTS) throw err;
+    }
+  }
 }
 
 export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {

@@ -10,6 +10,7 @@ import { createReconcileActivities } from './reconcile';
 import { createVeeamActivities } from './veeam';
 import { createVeeamStartedActivities } from './veeam-started';
 import { createVmGuardActivities, type TemporalDependencies } from './vm-guard';
+import { createSwitchAndFlush } from './switch-and-flush';
 
 export interface ActivityDependencies {
   fvp: OperationInvoker;
@@ -21,8 +22,10 @@ export interface ActivityDependencies {
 }
 
 export function createActivities(deps: ActivityDependencies) {
+  const fvp = createFvpActivities(deps);
   return {
-    ...createFvpActivities(deps),
+    ...fvp,
+    ...createSwitchAndFlush(fvp),
     ...createVeeamActivities(deps),
     ...createVeeamStartedActivities(deps),
     ...createDoctorActivities(deps),

@@ -16,7 +16,12 @@ import type { StepTimeouts } from './step-timeouts';
 type A = Activities;
 export type FvpSteps = Pick<
   A,
-  'readCachePolicy' | 'setWriteThrough' | 'waitForFlush' | 'readVadpBlacklist' | 'setVadpBlacklist'
+  | 'readCachePolicy'
+  | 'setWriteThrough'
+  | 'waitForFlush'
+  | 'switchAndWaitForFlush'
+  | 'readVadpBlacklist'
+  | 'setVadpBlacklist'
 >;
 export type RestoreStep = Pick<A, 'restoreCachePolicy'>;
 export type VeeamSteps = Pick<A, 'describeJob' | 'startJobOnce' | 'stopJob' | 'prepareJobStart'>;
@@ -72,10 +77,30 @@ export const { vmGuardSettings } = proxyLocalActivities<Pick<A, 'vmGuardSettings
 });
 
 /** A guard's questions to the Temporal server: are its holders alive, did a predecessor leave a record? */
-export const guardLookups = proxyActivities<Pick<A, 'describeHolders' | 'findGuardPredecessor'>>({
+const GUARD_LOOKUP_OPTIONS = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '200ms', maximumInterval: '5 seconds', maximumAttempts: 5 },
-});
+} as const;
+export const guardLookups = proxyActivities<Pick<A, 'describeHolders' | 'findGuardPredecessor'>>(GUARD_LOOKUP_OPTIONS);
+
+/**
+ * A guard's reads before its first decision (guards since `guard-lean-flush`): local activities,
+ * run inside the workflow task that asks for them, so that a fresh guard reads its VM's policy,
+ * looks for a predecessor and sends its switch in one task (issue 12: each regular activity was one
+ * more dispatch and workflow task per guard, times 200 VMs). Reads only: a stale workflow task that
+ * runs them changes nothing, since the server rejects its commands. Options as their regular forms.
+ */
+export function guardLocalReads(t: StepTimeouts, summary?: string) {
+  const { retry } = forwardOptions(t);
+  return {
+    fvp: proxyLocalActivities<Pick<A, 'readCachePolicy'>>({
+      startToCloseTimeout: t.stepMs,
+      ...(retry ? { retry } : {}),
+      ...(summary ? { summary } : {}),
+    }),
+    lookups: proxyLocalActivities<Pick<A, 'findGuardPredecessor'>>(GUARD_LOOKUP_OPTIONS),
+  };
+}
 
 /**
  * Which guard id each VM of a run has (runs since `guard-by-uuid`): a strongly consistent read.

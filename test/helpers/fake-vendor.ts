@@ -8,6 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { createVmGuardActivities } from '../../activities/vm-guard';
+import { createSwitchAndFlush } from '../../activities/switch-and-flush';
 import type { GuardSettings } from '../../domain/guard-protocol';
 import type { BackupSession } from '../../domain/veeam';
 
@@ -54,10 +55,13 @@ export async function workerWithFakes(
     channels: [],
     note: 'no channel configured',
   });
+  // The guard's switch-and-flush activity, as the worker composes it, from the fake's two halves.
+  const { setWriteThrough, waitForFlush } = fakes;
+  const composed = setWriteThrough && waitForFlush ? createSwitchAndFlush({ setWriteThrough, waitForFlush }) : {};
   return Worker.create({
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle,
-    activities: { ...temporal, notify, ...fakes },
+    activities: { ...temporal, notify, ...composed, ...fakes },
   });
 }

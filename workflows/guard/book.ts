@@ -28,6 +28,11 @@ export class GuardBook {
   nextCheckAt = 0;
   /** The worker's guard settings, read once per run of the guard. */
   settings: GuardSettings | null = null;
+  /**
+   * Guards since `guard-lean-flush` (steps.ts): reads as local activities, the switch and the
+   * first flush read as one activity. Asked once at the start of every guard run.
+   */
+  leanFlush = false;
   /** The policy the last verified restore read back (what `released` and `reconciled` report). */
   lastPolicy: VmPolicy | null = null;
   /** Set when the last restore found someone else's change and kept it: why, for the waiters. */

@@ -62,6 +62,7 @@ import { VmGuard } from './state';
 import {
   checkHolders,
   endHold,
+  GUARD_LEAN_FLUSH,
   protectRound,
   recordPolicy,
   unknownVmFailure,
@@ -79,6 +80,9 @@ export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
   // Always asked at the same point: guards since the patch keep their search attributes up to date
   // with their memo (domain/search-attributes.ts): the VM, the phase, and whether a restore is owed.
   const searchable = patched(OPERATOR_VISIBILITY);
+  // Always asked at the same point, right after it: guards since the patch take fewer workflow
+  // tasks and activities on the way to a grant (steps.ts).
+  const leanFlush = patched(GUARD_LEAN_FLUSH);
   // Replies in flight: awaited before continuing as new or completing.
   const outstanding = new Set<Promise<void>>();
   const ports: GuardPorts = {
@@ -107,6 +111,7 @@ export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
     },
   };
   const guard = new VmGuard(guardId, carried ?? freshGuardState(vm, fvpServer, uuid), carried !== undefined, ports);
+  guard.leanFlush = leanFlush;
 
   setHandler(vmGuardRequestSignal, (raw: unknown) => guard.receive(raw));
   setHandler(vmGuardStateQuery, () => guard.state);

@@ -5,9 +5,9 @@
  * over, in the order the committed histories expect.
  */
 import { ApplicationFailure, log, patched, sleep } from '@temporalio/workflow';
-import { isFlushed, type FlushState, type RequestedPolicy } from '../../domain/policy';
+import { isFlushed, type FlushState, type RequestedPolicy, type VmPolicy } from '../../domain/policy';
 import { guardIdFor } from '../../domain/guard-protocol';
-import { guardLookups, stepProxies } from '../activity-proxies';
+import { guardLocalReads, guardLookups, stepProxies } from '../activity-proxies';
 import { FailureType, messageOf, typeOf } from '../failures';
 import * as metrics from '../../domain/metrics';
 import { eventBase, sendNotification } from '../notifications';
@@ -25,6 +25,14 @@ import type { VmGuard } from './state';
 /** How long one flush-polling activity runs before the guard looks at its requests again. */
 const FLUSH_ROUND_MS = 2_000;
 
+/**
+ * The patch under which a guard takes two workflow tasks and one activity to its grant where it
+ * took five and four (issue 12; test/integration/guard-footprint.test.ts): its reads run as local
+ * activities (activity-proxies.ts guardLocalReads) and the switch and first flush read are one
+ * activity (activities/switch-and-flush.ts). Asked once at the start of every guard run (entity.ts).
+ */
+export const GUARD_LEAN_FLUSH = 'guard-lean-flush';
+
 /** What the steps need from the workflow around them. */
 export interface GuardRuntime {
   /** Continues as new when the history is long (waits for replies and handlers first). */
@@ -34,6 +42,15 @@ export interface GuardRuntime {
 /** The guard's steps, each call labelled for the Web UI with what it does to which VM ("flush sql-01"). */
 function steps(guard: VmGuard, doing: string) {
   return stepProxies(guard.timeouts(), undefined, `${doing} ${guard.state.vm}`);
+}
+
+/** Reads the VM's policy: a local activity for guards since `guard-lean-flush`, else a regular one. */
+function readPolicy(guard: VmGuard) {
+  const doing = `read the policy of ${guard.state.vm}`;
+  const { fvp } = guard.leanFlush
+    ? guardLocalReads(guard.timeouts(), doing)
+    : stepProxies(guard.timeouts(), undefined, doing);
+  return fvp.readCachePolicy(target(guard));
 }
 
 /**
@@ -88,7 +105,7 @@ export async function recordPolicy(
     const adoptedBefore = guard.state.adoptedFrom;
     const [predecessor, policy] = await Promise.all([
       settle(fresh ? findPredecessor(guard) : Promise.resolve(null)),
-      settle(steps(guard, 'read the policy of').fvp.readCachePolicy(target(guard))),
+      settle(readPolicy(guard)),
     ]);
     if (policy.ok && policy.value) followName(guard, policy.value.vm);
     const decision = guard.decideRecord(predecessor, policy);
@@ -109,7 +126,8 @@ export async function recordPolicy(
 /** The predecessor look-up: of this id, and for a uuid-keyed guard also of its VM's name-keyed id. */
 function findPredecessor(guard: VmGuard) {
   const alsoGuardIds = legacyGuardIds(guard);
-  return guardLookups.findGuardPredecessor({
+  const lookups = guard.leanFlush ? guardLocalReads(guard.timeouts()).lookups : guardLookups;
+  return lookups.findGuardPredecessor({
     guardId: guard.guardId,
     ...(alsoGuardIds.length > 0 ? { alsoGuardIds } : {}),
   });
@@ -118,18 +136,24 @@ function findPredecessor(guard: VmGuard) {
 /** One round: switch if needed, poll the flush once, grant when flushed. */
 export async function protectRound(guard: VmGuard): Promise<void> {
   const { fvp } = steps(guard, 'flush');
+  const flushPollMs = guard.timeouts().flushPollMs;
+  const round = { pollIntervalMs: flushPollMs, returnAfterMs: Math.max(FLUSH_ROUND_MS, 2 * flushPollMs) };
   try {
-    if (!guard.state.alreadyWriteThrough && !guard.owesRestore) {
-      // Conditional on the policy just recorded: refused when someone changed it since.
-      if (!(await switchToWriteThrough(guard, guard.state.recorded))) return;
+    let state: FlushState | undefined;
+    const switchDue = !guard.state.alreadyWriteThrough && !guard.owesRestore;
+    if (switchDue && guard.leanFlush) {
+      // The switch and the first flush read in one activity, conditional on the policy just recorded.
+      const answer = await switchThenWaitForFlush(guard, guard.state.recorded, round);
+      if (answer === null) return;
+      state = answer;
+    } else {
+      if (switchDue) {
+        // Conditional on the policy just recorded: refused when someone changed it since.
+        if (!(await switchToWriteThrough(guard, guard.state.recorded))) return;
+      }
+      guard.phase('flushing');
+      [state] = await fvp.waitForFlush({ ...flushTargets(guard), ...round });
     }
-    guard.phase('flushing');
-    const flushPollMs = guard.timeouts().flushPollMs;
-    const [state] = await fvp.waitForFlush({
-      ...flushTargets(guard),
-      pollIntervalMs: flushPollMs,
-      returnAfterMs: Math.max(FLUSH_ROUND_MS, 2 * flushPollMs),
-    });
     followName(guard, state?.vm);
     if (guard.flushRead(state as FlushState | undefined)) {
       if (guard.switchedAt !== null) metrics.flushVerified(guard.state.vm, (Date.now() - guard.switchedAt) / 1000);
@@ -154,23 +178,65 @@ function flushTargets(guard: VmGuard): { vms: string[]; uuids?: string[] } {
  * because it is not (someone else changed it): nothing was written, the record is read again.
  */
 async function switchToWriteThrough(guard: VmGuard, expected: RequestedPolicy | null): Promise<boolean> {
+  const after = await switching(
+    guard,
+    (policy) => policy,
+    () =>
+      steps(guard, 'switch to write-through').fvp.setWriteThrough({
+        ...target(guard),
+        ...(expected ? { expected } : {}),
+      }),
+  );
+  return after !== null;
+}
+
+/**
+ * The switch as switchToWriteThrough makes it, and the first flush read in the same activity
+ * (guards since `guard-lean-flush`). Null when FVP refused the switch; else the flush state read.
+ */
+async function switchThenWaitForFlush(
+  guard: VmGuard,
+  expected: RequestedPolicy | null,
+  round: { pollIntervalMs: number; returnAfterMs: number },
+): Promise<FlushState | null> {
+  const answer = await switching(
+    guard,
+    (a) => a.switched,
+    () =>
+      steps(guard, 'switch to write-through and flush').fvp.switchAndWaitForFlush({
+        ...target(guard),
+        ...(expected ? { expected } : {}),
+        ...round,
+      }),
+  );
+  return answer === null ? null : answer.flush;
+}
+
+/**
+ * Marks the switch (in the memo before it is sent: it may take effect and still fail), sends it,
+ * and takes FVP's answer (`policyOf` finds the policy FVP read after the switch in it); null when
+ * FVP refused because someone changed the policy since.
+ */
+async function switching<T>(
+  guard: VmGuard,
+  policyOf: (answer: T) => VmPolicy,
+  send: () => Promise<T>,
+): Promise<T | null> {
   const owedBefore = guard.owesRestore;
   guard.switching();
   guard.switchedAt ??= Date.now();
   metrics.vmWriteThrough(guard.state.vm, true);
   try {
-    const after = await steps(guard, 'switch to write-through').fvp.setWriteThrough({
-      ...target(guard),
-      ...(expected ? { expected } : {}),
-    });
+    const answer = await send();
+    const after = policyOf(answer);
     followName(guard, after.vm);
     guard.switched(after);
-    return true;
+    return answer;
   } catch (err) {
     if (typeOf(err) !== FailureType.policyChanged) throw err;
     log.warn('vmGuard: the policy changed before the switch; reading it again', { error: messageOf(err) });
     guard.switchRefused(owedBefore);
-    return false;
+    return null;
   }
 }
 

@@ -29,6 +29,7 @@ import { ABANDONED_JOB_SHORT_READS } from '../../workflows/guard/abandoned-job';
 import { START_FENCING_PATCH } from '../../workflows/backup-job';
 import { SCHEDULE_WARNING_PATCH } from '../../workflows/schedule-warning';
 import { GUARD_BY_UUID } from '../../workflows/guard/holder';
+import { GUARD_LEAN_FLUSH } from '../../workflows/guard/steps';
 import { fixturePatchMarkers, fixturesDir as fixtures } from './patch-markers';
 
 const markers = fixturePatchMarkers();
@@ -58,6 +59,8 @@ const RECORDED_PATCHES = [
   PRE_JOB_EXTENDS_RETRY_WAIT_PATCH,
   // v6 (the baseline group again: runs and guards keyed on the VM's FVP uuid)
   GUARD_BY_UUID,
+  // v7 (the baseline group again: guards with local reads and one switch-and-flush activity)
+  GUARD_LEAN_FLUSH,
 ];
 
 function workflowTypeOf(file: string): string | undefined {
@@ -91,6 +94,7 @@ describe('replay of committed histories', () => {
     assert.deepEqual(types('v2-'), new Set(['protectedBackup', 'vmGuard', 'reconcilePolicies']));
     assert.deepEqual(types('v5-'), new Set(['protectedBackup', 'vmGuard', 'reconcilePolicies']));
     assert.deepEqual(types('v6-'), new Set(['protectedBackup', 'vmGuard', 'reconcilePolicies']));
+    assert.deepEqual(types('v7-'), new Set(['protectedBackup', 'vmGuard', 'reconcilePolicies']));
   });
   test('every patch with a recorded path has a history that carries its marker', () => {
     const carried = new Set([...markers.values()].flat());

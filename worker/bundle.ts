@@ -8,9 +8,11 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 
 export const workflowsPath = resolve(__dirname, '..', 'workflows', 'index.ts');
 export const defaultBundlePath = resolve(__dirname, '..', 'dist', 'workflow-bundle.js');
+/** Evaluated once per worker and shared by all workflows, not once per cached workflow: see that file. */
+export const preloadModules = [resolve(__dirname, 'workflow-preload')];
 
 export async function buildBundle(outputPath = defaultBundlePath): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: undefined });
+  const { code } = await bundleWorkflowCode({ workflowsPath, preloadModules, logger: undefined });
   mkdirSync(dirname(outputPath), { recursive: true });
   writeFileSync(outputPath, code);
   return outputPath;

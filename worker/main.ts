@@ -14,7 +14,7 @@ import { createPowerShellClients } from '../activities/powershell';
 import { ConfigError, loadConfig } from './config';
 import { connect } from './connection';
 import { createLogger, temporalLogger } from './logger';
-import { workflowsPath } from './bundle';
+import { preloadModules, workflowsPath } from './bundle';
 import { metricsTelemetry } from './product-metrics';
 import { requireSearchAttributes } from './search-attributes';
 import { requireOwnSite, siteFingerprint, workerIdentity } from './site';
@@ -46,7 +46,9 @@ async function run(): Promise<void> {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       identity: workerIdentity(site),
-      ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath }),
+      ...(config.workflowBundle
+        ? { workflowBundle: { codePath: config.workflowBundle } }
+        : { workflowsPath, bundlerOptions: { preloadModules } }),
       activities: createActivities({
         // Each PowerShell call is cancelled with the activity attempt that makes it.
         fvp: cancelledWithActivity(powershell.fvp),

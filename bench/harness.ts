@@ -4,12 +4,15 @@
  * benchmark runs a backup (`protectedBackup` to its end, through the dev server's client).
  * Each benchmark keeps only what it measures.
  */
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab } from '../lab/launch';
 import { startDevServer } from '../test/helpers/temporal';
-import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process';
+import { repoRoot } from '../test/helpers/tools';
+import { startWorkerProcess, workerEnv, type WorkerProcess } from '../test/helpers/worker-process';
 import { buildBundle } from '../worker/bundle';
 import { protectedBackup } from '../workflows';
 import type { ProtectedBackupRequest } from '../workflows/input';
@@ -32,6 +35,12 @@ export interface BenchStackOptions {
   workerEnv?: Record<string, string>;
   /** Extra arguments for `temporal server start-dev`. */
   devServerArgs?: string[];
+  /**
+   * Which worker: `tsx` (default) runs worker/main.ts through tsx as the integration tests do;
+   * `compiled` builds the shipped JavaScript first and starts it as `npm run worker:prod` does,
+   * which is what memory figures must be taken on (tsx adds a loader thread and its own heap).
+   */
+  worker?: 'tsx' | 'compiled';
 }
 
 /** Starts the stack, runs `body` on it, and stops the worker, the server and the lab afterwards. */
@@ -40,26 +49,82 @@ export async function withBenchStack<T>(
   body: (stack: BenchStack) => Promise<T>,
 ): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), `fvpb-bench-${options.name}-`));
+  // Inside the repository, so that the compiled worker finds node_modules as dist/ does.
+  const compiledDir = join(repoRoot, 'node_modules', '.cache', 'fvpb-bench', `${options.name}-${process.pid}`);
   const [env, lab, bundle] = await Promise.all([
     startDevServer({ extraArgs: options.devServerArgs ?? [] }),
     startLab(),
     buildBundle(join(dir, 'bundle.js')),
+    options.worker === 'compiled' ? buildWorker(compiledDir) : undefined,
   ]);
   const taskQueue = `bench-${options.name}-${process.pid}`;
   let worker: WorkerProcess | undefined;
   try {
-    worker = await startWorkerProcess({
+    const workerOptions = {
       temporalAddress: env.address,
       taskQueue,
       labUrl: lab.url,
       workflowBundle: bundle,
       env: options.workerEnv ?? {},
-    });
+    };
+    worker =
+      options.worker === 'compiled'
+        ? await startCompiledWorker(compiledDir, workerEnv(workerOptions))
+        : await startWorkerProcess(workerOptions);
     return await body({ env, lab, worker, taskQueue });
   } finally {
     await worker?.kill('SIGKILL');
     await Promise.allSettled([env.teardown(), lab.stop()]);
+    rmSync(compiledDir, { recursive: true, force: true });
   }
+}
+
+/** `npm run build`'s JavaScript (tsconfig.build.json and the PowerShell module) into `outDir`. */
+async function buildWorker(outDir: string): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  const tsc = spawn(
+    process.execPath,
+    [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
+    { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const [code] = (await once(tsc, 'exit')) as [number | null];
+  // tsc emits despite type errors; a type error is typecheck's to report, not the benchmark's.
+  if (code !== 0 && code !== 2) throw new Error(`tsc -p tsconfig.build.json exited ${code}`);
+  const psm1 = join('activities', 'powershell', 'FvpBackup.psm1');
+  cpSync(join(repoRoot, psm1), join(outDir, psm1));
+}
+
+/**
+ * The compiled worker started as `npm run worker:prod` starts it (node --enable-source-maps, a
+ * pre-built bundle), without npm in between: the benchmark samples this very process.
+ */
+async function startCompiledWorker(outDir: string, env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--enable-source-maps', join(outDir, 'worker', 'main.js')], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"msg":"worker started"')) resolve();
+    });
+    child.once('exit', (code, signal) =>
+      reject(new Error(`worker exited before it started (code ${code}, signal ${signal}):\n${output.slice(-4000)}`)),
+    );
+  });
+  return {
+    process: child,
+    logs: () => output,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      await exited;
+    },
+  };
 }
 
 /** Runs one protected backup to its end and returns the run's report (whatever its phase). */

@@ -11,7 +11,11 @@
  *   rss         throughout both: the worker's VmRSS (/proc/<pid>/status) at most 400 MB;
  *               baseline: the worker idle after its start.
  *
+ * The worker is the compiled one, started as `npm run worker:prod` starts it (the benchmark builds
+ * it first); `--worker tsx` measures the development worker instead (tsx adds ~50 MB of RSS).
+ *
  *   npm run bench:scale -- [--scenario all|job|concurrent] [--vms 200] [--concurrent 100] [--runs 3]
+ *                          [--worker compiled|tsx]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -26,6 +30,7 @@ const Args = z.object({
   vms: z.coerce.number().int().min(2).max(500),
   concurrent: z.coerce.number().int().min(2).max(500),
   runs: z.coerce.number().int().min(1).max(20),
+  worker: z.enum(['compiled', 'tsx']),
 });
 const { values } = parseArgs({
   options: {
@@ -33,6 +38,7 @@ const { values } = parseArgs({
     vms: { type: 'string', default: '200' },
     concurrent: { type: 'string', default: '100' },
     runs: { type: 'string', default: '3' },
+    worker: { type: 'string', default: 'compiled' },
   },
 });
 const args = Args.parse(values);
@@ -195,20 +201,24 @@ async function concurrentScenario(stack: BenchStack, bench: BenchScenario): Prom
   ];
 }
 
-/** FVPB_* variables (and NODE_OPTIONS) of the benchmark's own environment reach the worker: to try other slots, pools, heap. */
+/**
+ * FVPB_* variables, NODE_OPTIONS and MALLOC_ARENA_MAX of the benchmark's own environment reach the
+ * worker: to try other slots, pools, cache, heap and (glibc) allocator settings.
+ */
 const overrides: Record<string, string> = {
   // The guards poll as the runs ask (scaleRequest), not at the test helper's 100 ms.
   FVPB_GUARD_FLUSH_POLL_INTERVAL: '250ms',
   FVPB_GUARD_JOB_POLL_INTERVAL: '250ms',
   ...Object.fromEntries(
     Object.entries(process.env).filter(
-      (e): e is [string, string] => (e[0].startsWith('FVPB_') || e[0] === 'NODE_OPTIONS') && e[1] !== undefined,
+      (e): e is [string, string] =>
+        (e[0].startsWith('FVPB_') || e[0] === 'NODE_OPTIONS' || e[0] === 'MALLOC_ARENA_MAX') && e[1] !== undefined,
     ),
   ),
 };
 
 async function main(): Promise<void> {
-  await withBenchStack({ name: 'scale', workerEnv: overrides }, measure);
+  await withBenchStack({ name: 'scale', workerEnv: overrides, worker: args.worker }, measure);
 }
 
 /** Both scenarios on one worker, its RSS sampled throughout, and the figures. */
@@ -230,7 +240,7 @@ async function measure(stack: BenchStack): Promise<void> {
     rss.stop();
     const peak = Math.max(...rss.samples);
     console.log(
-      `\nscale on one worker: scenario ${args.scenario}, ${args.vms}-VM job, ${args.concurrent} concurrent runs`,
+      `\nscale on one ${args.worker} worker: scenario ${args.scenario}, ${args.vms}-VM job, ${args.concurrent} concurrent runs`,
     );
     for (const line of lines) console.log(line);
     console.log(

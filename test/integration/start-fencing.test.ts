@@ -13,6 +13,7 @@ import { fastRequest, startHarness, uniqueId, type Harness } from '../helpers/ha
 import { assertConsistentSessions, assertPoliciesAre, requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
 import { statusQuery } from '../../workflows';
+import { startFailsAfterItTookEffect } from '../helpers/faults';
 
 /**
  * Sessions of the job appear in lookups `appearMs` after the start. Start-BackupJob answers at once
@@ -124,18 +125,7 @@ describe('a failed start never restores under a live job', () => {
 
   test('the start fails non-retryable after it took effect: the session is stopped before any restore', async () => {
     const { policies } = await load(slowToAppear(1_500, 3_000));
-    // What the old module did with an InvalidOperationException raised after Start-VBRJob.
-    await h.lab.client.setFaults([
-      {
-        op: 'Start-BackupJob',
-        action: 'fail',
-        afterEffect: true,
-        times: 1,
-        category: 'permanent',
-        type: 'System.InvalidOperationException',
-        message: 'Operation is not valid due to the current state of the object.',
-      },
-    ]);
+    await h.lab.client.setFaults([startFailsAfterItTookEffect]);
     const handle = await h.start(taskQueue, fastRequest(JOB));
     const failure = await failureOf(handle.result());
     assert.equal(failure.type, 'System.InvalidOperationException', 'the start failure is what the run reports');

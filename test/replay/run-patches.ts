@@ -17,6 +17,7 @@ import { SCHEDULE_WARNING_PATCH } from '../../workflows/schedule-warning';
 import { fastRequest } from '../helpers/harness';
 import { JOB, scenario } from '../helpers/scenarios';
 import { check, save, type Recording } from './recording';
+import { startFailsAfterItTookEffect } from '../helpers/faults';
 
 /** Not exported by protected-backup.ts: its marker is checked by name. */
 const FAIL_CLOSED_VMS = 'fail-closed-vms';
@@ -48,20 +49,9 @@ export async function recordRunPatches({ h, version, taskQueue }: Recording): Pr
     save(h, `${version}-fail-closed-unknown-vm.json`, handle.workflowId, undefined, [FAIL_CLOSED_VMS]);
   }
   {
-    // The session shows 1.5 s after the start; the start fails after it took effect (what the old
-    // module did with an InvalidOperationException raised after Start-VBRJob).
+    // The session shows 1.5 s after the start; the start fails after it took effect.
     await h.lab.client.loadScenario(withJob((job) => ({ ...job, sessionAppearDelayMs: 1_500, startDelayMs: 3_000 })));
-    await h.lab.client.setFaults([
-      {
-        op: 'Start-BackupJob',
-        action: 'fail',
-        afterEffect: true,
-        times: 1,
-        category: 'permanent',
-        type: 'System.InvalidOperationException',
-        message: 'Operation is not valid due to the current state of the object.',
-      },
-    ]);
+    await h.lab.client.setFaults([startFailsAfterItTookEffect]);
     const handle = await h.start(taskQueue, fastRequest(JOB), `replay-${version}-start-fenced`);
     const outcome = await outcomeOf(handle.result());
     await h.lab.client.clearFaults();

@@ -11,7 +11,6 @@ import {
   type CarriedRecord,
   type GuardMemo,
   type GuardRequest,
-  type GuardTimeouts,
   type Holder,
   type Requester,
 } from '../../domain/guard-protocol';
@@ -19,16 +18,9 @@ import type { FlushState, VmPolicy } from '../../domain/policy';
 import { freshGuardState, type Outcome } from '../../workflows/guard/record';
 import type { ReplyBody } from '../../workflows/guard/answers';
 import { VmGuard } from '../../workflows/guard/state';
+import { unitGuardTimeouts } from '../helpers/guard-timeouts';
 
-const timeouts: GuardTimeouts = {
-  heartbeatMs: 1000,
-  stepMs: 10_000,
-  retryInitialMs: 100,
-  retryMaximumAttempts: 3,
-  restoreMaxIntervalMs: 1000,
-  flushPollMs: 200,
-  jobPollMs: 500,
-};
+const timeouts = unitGuardTimeouts;
 const run = (n: number): Requester => ({
   workflowId: `protected-backup/Job-${n}`,
   runId: `r${n}`,

@@ -6,20 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GuardMemo, GuardRequest, GuardTimeouts } from '../../domain/guard-protocol';
+import type { GuardMemo, GuardRequest } from '../../domain/guard-protocol';
 import { freshGuardState } from '../../workflows/guard/record';
 import { VmGuard } from '../../workflows/guard/state';
+import { unitGuardTimeouts } from '../helpers/guard-timeouts';
 
 const UUID = '5021c3f4-1b2a-4c5d-8e9f-0a1b2c3d4e5f';
-const timeouts: GuardTimeouts = {
-  heartbeatMs: 1000,
-  stepMs: 10_000,
-  retryInitialMs: 100,
-  retryMaximumAttempts: 3,
-  restoreMaxIntervalMs: 1000,
-  flushPollMs: 200,
-  jobPollMs: 500,
-};
+const timeouts = unitGuardTimeouts;
 const acquire = (uuid?: string): GuardRequest => ({
   kind: 'acquire',
   requester: { workflowId: 'protected-backup/Job-1', runId: 'r1', firstRunId: 'f1' },

@@ -5,21 +5,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClosedGuard } from '../../activities/vm-guard';
-import type { GuardMemo, GuardRequest, GuardTimeouts, Holder, Requester } from '../../domain/guard-protocol';
+import type { GuardMemo, GuardRequest, Holder, Requester } from '../../domain/guard-protocol';
 import type { FlushState, VmPolicy } from '../../domain/policy';
 import { freshGuardState, type Outcome } from '../../workflows/guard/record';
 import type { ReplyBody } from '../../workflows/guard/answers';
 import { VmGuard } from '../../workflows/guard/state';
+import { unitGuardTimeouts } from '../helpers/guard-timeouts';
 
-const timeouts: GuardTimeouts = {
-  heartbeatMs: 1000,
-  stepMs: 10_000,
-  retryInitialMs: 100,
-  retryMaximumAttempts: 3,
-  restoreMaxIntervalMs: 1000,
-  flushPollMs: 200,
-  jobPollMs: 500,
-};
+const timeouts = unitGuardTimeouts;
 const run = (n: number): Requester => ({
   workflowId: `protected-backup/Job-${n}`,
   runId: `r${n}`,

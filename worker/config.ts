@@ -20,8 +20,8 @@
  *   FVPB_LAB_URL                 only with the lab: where the fake PowerShell host forwards
  *   FVPB_MAX_CONCURRENT_ACTIVITIES / FVPB_MAX_CONCURRENT_WORKFLOW_TASKS   (20 / 10)
  *   FVPB_MAX_CACHED_WORKFLOWS    runs and guards kept in the worker's memory between their tasks, ~0.85 MB
- *                                of heap each; fewer means less memory and more replays, each a history
- *                                replayed on CPU (the SDK's default, from the heap size: README, worker memory)
+ *                                of heap each; fewer than are active at once means replays (CPU) and, measured,
+ *                                a higher peak, not a lower one (the SDK's default, from the heap size: README)
  *   FVPB_METRICS_ADDRESS         Prometheus scrape address, e.g. 0.0.0.0:9464 (off)
  *   FVPB_WORKFLOW_BUNDLE         a pre-built workflow bundle (npm run build:bundle); else bundled at start
  *   FVPB_SHUTDOWN_GRACE          how long running activities may finish on SIGTERM ('10 seconds'; 1 s-1 h)

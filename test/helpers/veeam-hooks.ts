@@ -1,8 +1,7 @@
 /**
  * The pre-job and post-job hooks of a job Veeam schedules, as an admin would configure them: the
  * real CLI (`hook pre-job|post-job --job`, through tsx) with the run input in a file beside the
- * script. For anything that drives Veeam-started runs with the lab's scheduler (lab/scheduler.ts)
- * outside the Veeam-started test, which keeps its own copies.
+ * script. For anything that drives Veeam-started runs with the lab's scheduler (lab/scheduler.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -7,8 +7,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { workflowIdFor } from '../../client/ids';
 import { runScheduledJob, runScript, type ScheduledJobOptions, type ScriptCommand } from '../../lab/scheduler';
@@ -25,8 +23,8 @@ import {
 import { JOB, scenario, vmNames } from '../helpers/scenarios';
 import { jobsScenario, timelineOf } from '../helpers/guard';
 import type { ScenarioJob } from '../../lab/scenario';
-import { repoRoot } from '../helpers/tools';
 import { waitFor } from '../helpers/wait';
+import { hookCommand, writeHookInput } from '../helpers/veeam-hooks';
 
 /** The default scenario's VMs, in job order. */
 const VMS = ['sql-01', 'app-01', 'web-01'];
@@ -52,16 +50,11 @@ describe('Veeam-started runs: pre-job and post-job hooks around the job Veeam sc
       veeamStarted: { sessionDeadline: '8 seconds', retryGrace: '4 seconds' },
       ...extra,
     });
-    const path = join(h.dir, `${uniqueId('hook-input')}.json`);
-    writeFileSync(path, JSON.stringify(request));
-    return path;
+    return writeHookInput(h.dir, request);
   }
 
   function hook(kind: 'pre-job' | 'post-job', input?: string): ScriptCommand {
-    const args = ['--import', 'tsx', join(repoRoot, 'client', 'cli.ts'), 'hook', kind, '--job', JOB];
-    if (input) args.push('--input', input);
-    args.push('--address', h.env.address, '--task-queue', taskQueue, '--json');
-    return { command: process.execPath, args, cwd: repoRoot, env: { PATH: process.env.PATH ?? '', HOME: '/tmp' } };
+    return hookCommand({ address: h.env.address, taskQueue, job: JOB }, kind, input);
   }
 
   async function load() {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { workflowsPath } from '../../worker/bundle';
+import { preloadModules, workflowsPath } from '../../worker/bundle';
 import { RESTORE_TERMINAL_OUTCOMES } from '../../workflows/restore-policy';
 import { ADOPT_CARRIED_RECORDS } from '../../workflows/guard/record';
 import {
@@ -76,7 +76,7 @@ describe('replay of committed histories', () => {
   /** Each history's replay error, or undefined once it replayed cleanly. */
   const replayed = new Map<string, Error | undefined>();
   before(async () => {
-    const workflowBundle = await bundleWorkflowCode({ workflowsPath });
+    const workflowBundle = await bundleWorkflowCode({ workflowsPath, preloadModules });
     const histories = files.map((file) => ({
       workflowId: workflowIdOf(file),
       history: historyFromJSON(JSON.parse(readFileSync(join(fixtures, file), 'utf8'))),

@@ -15,7 +15,7 @@ import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import type { NotificationEventInput } from '../../domain/notification';
 import type { RequestedPolicy, VmPolicy } from '../../domain/policy';
-import { workflowsPath } from '../../worker/bundle';
+import { preloadModules, workflowsPath } from '../../worker/bundle';
 import { protectedBackup } from '../../workflows';
 import type { RunStatus } from '../../workflows/status';
 import { finishedSession, workerWithFakes } from '../helpers/fake-vendor';
@@ -64,7 +64,10 @@ describe('the safety net after the session', () => {
   let workflowBundle: WorkflowBundle;
 
   before(async () => {
-    [env, workflowBundle] = await Promise.all([startDevServer(), bundleWorkflowCode({ workflowsPath })]);
+    [env, workflowBundle] = await Promise.all([
+      startDevServer(),
+      bundleWorkflowCode({ workflowsPath, preloadModules }),
+    ]);
   });
   after(async () => env?.teardown());
 

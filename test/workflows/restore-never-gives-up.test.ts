@@ -17,7 +17,7 @@ import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { guardIdForUuid, vmGuardStateQuery } from '../../domain/guard-protocol';
 import type { RequestedPolicy, VmPolicy } from '../../domain/policy';
-import { workflowsPath } from '../../worker/bundle';
+import { preloadModules, workflowsPath } from '../../worker/bundle';
 import { protectedBackup } from '../../workflows';
 import type { RunReport } from '../../workflows/status';
 import { finishedSession, workerWithFakes } from '../helpers/fake-vendor';
@@ -68,7 +68,10 @@ describe('restore under a long FVP outage (time-skipping server)', () => {
   let workflowBundle: WorkflowBundle;
 
   before(async () => {
-    [env, workflowBundle] = await Promise.all([startTimeSkippingServer(), bundleWorkflowCode({ workflowsPath })]);
+    [env, workflowBundle] = await Promise.all([
+      startTimeSkippingServer(),
+      bundleWorkflowCode({ workflowsPath, preloadModules }),
+    ]);
   });
   after(async () => env?.teardown());
 

@@ -14,7 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { samePolicy, type FlushState, type RequestedPolicy, type VmPolicy } from '../../domain/policy';
-import { workflowsPath } from '../../worker/bundle';
+import { preloadModules, workflowsPath } from '../../worker/bundle';
 import { protectedBackup } from '../../workflows';
 import { workerWithFakes } from '../helpers/fake-vendor';
 import { startDevServer } from '../helpers/temporal';
@@ -80,7 +80,10 @@ describe('re-verification right before the job starts', () => {
   let workflowBundle: WorkflowBundle;
 
   before(async () => {
-    [env, workflowBundle] = await Promise.all([startDevServer(), bundleWorkflowCode({ workflowsPath })]);
+    [env, workflowBundle] = await Promise.all([
+      startDevServer(),
+      bundleWorkflowCode({ workflowsPath, preloadModules }),
+    ]);
   });
   after(async () => env?.teardown());
 

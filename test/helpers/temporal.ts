@@ -20,37 +20,47 @@ export interface DevServerOptions {
   extraArgs?: string[];
 }
 
-/** How often a dev server start is tried: Core waits a fixed 5 s for it, which a loaded 2-core machine can miss. */
-const DEV_SERVER_STARTS = 3;
+/** How often a server start is tried: Core waits a fixed 5 s for it, which a loaded 2-core machine can miss. */
+const SERVER_STARTS = 3;
 
-export async function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
+/**
+ * Starts a server through Core, again when it missed Core's fixed start-up deadline (Core kills
+ * that server process first); anything else, such as a missing tool or a bad flag, fails at once.
+ */
+async function startedWithin<T>(start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await TestWorkflowEnvironment.createLocal({
-        server: {
-          executable: { type: 'existing-path', path: requireTool(temporalCli) },
-          dbFilename: options.dbFilename,
-          port: options.port,
-          uiPort: options.uiPort,
-          // `--search-attribute Name=Type` flags (SDK 1.24); registered when the database is created,
-          // which is the first start of a given dbFilename too, so a restarted server keeps them.
-          searchAttributes: [...SEARCH_ATTRIBUTES],
-          extraArgs: options.extraArgs,
-        },
-      });
+      return await start();
     } catch (err) {
-      // Only Core's fixed start-up deadline is retried (Core kills that server process first);
-      // anything else, such as a missing tool or a bad flag, fails at once.
       const slow = err instanceof Error && /did not start within/.test(err.message);
-      if (!slow || attempt >= DEV_SERVER_STARTS) throw err;
+      if (!slow || attempt >= SERVER_STARTS) throw err;
     }
   }
 }
 
+export async function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
+  return startedWithin(() =>
+    TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: requireTool(temporalCli) },
+        dbFilename: options.dbFilename,
+        port: options.port,
+        uiPort: options.uiPort,
+        // `--search-attribute Name=Type` flags (SDK 1.24); registered when the database is created,
+        // which is the first start of a given dbFilename too, so a restarted server keeps them.
+        searchAttributes: [...SEARCH_ATTRIBUTES],
+        extraArgs: options.extraArgs,
+      },
+    }),
+  );
+}
+
 export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: requireTool(temporalTestServer) } },
-  });
+  const env = await startedWithin(() =>
+    TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: requireTool(temporalTestServer) } },
+    }),
+  );
   // It refuses undefined attributes too, and takes no flag for them: register through its operator API.
   await registerSearchAttributes(env.connection, 'default');
   return env;

@@ -18,68 +18,23 @@
  * no staler than the read itself: the listing answers after the caller asked, as its own would.
  */
 import type { OperationInvoker } from './invoker';
-import { activityCancellationSignal } from './invoker';
-import { whileHeartbeating } from './heartbeat';
-import { PowerShellError } from './powershell/errors';
 import type { RawObject } from './powershell/operations';
-
-interface Listing {
-  startedAt: number;
-  vms: Promise<RawObject[]>;
-  /** True once it answered (or failed): `fresh` no longer joins it. */
-  settled: boolean;
-}
+import { SharedRead } from './shared-read';
 
 export class FvpListing {
-  private current: Listing | null = null;
+  private readonly listing: SharedRead<RawObject[]>;
 
-  constructor(
-    private readonly fvp: OperationInvoker,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(fvp: OperationInvoker, now: () => number = Date.now) {
+    this.listing = new SharedRead(() => fvp.invoke('Get-FvpVms', {}).then((r) => r.vms), now);
+  }
 
   /** Every VM object FVP lists, read at most `maxAgeMs` ago (or in flight now). */
-  async vms(maxAgeMs: number): Promise<RawObject[]> {
-    const shared = this.current;
-    if (shared === null || this.now() - shared.startedAt >= maxAgeMs) return this.read();
-    try {
-      return await whileHeartbeating(shared.vms);
-    } catch (err) {
-      // The activity that started it was cancelled: not ours to fail on. Read it ourselves.
-      if (!cancelledElsewhere(err)) throw err;
-      return this.read();
-    }
+  vms(maxAgeMs: number): Promise<RawObject[]> {
+    return this.listing.recent(maxAgeMs);
   }
 
   /** Every VM object FVP lists, from a listing that answers after this call: in flight now, or new. */
-  async fresh(): Promise<RawObject[]> {
-    const shared = this.current;
-    return this.vms(shared !== null && !shared.settled ? Number.POSITIVE_INFINITY : 0);
+  fresh(): Promise<RawObject[]> {
+    return this.listing.fresh();
   }
-
-  private async read(): Promise<RawObject[]> {
-    const listing: Listing = {
-      startedAt: this.now(),
-      vms: this.fvp.invoke('Get-FvpVms', {}).then((r) => r.vms),
-      settled: false,
-    };
-    this.current = listing;
-    listing.vms.then(
-      () => {
-        listing.settled = true;
-      },
-      () => {
-        listing.settled = true;
-        // A failed listing is never handed out again.
-        if (this.current === listing) this.current = null;
-      },
-    );
-    return whileHeartbeating(listing.vms);
-  }
-}
-
-function cancelledElsewhere(err: unknown): boolean {
-  const cancelled =
-    err instanceof PowerShellError && (err.category === 'cancelled' || err.category === 'cancelled-in-flight');
-  return cancelled && activityCancellationSignal()?.aborted !== true;
 }

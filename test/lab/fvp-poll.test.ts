@@ -65,8 +65,14 @@ for (const profile of PROFILE_NAMES) {
       );
       const load = fvpServerLoad(f.lab.state);
       assert.equal(load.listings, 1, 'one listing for the round');
-      // Per VM: requested, effective, statistics; per activity attempt: the server's build and licence.
-      assert.equal(load.calls, 1 + 3 * NAMES.length + NAMES.length);
+      // Per VM: requested, effective, statistics; the server's build and licence once, shared by
+      // the 20 activities that asked while it was in flight (it was one per activity attempt).
+      assert.equal(load.calls, 1 + 3 * NAMES.length + 1);
+      // Asked after that read answered, an attempt reads the server again (an upgrade is seen at once).
+      const serverReads = () => f.lab.invocations({ op: 'Get-FvpServer' }).invocations.length;
+      const before = serverReads();
+      await new MockActivityEnvironment().run(() => acts.readCachePolicy({ vm: NAMES[0] as string }));
+      assert.equal(serverReads(), before + 1);
 
       const facts = interpretFvpServer([rawServer(PROFILES[profile])]);
       const args = (vm: string) =>

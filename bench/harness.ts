@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startLab } from '../lab/launch';
 import { startDevServer } from '../test/helpers/temporal';
 import { repoRoot } from '../test/helpers/tools';
-import { startWorkerProcess, workerEnv, type WorkerProcess } from '../test/helpers/worker-process';
+import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process';
 import { buildBundle } from '../worker/bundle';
 import { protectedBackup } from '../workflows';
 import type { ProtectedBackupRequest } from '../workflows/input';
@@ -67,10 +67,12 @@ export async function withBenchStack<T>(
       workflowBundle: bundle,
       env: options.workerEnv ?? {},
     };
-    worker =
-      options.worker === 'compiled'
-        ? await startCompiledWorker(compiledDir, workerEnv(workerOptions))
-        : await startWorkerProcess(workerOptions);
+    // The compiled worker as `npm run worker:prod` starts it (node --enable-source-maps, a pre-built
+    // bundle), without npm in between: the benchmark samples this very process.
+    const compiled = ['--enable-source-maps', join(compiledDir, 'worker', 'main.js')];
+    worker = await startWorkerProcess(
+      options.worker === 'compiled' ? { ...workerOptions, nodeArgs: compiled } : workerOptions,
+    );
     return await body({ env, lab, worker, taskQueue });
   } finally {
     await worker?.kill('SIGKILL');
@@ -92,39 +94,6 @@ async function buildWorker(outDir: string): Promise<void> {
   if (code !== 0 && code !== 2) throw new Error(`tsc -p tsconfig.build.json exited ${code}`);
   const psm1 = join('activities', 'powershell', 'FvpBackup.psm1');
   cpSync(join(repoRoot, psm1), join(outDir, psm1));
-}
-
-/**
- * The compiled worker started as `npm run worker:prod` starts it (node --enable-source-maps, a
- * pre-built bundle), without npm in between: the benchmark samples this very process.
- */
-async function startCompiledWorker(outDir: string, env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--enable-source-maps', join(outDir, 'worker', 'main.js')], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('"msg":"worker started"')) resolve();
-    });
-    child.once('exit', (code, signal) =>
-      reject(new Error(`worker exited before it started (code ${code}, signal ${signal}):\n${output.slice(-4000)}`)),
-    );
-  });
-  return {
-    process: child,
-    logs: () => output,
-    async kill(signal: NodeJS.Signals = 'SIGKILL') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill(signal);
-      await exited;
-    },
-  };
 }
 
 /** Runs one protected backup to its end and returns the run's report (whatever its phase). */

@@ -17,6 +17,8 @@ export interface WorkerProcessOptions {
   workflowBundle?: string;
   /** Extra or overriding environment variables. */
   env?: Record<string, string>;
+  /** Node's arguments to run the worker; default the TypeScript entry point through tsx. */
+  nodeArgs?: string[];
 }
 
 export interface WorkerProcess {
@@ -59,7 +61,8 @@ export function workerEnv(options: WorkerProcessOptions): Record<string, string>
 
 /** Starts a worker and resolves once it polls its task queue. */
 export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'worker', 'main.ts')], {
+  const nodeArgs = options.nodeArgs ?? ['--import', 'tsx', join(repoRoot, 'worker', 'main.ts')];
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: repoRoot,
     env: workerEnv(options),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,6 +8,15 @@ import { z } from 'zod';
 export const EndpointName = z.enum(['fvp', 'veeam']);
 export type EndpointName = z.infer<typeof EndpointName>;
 
+/**
+ * A configured server as one spelling: trimmed, lower-cased (host names are case-insensitive) and
+ * without a trailing dot (an absolute DNS name). It does NOT make `fvp01` and `fvp01.corp.local`
+ * one: that needs the server's own identity, and no vendor evidence names a property that gives one.
+ */
+export function canonicalHostName(server: string): string {
+  return server.trim().toLowerCase().replace(/\.+$/, '');
+}
+
 /** Facts the module's doctor gathers on a host, so an operator sees what is missing. */
 export const DoctorReport = z
   .object({

@@ -9,6 +9,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import { FlushState, RequestedPolicy, VmPolicy } from './policy';
+import { canonicalHostName } from './endpoint';
 
 export const VM_GUARD_WORKFLOW_TYPE = 'vmGuard';
 export const VM_GUARD_ID_PREFIX = 'vm-guard/';
@@ -42,14 +43,9 @@ export function guardIdFor(fvpServer: string, vm: string): string {
  */
 export const VM_GUARD_UUID_ID_PREFIX = 'vm-guard-uuid/';
 
-/**
- * The FVP server as part of a guard id: trimmed, lower-cased (host names are case-insensitive) and
- * without a trailing dot (an absolute DNS name). This does NOT make `fvp01` and `fvp01.corp.local`
- * one: that needs the management server's own identity, and no vendor evidence names a property
- * that gives one (doctor would have to confirm it on a real host first).
- */
+/** The FVP server as part of a guard id: one spelling of it (see canonicalHostName). */
 export function canonicalFvpServer(fvpServer: string): string {
-  return fvpServer.trim().toLowerCase().replace(/\.+$/, '');
+  return canonicalHostName(fvpServer);
 }
 
 /**

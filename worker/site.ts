@@ -8,14 +8,15 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { NativeConnection } from '@temporalio/worker';
+import { canonicalHostName } from '../domain/endpoint';
 import { ConfigError } from './config';
 
-/** The servers that make a site: the FVP management server and the VBR server, as configured. */
+/**
+ * The servers that make a site: the FVP management server and the VBR server, each as one spelling
+ * (case and a trailing dot do not make another site; guard ids spell the FVP server the same way).
+ */
 export function siteFingerprint(servers: { fvp: string; veeam: string }): string {
-  const canonical = JSON.stringify({
-    fvp: servers.fvp.trim().toLowerCase(),
-    veeam: servers.veeam.trim().toLowerCase(),
-  });
+  const canonical = JSON.stringify({ fvp: canonicalHostName(servers.fvp), veeam: canonicalHostName(servers.veeam) });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 12);
 }
 

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { median } from './figures';
 
 const root = resolve(__dirname, '..');
 const compiled = join(root, 'dist', 'client', 'cli.js');
@@ -33,12 +34,6 @@ function timeOnce(args: string[]): number {
     throw new Error(`node ${args.join(' ')} failed (exit ${result.status}): ${result.stderr}`);
   }
   return ms;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function main(): void {

@@ -38,6 +38,7 @@ import { startDevServer } from '../test/helpers/temporal';
 import { createFloorActivities } from './floor/activities';
 import { floorRun } from './floor/workflows';
 import { runBench, type BenchLab } from './harness';
+import { median, mixedDestage, sec } from './figures';
 
 const Args = z.object({
   vms: z.coerce.number().int().min(2).max(1000),
@@ -55,13 +56,6 @@ const { values } = parseArgs({
 });
 const args = Args.parse(values);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? (s[(s.length - 1) / 2] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
-const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const GOAL_MS = 2000;
 const verdict = (beyondMs: number) => (beyondMs <= GOAL_MS ? 'within' : 'over');
 
@@ -134,8 +128,6 @@ async function workflowFloors(): Promise<string[]> {
   }
 }
 
-/** Mixed destage times, 0.3 s to 3 s, bench:scale's formula. */
-const mixedDestage = (i: number) => 300 + ((i * 677) % 2700);
 const POLL = { pollIntervalMs: 250, returnAfterMs: 5000 };
 
 async function vendorFloors(): Promise<string[]> {
@@ -143,10 +135,10 @@ async function vendorFloors(): Promise<string[]> {
   try {
     const input = scenario({ vmCount: args.vms, destageMs: mixedDestage });
     await lab.client.loadScenario(input);
-    const vms = (await lab.client.state()).fvp.vms.map((vm) => vm.name);
-    const destage = (vm: string) => mixedDestage(vms.indexOf(vm));
-    const slowest = vms.reduce((a, b) => (destage(b) > destage(a) ? b : a));
-    const slowestMs = destage(slowest);
+    const destage = new Map((input.fvp?.vms ?? []).map((vm) => [vm.name, vm.destageMs ?? 0]));
+    const vms = [...destage.keys()];
+    const slowest = vms.reduce((a, b) => ((destage.get(b) ?? 0) > (destage.get(a) ?? 0) ? b : a));
+    const slowestMs = destage.get(slowest) ?? 0;
 
     const perVm = (names: string[]) =>
       withFvp(lab, async (fvp) => {

@@ -25,6 +25,7 @@ import { z } from 'zod';
 import type { ScenarioInput, VmTask } from '../lab/scenario';
 import { scenario, JOB } from '../test/helpers/scenarios';
 import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
+import { median } from './figures';
 
 const Args = z.object({
   runs: z.coerce.number().int().min(1).max(50),
@@ -42,12 +43,6 @@ const TASK_SLOTS = 4;
 /** Used disk per VM (GB), in job order: the file server, two databases, then application VMs. */
 const USED_GB = [2000, 500, 500, ...Array.from({ length: VM_COUNT - 3 }, (_, i) => 40 + ((i * 37) % 61))];
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? (s[(s.length - 1) / 2] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
 const minutes = (ms: number) => ms / 60_000;
 const fmt = (x: number) => x.toFixed(2);
 

@@ -24,6 +24,7 @@ import { interpretFlushState, interpretFvpServer } from '../activities/vendor/in
 import type { FlushState } from '../domain/policy';
 import { fvpServerLoad, resetFvpServerLoad } from '../lab/model/fvp-server';
 import { FakeClock, fakeLab, fvpInvoker } from '../lab/testing';
+import { median } from './figures';
 
 const Args = z.object({
   vms: z.coerce.number().int().min(1).max(2000),
@@ -48,12 +49,6 @@ const args = Args.parse({
 /** The guards' poll interval: a round's listing is shared for at most this long. */
 const POLL_MS = 2_000;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? (s[(s.length - 1) / 2] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The lab on the wall clock: the management server's charges take real time. */

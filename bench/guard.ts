@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { scenario, JOB } from '../test/helpers/scenarios';
 import { GUARD_MEMO_KEY } from '../workflows/protected-backup';
 import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
+import { median } from './figures';
 
 const Args = z.object({
   runs: z.coerce.number().int().min(1).max(200),
@@ -39,12 +40,6 @@ const args = Args.parse(values);
 /** The dev server's dynamic config for eager activity dispatch. */
 const EAGER_ACTIVITIES_ARGS = ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? (s[(s.length - 1) / 2] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
 const ms = (x: number) => `${Math.round(x)} ms`;
 
 type Path = 'guard' | 'local';

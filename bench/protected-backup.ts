@@ -22,6 +22,7 @@ import type { ScenarioInput } from '../lab/scenario';
 import { scenario, JOB } from '../test/helpers/scenarios';
 import { interpretSession, sessionAfterStart } from '../activities/vendor/interpret-veeam';
 import { runBackup, runBench, withBenchStack, type BenchLab, type BenchStack } from './harness';
+import { median, mixedDestage } from './figures';
 
 const Args = z.object({
   vms: z.coerce.number().int().min(2).max(100),
@@ -34,18 +35,9 @@ const args = Args.parse(values);
 
 type Lab = BenchLab;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? (s[(s.length - 1) / 2] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
 const max = (xs: number[]) => Math.max(...xs);
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
-
-/** Mixed destage times: 0.3 s to 3 s. */
-const mixedDestage = (i: number) => 300 + ((i * 677) % 2700);
 
 interface RunFacts {
   totalMs: number;

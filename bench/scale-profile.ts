@@ -18,10 +18,10 @@ import type { ScenarioJob } from '../lab/scenario';
 import { scenario } from '../test/helpers/scenarios';
 import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
 import { scaleRequest } from './scale-request';
+import { mixedDestage } from './figures';
 
 const { values } = parseArgs({ options: { vms: { type: 'string', default: '200' } } });
 const VMS = Number(values.vms);
-const mixedDestage = (i: number) => 300 + ((i * 677) % 2700);
 const HZ = 100;
 const METRICS_PORT = 19000 + (process.pid % 1000);
 

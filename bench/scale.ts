@@ -24,6 +24,7 @@ import type { ScenarioInput, ScenarioJob } from '../lab/scenario';
 import { scenario } from '../test/helpers/scenarios';
 import { runBackup, runBench, withBenchStack, type BenchStack } from './harness';
 import { scaleRequest } from './scale-request';
+import { median, mixedDestage, sec } from './figures';
 
 const Args = z.object({
   scenario: z.enum(['all', 'job', 'concurrent']),
@@ -43,19 +44,9 @@ const { values } = parseArgs({
 });
 const args = Args.parse(values);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2
-    ? (s[(s.length - 1) / 2] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
-const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
 const ratio = (a: number, b: number) => (b <= 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
 
-/** Mixed destage times, 0.3 s to 3 s, the same formula as bench:backup's. */
-const mixedDestage = (i: number) => 300 + ((i * 677) % 2700);
 const BIG = 'Big-Job';
 const soloJob = (i: number) => `Solo-${String(i + 1).padStart(3, '0')}`;
 

@@ -8,7 +8,10 @@
  *   - a probe of the lab's own answer time (one Get-FvpVms through /ps/invoke every second);
  *   - from the histories of the run and of every guard: activities by type with schedule-to-start
  *     and start-to-close, workflow tasks' schedule-to-start and start-to-close, all within the
- *     flush phase.
+ *     flush phase;
+ *   - the run's events around the flush phase, and per guard (ms after the flush phase began): when
+ *     it started, when its first workflow task started and completed, when its first activity
+ *     started and completed, and its first signal out (a progress report or the grant).
  *
  *   node --import tsx bench/scale-profile.ts [--vms 200]   (FVPB_* of this environment reach the worker)
  */
@@ -314,6 +317,8 @@ async function profile(stack: BenchStack): Promise<void> {
   };
   let slowestGuard = { id: '', last: 0, lines: [] as string[] };
   const startedAtByWf: number[] = [];
+  const perGuard: string[] = [];
+  const runLines: string[] = [];
   const inFlush = (t: number) => t >= big.flushStart && t <= big.flushEnd;
   for (const id of ids) {
     const h = await env.client.workflow.getHandle(id).fetchHistory();
@@ -335,6 +340,38 @@ async function profile(stack: BenchStack): Promise<void> {
       if (type === 'activityTaskCompletedEventAttributes' && id !== big.id) bucket(t).act++;
     }
     if (id !== big.id && last > slowestGuard.last) slowestGuard = { id, last, lines };
+    if (id === big.id) {
+      for (const e of evs) {
+        const t = ms(e.eventTime);
+        if (t < big.flushStart - 200 || t > big.flushEnd + 300) continue;
+        const type =
+          Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ?? '?';
+        const extra =
+          e.activityTaskScheduledEventAttributes?.activityType?.name ??
+          e.workflowExecutionSignaledEventAttributes?.signalName ??
+          '';
+        runLines.push(
+          `    +${(t - big.flushStart).toFixed(0).padStart(6)} ms ${type.replace('EventAttributes', '')} ${extra}`,
+        );
+      }
+    }
+    if (id !== big.id) {
+      const at = (k: string, nth = 0) => {
+        const hits = evs.filter((e) => (e as Record<string, unknown>)[k]);
+        const e = hits[nth];
+        return e ? (ms(e.eventTime) - big.flushStart).toFixed(0) : '-';
+      };
+      perGuard.push(
+        [
+          at('workflowExecutionStartedEventAttributes'),
+          at('workflowTaskStartedEventAttributes'),
+          at('workflowTaskCompletedEventAttributes'),
+          at('activityTaskStartedEventAttributes'),
+          at('activityTaskCompletedEventAttributes'),
+          at('signalExternalWorkflowExecutionInitiatedEventAttributes'),
+        ].join('\t'),
+      );
+    }
     const byId = new Map<number, { type: string; time: number; attrs: unknown }>();
     for (const e of evs) {
       const id2 = Number(e.eventId);
@@ -382,6 +419,9 @@ async function profile(stack: BenchStack): Promise<void> {
   }
   console.log(`\nhistories: ${ids.length} workflows (the run + ${ids.length - 1} guards), ${events} events`);
   console.log(`guards started (ms after the flush phase began): ${fmt(startedAtByWf)}`);
+  console.log(`run events around the flush phase (ends +${big.flushEnd - big.flushStart} ms):\n${runLines.join('\n')}`);
+  console.log('per guard: started, WFT1 started, WFT1 done, act1 started, act1 done, first signal out');
+  for (const l of perGuard.sort((a, b) => Number(a.split('\t')[1]) - Number(b.split('\t')[1]))) console.log('  ' + l);
   console.log(
     `guard events during the flush phase by type: ${JSON.stringify(Object.fromEntries([...eventTypes].sort((a, b) => b[1] - a[1])))}`,
   );

@@ -18,7 +18,10 @@
  *   FVPB_<FVP|VEEAM>_POOL_SIZE   long-lived PowerShell processes             (2)
  *   FVPB_<FVP|VEEAM>_TIMEOUT_MS  one invocation's limit; the process is killed beyond it (120000; 1000-86400000)
  *   FVPB_LAB_URL                 only with the lab: where the fake PowerShell host forwards
- *   FVPB_MAX_CONCURRENT_ACTIVITIES / FVPB_MAX_CONCURRENT_WORKFLOW_TASKS   (20 / 10)
+ *   FVPB_MAX_CONCURRENT_ACTIVITIES / FVPB_MAX_CONCURRENT_WORKFLOW_TASKS   (20 / 40)
+ *                                workflow task slots are also what the SDK's 10 task-queue polls wait
+ *                                in: with 10 slots, the 8 sticky polls held 8 of them, and a job's new
+ *                                guards started one or two at a time (bench/SCALE-NOTES.md)
  *   FVPB_MAX_CACHED_WORKFLOWS    runs and guards kept in the worker's memory between their tasks, ~0.85 MB
  *                                of heap each; fewer than are active at once means replays (CPU) and, measured,
  *                                a higher peak, not a lower one (the SDK's default, from the heap size: README)
@@ -124,7 +127,8 @@ const Env = z.object({
   ...endpointEnv('VEEAM', 'pwsh'),
   FVPB_LAB_URL: z.url().optional(),
   FVPB_MAX_CONCURRENT_ACTIVITIES: positiveInt.max(1000).default(20),
-  FVPB_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.max(1000).default(10),
+  // The SDK's default. Each outstanding poll holds a slot, so the slots left for work are these less 10.
+  FVPB_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.max(1000).default(40),
   FVPB_MAX_CACHED_WORKFLOWS: positiveInt.min(10).max(100_000).optional(),
   FVPB_METRICS_ADDRESS: z
     .string()

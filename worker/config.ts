@@ -22,8 +22,8 @@
  *                                workflow task slots are also what the SDK's 10 task-queue polls wait
  *                                in: with 10 slots, the 8 sticky polls held 8 of them, and a job's new
  *                                guards started one or two at a time (bench/SCALE-NOTES.md)
- *   FVPB_MAX_CACHED_WORKFLOWS    runs and guards kept in the worker's memory between their tasks, ~0.85 MB
- *                                of heap each; fewer than are active at once means replays (CPU) and, measured,
+ *   FVPB_MAX_CACHED_WORKFLOWS    runs and guards kept in the worker's memory between their tasks, under
+ *                                0.85 MB of heap each; fewer than are active at once means replays (CPU) and, measured,
  *                                a higher peak, not a lower one (the SDK's default, from the heap size: README)
  *   FVPB_METRICS_ADDRESS         Prometheus scrape address, e.g. 0.0.0.0:9464 (off)
  *   FVPB_WORKFLOW_BUNDLE         a pre-built workflow bundle (npm run build:bundle); else bundled at start

@@ -22,7 +22,7 @@ import type { ScenarioInput } from '../lab/scenario';
 import { scenario, JOB } from '../test/helpers/scenarios';
 import { interpretSession, sessionAfterStart } from '../activities/vendor/interpret-veeam';
 import { runBackup, runBench, withBenchStack, type BenchLab, type BenchStack } from './harness';
-import { median, mixedDestage } from './figures';
+import { median, mixedDestage, sec } from './figures';
 
 const Args = z.object({
   vms: z.coerce.number().int().min(2).max(100),
@@ -36,7 +36,6 @@ const args = Args.parse(values);
 type Lab = BenchLab;
 
 const max = (xs: number[]) => Math.max(...xs);
-const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
 
 interface RunFacts {
@@ -207,13 +206,13 @@ async function compare(stack: BenchStack, ps: PowerShellClients): Promise<void> 
     `\nprotected backup vs seed procedure: ${args.runs} runs each of a ${args.vms}-VM job (destage 0.3–3 s) and a 3-VM job`,
   );
   console.log(
-    `RESULT flush phase (${args.vms} VMs, slowest destage ${s(slowest)}): ours ${s(flush(results.ours.big))} = slowest destage + ${s(beyondDestage(results.ours.big))} (goal ≤ +1.50 s); seed ${s(flush(results.seed.big))} (unverified); ours/seed ${ratio(flush(results.ours.big), flush(results.seed.big))}`,
+    `RESULT flush phase (${args.vms} VMs, slowest destage ${sec(slowest)}): ours ${sec(flush(results.ours.big))} = slowest destage + ${sec(beyondDestage(results.ours.big))} (goal ≤ +1.50 s); seed ${sec(flush(results.seed.big))} (unverified); ours/seed ${ratio(flush(results.ours.big), flush(results.seed.big))}`,
   );
   console.log(
-    `RESULT orchestration overhead per run beyond the lab's flush and job time (3 VMs, median): ours ${s(overhead(results.ours.small))} (goal ≤ 1.00 s); seed ${s(overhead(results.seed.small))} (it does not wait for the flush, so its figure can go below zero); run time ours/seed ${ratio(median(results.ours.small.map((r) => r.totalMs)), median(results.seed.small.map((r) => r.totalMs)))}`,
+    `RESULT orchestration overhead per run beyond the lab's flush and job time (3 VMs, median): ours ${sec(overhead(results.ours.small))} (goal ≤ 1.00 s); seed ${sec(overhead(results.seed.small))} (it does not wait for the flush, so its figure can go below zero); run time ours/seed ${ratio(median(results.ours.small.map((r) => r.totalMs)), median(results.seed.small.map((r) => r.totalMs)))}`,
   );
   console.log(
-    `RESULT write-through window per VM (median / max): ours ${s(median(windows(all('ours'))))} / ${s(max(windows(all('ours'))))}; seed ${s(median(windows(all('seed'))))} / ${s(max(windows(all('seed'))))}; ours/seed (median) ${ratio(median(windows(all('ours'))), median(windows(all('seed'))))}`,
+    `RESULT write-through window per VM (median / max): ours ${sec(median(windows(all('ours'))))} / ${sec(max(windows(all('ours'))))}; seed ${sec(median(windows(all('seed'))))} / ${sec(max(windows(all('seed'))))}; ours/seed (median) ${ratio(median(windows(all('ours'))), median(windows(all('seed'))))}`,
   );
   console.log(
     `RESULT consistent backups: ours ${(100 * share(all('ours'))).toFixed(1)}% (goal 100%); seed ${(100 * share(all('seed'))).toFixed(1)}%`,

@@ -178,6 +178,10 @@ const fmt = (xs: number[]) =>
     ? `n=${xs.length} median ${q(xs, 0.5).toFixed(0)} ms, p90 ${q(xs, 0.9).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms, sum ${(xs.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s`
     : 'n=0';
 
+/** A history event's kind: the name of its one set `...EventAttributes` field. */
+const eventType = (e: object): string =>
+  Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ?? '?';
+
 const ms = (t: unknown): number => {
   // Timestamp { seconds: Long, nanos }
   const ts = t as { seconds?: { toNumber(): number } | number; nanos?: number } | null | undefined;
@@ -317,7 +321,7 @@ async function profile(stack: BenchStack): Promise<void> {
   };
   let slowestGuard = { id: '', last: 0, lines: [] as string[] };
   const startedAtByWf: number[] = [];
-  const perGuard: string[] = [];
+  const perGuard: string[][] = [];
   const runLines: string[] = [];
   const inFlush = (t: number) => t >= big.flushStart && t <= big.flushEnd;
   for (const id of ids) {
@@ -328,8 +332,7 @@ async function profile(stack: BenchStack): Promise<void> {
     let last = 0;
     for (const e of evs) {
       const t = ms(e.eventTime);
-      const type =
-        Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ?? '?';
+      const type = eventType(e);
       if (id !== big.id && inFlush(t)) {
         eventTypes.set(type, (eventTypes.get(type) ?? 0) + 1);
         last = Math.max(last, t);
@@ -344,8 +347,7 @@ async function profile(stack: BenchStack): Promise<void> {
       for (const e of evs) {
         const t = ms(e.eventTime);
         if (t < big.flushStart - 200 || t > big.flushEnd + 300) continue;
-        const type =
-          Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k]) ?? '?';
+        const type = eventType(e);
         const extra =
           e.activityTaskScheduledEventAttributes?.activityType?.name ??
           e.workflowExecutionSignaledEventAttributes?.signalName ??
@@ -356,21 +358,19 @@ async function profile(stack: BenchStack): Promise<void> {
       }
     }
     if (id !== big.id) {
-      const at = (k: string, nth = 0) => {
-        const hits = evs.filter((e) => (e as Record<string, unknown>)[k]);
-        const e = hits[nth];
+      /** ms after the flush phase began of the guard's first event of this kind, '-' if none. */
+      const at = (k: string) => {
+        const e = evs.find((x) => (x as Record<string, unknown>)[k]);
         return e ? (ms(e.eventTime) - big.flushStart).toFixed(0) : '-';
       };
-      perGuard.push(
-        [
-          at('workflowExecutionStartedEventAttributes'),
-          at('workflowTaskStartedEventAttributes'),
-          at('workflowTaskCompletedEventAttributes'),
-          at('activityTaskStartedEventAttributes'),
-          at('activityTaskCompletedEventAttributes'),
-          at('signalExternalWorkflowExecutionInitiatedEventAttributes'),
-        ].join('\t'),
-      );
+      perGuard.push([
+        at('workflowExecutionStartedEventAttributes'),
+        at('workflowTaskStartedEventAttributes'),
+        at('workflowTaskCompletedEventAttributes'),
+        at('activityTaskStartedEventAttributes'),
+        at('activityTaskCompletedEventAttributes'),
+        at('signalExternalWorkflowExecutionInitiatedEventAttributes'),
+      ]);
     }
     const byId = new Map<number, { type: string; time: number; attrs: unknown }>();
     for (const e of evs) {
@@ -421,7 +421,7 @@ async function profile(stack: BenchStack): Promise<void> {
   console.log(`guards started (ms after the flush phase began): ${fmt(startedAtByWf)}`);
   console.log(`run events around the flush phase (ends +${big.flushEnd - big.flushStart} ms):\n${runLines.join('\n')}`);
   console.log('per guard: started, WFT1 started, WFT1 done, act1 started, act1 done, first signal out');
-  for (const l of perGuard.sort((a, b) => Number(a.split('\t')[1]) - Number(b.split('\t')[1]))) console.log('  ' + l);
+  for (const row of perGuard.sort((a, b) => Number(a[1]) - Number(b[1]))) console.log('  ' + row.join('\t'));
   console.log(
     `guard events during the flush phase by type: ${JSON.stringify(Object.fromEntries([...eventTypes].sort((a, b) => b[1] - a[1])))}`,
   );

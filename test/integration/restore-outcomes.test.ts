@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { fastRequest, fastVeeam, startHarness, uniqueId, type Harness } from '../helpers/harness';
 import { assertPoliciesAre, requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
 import { guardId, guardState, guardWorkerEnv, waitFor } from '../helpers/guard';
@@ -29,6 +30,15 @@ async function closedGuardMemo(client: Client, vm: string): Promise<GuardMemo> {
     const described = await client.workflow.getHandle(guardId(vm)).describe();
     return described.status.name === 'COMPLETED' ? (described.memo as unknown as GuardMemo) : undefined;
   });
+}
+
+/** Signals the VM's guard (its newest run) sent to a workflow at or after `since` (ms). */
+async function repliesSince(client: Client, vm: string, workflowId: string, since: number): Promise<number> {
+  const { events } = await client.workflow.getHandle(guardId(vm)).fetchHistory();
+  return (events ?? []).filter((e) => {
+    const sent = e.signalExternalWorkflowExecutionInitiatedEventAttributes;
+    return sent?.workflowExecution?.workflowId === workflowId && tsToMs(e.eventTime) >= since;
+  }).length;
 }
 
 /** The run's failure, with the report it carries. */
@@ -122,6 +132,21 @@ describe('restore outcomes: a VM that can no longer be restored does not block i
       const s = await guardState(h.env.client, target);
       return s !== undefined && s.restoreAttempts > seen.restoreAttempts;
     });
+
+    // The run has closed: the first reply to it that fails ends its wait, and the guard, still
+    // restoring, replies to it no more (before, every attempt sent it `restore-failing` again).
+    const forgotten = await waitFor('the guard to stop waiting to answer the closed run', async () => {
+      const s = await guardState(h.env.client, target);
+      return s !== undefined && !s.waiters.some((w) => w.requester.workflowId === handle.workflowId) ? s : undefined;
+    });
+    assert.equal(forgotten.phase, 'restore-failing');
+    assert.equal(forgotten.writeThrough, true, 'forgetting the run does not end the restore');
+    const since = Date.now();
+    await waitFor('the guard to try twice more', async () => {
+      const s = await guardState(h.env.client, target);
+      return s !== undefined && s.restoreAttempts >= forgotten.restoreAttempts + 2;
+    });
+    assert.equal(await repliesSince(h.env.client, target, handle.workflowId, since), 0);
 
     await h.lab.client.clearFaults();
     for (const vm of before.keys()) await closedGuardMemo(h.env.client, vm);

@@ -30,6 +30,7 @@ import { START_FENCING_PATCH } from '../../workflows/backup-job';
 import { SCHEDULE_WARNING_PATCH } from '../../workflows/schedule-warning';
 import { GUARD_BY_UUID } from '../../workflows/guard/holder';
 import { GUARD_LEAN_FLUSH } from '../../workflows/guard/steps';
+import { FORGET_CLOSED_WAITERS } from '../../workflows/guard/entity';
 import { fixturePatchMarkers, fixturesDir as fixtures } from './patch-markers';
 
 const markers = fixturePatchMarkers();
@@ -61,6 +62,8 @@ const RECORDED_PATCHES = [
   GUARD_BY_UUID,
   // v7 (the baseline group again: guards with local reads and one switch-and-flush activity)
   GUARD_LEAN_FLUSH,
+  // v8 (restore-outcomes' handed-over guard only: it forgets the run that closed)
+  FORGET_CLOSED_WAITERS,
 ];
 
 function workflowTypeOf(file: string): string | undefined {

@@ -8,7 +8,8 @@
  *     HAND_OVER_AFTER_ATTEMPTS guard attempts (RestoreHandedOver); `<v>-restore-after-hand-over`:
  *     the job's next run, granted the VM while its guard's restore still fails; and
  *     `<v>-guard-handed-over`: that guard, retrying alone, interrupted by the next run's acquire,
- *     restoring at its release.
+ *     restoring at its release (since v8 it also forgets the closed run at the first reply that
+ *     fails: patch 'forget-closed-waiters').
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { fastRequest, fastVeeam } from '../helpers/harness';
@@ -16,6 +17,7 @@ import { sessionsOf } from '../helpers/lab-assertions';
 import { guardId, guardState, waitFor } from '../helpers/guard';
 import { JOB, scenario } from '../helpers/scenarios';
 import { RESTORE_TERMINAL_OUTCOMES } from '../../workflows/restore-policy';
+import { FORGET_CLOSED_WAITERS } from '../../workflows/guard/entity';
 import { statusQuery } from '../../workflows';
 import type { GuardMemo } from '../../domain/guard-protocol';
 import { check, closedGuard, save, type Recording } from './recording';
@@ -86,5 +88,8 @@ export async function recordRestoreOutcomes({ h, version, taskQueue }: Recording
   const guardRunId = await closedGuard(h, HANDED_OVER, since);
   save(h, `${version}-restore-handed-over.json`, first.workflowId, undefined, [RESTORE_TERMINAL_OUTCOMES]);
   save(h, `${version}-restore-after-hand-over.json`, next.workflowId, undefined, [RESTORE_TERMINAL_OUTCOMES]);
-  save(h, `${version}-guard-handed-over.json`, guardId(HANDED_OVER), guardRunId, [RESTORE_TERMINAL_OUTCOMES]);
+  // Since v8 the guard's first reply to the closed run fails and it forgets that run (FORGET_CLOSED_WAITERS).
+  const guardPatches =
+    Number(version.slice(1)) >= 8 ? [RESTORE_TERMINAL_OUTCOMES, FORGET_CLOSED_WAITERS] : [RESTORE_TERMINAL_OUTCOMES];
+  save(h, `${version}-guard-handed-over.json`, guardId(HANDED_OVER), guardRunId, guardPatches);
 }

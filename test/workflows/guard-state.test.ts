@@ -125,6 +125,41 @@ describe('vmGuard state', () => {
     assert.equal(guard.owesRestore, false);
   });
 
+  test('a waiter whose reply could not be delivered is answered no more; the restore stays owed; a resent release waits again', () => {
+    const { guard, replies } = protectedGuard();
+    guard.receive(acquire(2));
+    guard.drain();
+    guard.flushRead(flushed);
+    guard.receive(release(1));
+    guard.receive(release(2));
+    guard.drain();
+    assert.equal(guard.state.waiters.length, 1, 'the last release waits for the restore');
+    guard.forgetWaiter(run(1)); // not a waiter: nothing changes
+    assert.equal(guard.state.waiters.length, 1);
+
+    guard.restoreAttempt();
+    guard.restoreFailed('management server unreachable');
+    assert.equal(replies.filter((r) => r.to === run(2).workflowId && r.message.kind === 'restore-failing').length, 1);
+    guard.forgetWaiter(run(2)); // that reply failed: run 2 has closed
+    assert.deepEqual(guard.state.waiters, []);
+    assert.equal(guard.owesRestore, true, 'the restore is still owed');
+    const before = replies.length;
+    guard.restoreAttempt();
+    guard.restoreFailed('management server unreachable');
+    assert.equal(replies.length, before, 'nobody left to tell');
+
+    // A run reset under the same workflow id resends its release: it waits again and hears the end.
+    guard.receive(release(2));
+    guard.drain();
+    guard.restoreAttempt();
+    guard.restored({ kind: 'restored', policy: policy(writeBack) });
+    guard.answerWaiters(true);
+    const last = replies.at(-1);
+    assert.equal(last?.to, run(2).workflowId);
+    assert.ok(last?.message.kind === 'released');
+    assert.equal(last.message.restored, true);
+  });
+
   test("release: a restore that finds someone else's change keeps it and says so, never overwrites", () => {
     const { guard, replies } = protectedGuard();
     guard.receive(release(1));

@@ -72,6 +72,12 @@ import {
 
 /** The patch under which a protecting guard reads its VM's flush state at every holder check. */
 const GUARD_WATCHES_DRIFT = 'guard-watches-drift';
+/**
+ * The patch under which a reply that cannot be delivered ends the wait of its requester: a run
+ * that handed its release over has closed, and its guard, still restoring, stops replying
+ * `restore-failing` to it at every attempt.
+ */
+export const FORGET_CLOSED_WAITERS = 'forget-closed-waiters';
 
 export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
   const { vm, fvpServer, uuid, carried } = parseWorkflowInput(VmGuardInput, input, 'vmGuard');
@@ -96,6 +102,9 @@ export async function vmGuard(input: VmGuardInput): Promise<VmGuardResult> {
           // The requester is gone (closed): the holder check drops it.
           log.warn('vmGuard: reply not delivered', { to: to.workflowId, kind: full.kind, error: messageOf(err) });
           guard.checkRequested = true;
+          // Asked only here, where a reply failed: histories from before the patch replay the
+          // replies they kept sending; guards that never fail a reply carry no marker for it.
+          if (patched(FORGET_CLOSED_WAITERS)) guard.forgetWaiter(to);
         });
       outstanding.add(sent);
       void sent.finally(() => outstanding.delete(sent));

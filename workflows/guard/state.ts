@@ -160,6 +160,18 @@ export class VmGuard extends GuardBook {
     return dropped;
   }
 
+  /**
+   * A reply to this requester could not be delivered: its run has closed (a run that handed its
+   * release over, holder.ts), or can take no more signals. A waiter of its is answered no more;
+   * the restore it waited for goes on all the same (owesRestore). Its holders are left to the
+   * holder check, which asks whether they still run.
+   */
+  forgetWaiter(requester: { workflowId: string; firstRunId: string }): void {
+    const before = this.state.waiters.length;
+    this.state.waiters = this.state.waiters.filter((w) => !sameRun(w.requester, requester));
+    if (this.state.waiters.length !== before) this.syncMemo();
+  }
+
   // ---- ending a hold ------------------------------------------------------------------------------
 
   restoreAttempt(): void {

@@ -97,6 +97,14 @@ export const DURATION_BOUNDS = {
    */
   restoreMaxInterval: [SECOND, HOUR],
   /**
+   * How long a run waits for a restore that keeps failing before it hands it over to the VM's guard
+   * and fails (the guard keeps restoring alone). A few minutes rides out a management-server
+   * restart without paging anyone for a restore that succeeds a moment later; 1 s is what the tests
+   * use; beyond a day the run (and, through the schedule's overlap policy, the job's next runs)
+   * waits longer than the hours between two backups.
+   */
+  restoreHandOverAfter: [SECOND, 24 * HOUR],
+  /**
    * How long all VMs may take to destage. A short deadline fails closed (no backup, every VM
    * restored), so 1 s is harmless (the flush-timeout histories use it); beyond a day the VMs stay
    * in write-through for too long.
@@ -222,6 +230,8 @@ export const ProtectedBackupInput = z
         retryMaximumAttempts: z.number().int().min(1).max(100).default(10),
         /** Longest pause between two restore attempts (they never give up). */
         restoreMaxInterval: duration('restoreMaxInterval').default('1 minute'),
+        /** How long a restore may keep failing before the run hands it over to the guard and fails. */
+        restoreHandOverAfter: duration('restoreHandOverAfter').default('5 minutes'),
       })
       .strict()
       // On the object, so that every schema reusing `ProtectedBackupInput.shape.timeouts` checks them too.
@@ -254,6 +264,7 @@ export const ProtectedBackupInput = z
         retryInitialInterval: '1 second',
         retryMaximumAttempts: 10,
         restoreMaxInterval: '1 minute',
+        restoreHandOverAfter: '5 minutes',
       }),
     /** Plan and report only: read the job and the policies, change nothing, start nothing. */
     dryRun: z.boolean().default(false),

@@ -24,6 +24,8 @@ export const fastTimeouts = {
   retryInitialInterval: '100ms',
   retryMaximumAttempts: 10,
   restoreMaxInterval: '1 second',
+  // About the ten attempts these timeouts gave before the hand-over came after a time.
+  restoreHandOverAfter: '10 seconds',
 } as const;
 
 export const fastFlush = { deadline: '20 seconds', pollInterval: '100ms', concurrency: 8 } as const;

@@ -12,11 +12,11 @@ import assert from 'node:assert/strict';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { fastRequest, fastVeeam, startHarness, uniqueId, type Harness } from '../helpers/harness';
+import { fastRequest, fastTimeouts, fastVeeam, startHarness, uniqueId, type Harness } from '../helpers/harness';
 import { assertPoliciesAre, requestedPolicies, sessionsOf } from '../helpers/lab-assertions';
 import { guardId, guardState, guardWorkerEnv, waitFor } from '../helpers/guard';
 import { JOB, scenario } from '../helpers/scenarios';
-import { HAND_OVER_AFTER_ATTEMPTS } from '../../workflows/guard/holder';
+import { durationMs } from '../../domain/duration';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createFvpActivities } from '../../activities/fvp';
 import { fakeLab, fvpInvoker } from '../../lab/testing';
@@ -118,7 +118,15 @@ describe('restore outcomes: a VM that can no longer be restored does not block i
     for (const vm of before.keys()) assert.match(failure.message, new RegExp(`"${vm}"`));
     for (const vm of failure.report.vms) {
       assert.equal(vm.step, 'restore-handed-over', vm.vm);
-      assert.ok(vm.restoreAttempts >= HAND_OVER_AFTER_ATTEMPTS, `${vm.vm}: ${vm.restoreAttempts} attempts`);
+      // Handed over once its restore had kept failing for timeouts.restoreHandOverAfter, not before.
+      const said = failure.report.warnings.map((w) =>
+        new RegExp(`^${vm.vm}: its restore failed \\d+ times in (\\d+) s`).exec(w),
+      );
+      const seconds = Number(said.find((m) => m !== null)?.[1]);
+      assert.ok(
+        seconds >= durationMs(fastTimeouts.restoreHandOverAfter) / 1000,
+        `${vm.vm}: ${failure.report.warnings.join('; ')}`,
+      );
     }
 
     // The guards keep trying alone, visibly: still write-through, restore failing, attempts growing.

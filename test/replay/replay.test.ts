@@ -28,7 +28,7 @@ import { OPERATOR_NOTIFICATIONS } from '../../workflows/notifications';
 import { ABANDONED_JOB_SHORT_READS } from '../../workflows/guard/abandoned-job';
 import { START_FENCING_PATCH } from '../../workflows/backup-job';
 import { SCHEDULE_WARNING_PATCH } from '../../workflows/schedule-warning';
-import { GUARD_BY_UUID } from '../../workflows/guard/holder';
+import { GUARD_BY_UUID, HAND_OVER_BY_TIME } from '../../workflows/guard/holder';
 import { GUARD_LEAN_FLUSH } from '../../workflows/guard/steps';
 import { FORGET_CLOSED_WAITERS } from '../../workflows/guard/entity';
 import { fixturePatchMarkers, fixturesDir as fixtures } from './patch-markers';
@@ -62,7 +62,8 @@ const RECORDED_PATCHES = [
   GUARD_BY_UUID,
   // v7 (the baseline group again: guards with local reads and one switch-and-flush activity)
   GUARD_LEAN_FLUSH,
-  // v8 (restore-outcomes' handed-over guard only: it forgets the run that closed)
+  // v8 (restore-outcomes' hand-over only: the run hands over after a time, its guard forgets the closed run)
+  HAND_OVER_BY_TIME,
   FORGET_CLOSED_WAITERS,
 ];
 

@@ -5,7 +5,8 @@
  *     cluster mid-backup (completed with a warning), and `<v>-guard-vm-gone` / `-not-accelerated`:
  *     that VM's guard, whose restore ended so;
  *   `<v>-restore-handed-over`: a run whose restores kept failing, handed over after
- *     HAND_OVER_AFTER_ATTEMPTS guard attempts (RestoreHandedOver); `<v>-restore-after-hand-over`:
+ *     HAND_OVER_AFTER_ATTEMPTS guard attempts (since v8: after timeouts.restoreHandOverAfter,
+ *     patch 'hand-over-by-time') (RestoreHandedOver); `<v>-restore-after-hand-over`:
  *     the job's next run, granted the VM while its guard's restore still fails; and
  *     `<v>-guard-handed-over`: that guard, retrying alone, interrupted by the next run's acquire,
  *     restoring at its release (since v8 it also forgets the closed run at the first reply that
@@ -18,6 +19,7 @@ import { guardId, guardState, waitFor } from '../helpers/guard';
 import { JOB, scenario } from '../helpers/scenarios';
 import { RESTORE_TERMINAL_OUTCOMES } from '../../workflows/restore-policy';
 import { FORGET_CLOSED_WAITERS } from '../../workflows/guard/entity';
+import { HAND_OVER_BY_TIME } from '../../workflows/guard/holder';
 import { statusQuery } from '../../workflows';
 import type { GuardMemo } from '../../domain/guard-protocol';
 import { check, closedGuard, save, type Recording } from './recording';
@@ -86,10 +88,16 @@ export async function recordRestoreOutcomes({ h, version, taskQueue }: Recording
   const report = await next.result();
   check(report.phase === 'completed', `the next run ended ${report.phase}`);
   const guardRunId = await closedGuard(h, HANDED_OVER, since);
-  save(h, `${version}-restore-handed-over.json`, first.workflowId, undefined, [RESTORE_TERMINAL_OUTCOMES]);
+  // Since v8 the run hands over after a time (HAND_OVER_BY_TIME), and the guard's first reply to the
+  // closed run fails and it forgets that run (FORGET_CLOSED_WAITERS).
+  const v8 = Number(version.slice(1)) >= 8;
+  save(h, `${version}-restore-handed-over.json`, first.workflowId, undefined, [
+    RESTORE_TERMINAL_OUTCOMES,
+    ...(v8 ? [HAND_OVER_BY_TIME] : []),
+  ]);
   save(h, `${version}-restore-after-hand-over.json`, next.workflowId, undefined, [RESTORE_TERMINAL_OUTCOMES]);
-  // Since v8 the guard's first reply to the closed run fails and it forgets that run (FORGET_CLOSED_WAITERS).
-  const guardPatches =
-    Number(version.slice(1)) >= 8 ? [RESTORE_TERMINAL_OUTCOMES, FORGET_CLOSED_WAITERS] : [RESTORE_TERMINAL_OUTCOMES];
-  save(h, `${version}-guard-handed-over.json`, guardId(HANDED_OVER), guardRunId, guardPatches);
+  save(h, `${version}-guard-handed-over.json`, guardId(HANDED_OVER), guardRunId, [
+    RESTORE_TERMINAL_OUTCOMES,
+    ...(v8 ? [FORGET_CLOSED_WAITERS] : []),
+  ]);
 }

@@ -92,6 +92,13 @@ const FIELDS: {
     input: (restoreMaxInterval) => ({ timeouts: { restoreMaxInterval, retryInitialInterval: '100ms' } }),
   },
   {
+    path: 'timeouts.restoreHandOverAfter',
+    bounds: 'restoreHandOverAfter',
+    range: [SECOND, 24 * HOUR],
+    text: '1 second and 24 hours',
+    input: (restoreHandOverAfter) => ({ timeouts: { restoreHandOverAfter } }),
+  },
+  {
     path: 'flush.deadline',
     bounds: 'flushDeadline',
     range: [SECOND, 24 * HOUR],

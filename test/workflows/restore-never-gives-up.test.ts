@@ -4,7 +4,7 @@
  * server, with an in-process worker whose activities stand in for FVP and Veeam. The run holds its
  * VM through the per-VM guard, as in production: the guard's restore loop (restore-policy.ts) is
  * the one under test, and the guard continues as new while it keeps failing. The run itself does
- * not wait for hours: after a few failed attempts it hands the restore over to the guard and
+ * not wait for hours: after 5 minutes of failed attempts it hands the restore over to the guard and
  * closes as RestoreHandedOver (workflows/guard/holder.ts), so the job's next backups are not
  * skipped; the guard keeps trying alone, visibly, and restores exactly once FVP accepts it.
  */
@@ -106,6 +106,11 @@ describe('restore under a long FVP outage (time-skipping server)', () => {
       assert.equal(failure.cause.type, 'RestoreHandedOver');
       const run = failure.cause.details?.[0] as RunReport;
       assert.equal(run.vms[0]?.step, 'restore-handed-over');
+      // Handed over after the default restoreHandOverAfter (5 minutes) of failing, at the first
+      // failure the guard reports after it: at most a restoreMaxInterval (1 minute) later.
+      const closedAt = (await handle.describe()).closeTime?.getTime() ?? NaN;
+      const failingFor = closedAt - (fake.restoreAttemptTimes[0] as number);
+      assert.ok(failingFor >= 5 * 60_000 && failingFor <= 5 * 60_000 + 90_000, `handed over after ${failingFor} ms`);
       // Halfway through the outage the guard is still at it, alone, and says why.
       await env.sleep(`${HOURS_OF_FAILURE / 2} hours`);
       const guardHandle = env.client.workflow.getHandle(guardIdForUuid('fvp01', 'u-1'));

@@ -24,7 +24,8 @@
  * later run of its job) open:
  * - the guard answers `released` with `outcome` 'vm-gone' or 'not-accelerated' (nothing left in
  *   write-through on FVP): the VM's step says so and the run warns (it completes with warnings);
- * - a guard that answers `restore-failing` for the HAND_OVER_AFTER_ATTEMPTS-th attempt is no longer
+ * - a VM whose guard still answers `restore-failing` `timeouts.restoreHandOverAfter` after its first
+ *   such answer (HAND_OVER_BY_TIME; before it, at the HAND_OVER_AFTER_ATTEMPTS-th attempt) is no longer
  *   waited for: the step is 'restore-handed-over', the guard keeps restoring alone (its phase and
  *   memo show it), and the run fails as RestoreHandedOver naming the VM (protected-backup.ts),
  *   unless it already failed for another reason. A later `released` from that guard is still taken.
@@ -73,14 +74,24 @@ import type { WriteThroughGuard } from './write-through-guard';
 import { RESTORE_TERMINAL_OUTCOMES } from '../restore-policy';
 
 /**
- * After how many failed restore attempts (as the guard counts them: each is three quick activity
- * tries, and the pause between two doubles from retryInitialInterval up to restoreMaxInterval) a
- * run stops waiting for a VM and leaves its restore to the guard alone. Ten is about 4 to 5 minutes
- * with the default timeouts: long enough to ride out a management-server restart without failing
- * the run (and paging someone) for a restore its guard completes a moment later, and far shorter
- * than the hours between two scheduled backups of the job, which the hand-over must not block.
+ * Runs from before HAND_OVER_BY_TIME (replayed only): after how many failed restore attempts (as the
+ * guard counts them: each is three quick activity tries, and the pause between two doubles from
+ * retryInitialInterval up to restoreMaxInterval) a run stopped waiting for a VM and left its
+ * restore to the guard alone. Ten was about 4 to 5 minutes with the default timeouts: long enough
+ * to ride out a management-server restart without failing the run (and paging someone) for a
+ * restore its guard completes a moment later, and far shorter than the hours between two
+ * scheduled backups of the job, which the hand-over must not block. `restoreHandOverAfter`
+ * defaults to 5 minutes for the same reasons.
  */
 export const HAND_OVER_AFTER_ATTEMPTS = 10;
+
+/**
+ * The patch under which the hand-over comes after a time, the run's `timeouts.restoreHandOverAfter`
+ * counted from the guard's first `restore-failing` reply, instead of after HAND_OVER_AFTER_ATTEMPTS
+ * attempts, whose length in time depended on the other timeouts. Asked at the first such reply, so
+ * that only runs whose restore failed carry its marker.
+ */
+export const HAND_OVER_BY_TIME = 'hand-over-by-time';
 
 /**
  * The patch under which guards are keyed on the VM's FVP uuid and a canonical server, and every
@@ -97,6 +108,8 @@ interface Held {
   refusal?: { message: string; type: string };
   /** The release this run sent early (releaseEarly), sent again as is by `release` until answered. */
   release?: GuardRequest;
+  /** Workflow time (ms) of the guard's first `restore-failing` reply to this run: the hand-over counts from it. */
+  failingSince?: number;
 }
 
 export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInput, byUuid: boolean): WriteThroughGuard {
@@ -107,6 +120,16 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
   let settings: GuardSettings | undefined;
   /** Asked once in `release` (RESTORE_TERMINAL_OUTCOMES): whether a restore that keeps failing is handed over. */
   let handOver = false;
+  /** Asked at the first `restore-failing` reply (HAND_OVER_BY_TIME): whether the hand-over comes after a time. */
+  let handOverByTime: boolean | undefined;
+  const handOverAfterMs = durationMs(input.timeouts.restoreHandOverAfter);
+  /** A restore that keeps failing is due for the hand-over: after a time since its first failure, or (older histories) a count. */
+  function handOverDue(entry: Held, attempts: number): boolean {
+    if (!handOver) return false;
+    handOverByTime ??= patched(HAND_OVER_BY_TIME);
+    if (!handOverByTime) return attempts >= HAND_OVER_AFTER_ATTEMPTS;
+    return Date.now() - (entry.failingSince as number) >= handOverAfterMs;
+  }
 
   // Always called, at the same point: new runs record the marker, older histories replay without it.
   const messengers = patched(GUARD_REQUESTS_AS_ACTIVITIES) ? guardMessengers(timeouts) : localGuardMessengers(timeouts);
@@ -154,10 +177,12 @@ export function runVmGuardHolder(tracker: RunTracker, input: ProtectedBackupInpu
         if (entry.state !== 'releasing') return;
         vm.restoreAttempts = reply.attempts;
         vm.lastError = reply.lastError;
-        if (handOver && reply.attempts >= HAND_OVER_AFTER_ATTEMPTS) {
+        entry.failingSince ??= Date.now();
+        if (handOverDue(entry, reply.attempts)) {
           entry.state = 'handed-over';
+          const seconds = Math.round((Date.now() - entry.failingSince) / 1000);
           tracker.warn(
-            `${vm.vm}: its restore failed ${reply.attempts} times (${reply.lastError}); the VM is still in ` +
+            `${vm.vm}: its restore failed ${reply.attempts} times in ${seconds} s (${reply.lastError}); the VM is still in ` +
               `write-through and its guard ${entry.guardId} keeps restoring it alone (fvpb guard status)`,
           );
           tracker.step(vm, 'restore-handed-over');

@@ -99,9 +99,9 @@ export const DURATION_BOUNDS = {
   /**
    * How long a run waits for a restore that keeps failing before it hands it over to the VM's guard
    * and fails (the guard keeps restoring alone). A few minutes rides out a management-server
-   * restart without paging anyone for a restore that succeeds a moment later; 1 s is what the tests
-   * use; beyond a day the run (and, through the schedule's overlap policy, the job's next runs)
-   * waits longer than the hours between two backups.
+   * restart without paging anyone for a restore that succeeds a moment later; the tests use 10 s;
+   * beyond a day the run (and, through the schedule's overlap policy, the job's next runs) waits
+   * longer than the hours between two backups.
    */
   restoreHandOverAfter: [SECOND, 24 * HOUR],
   /**
